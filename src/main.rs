@@ -1,3 +1,147 @@
-fn main() {
-    println!("Hello, world!");
+//! `novadock serve|check --config-file FILE...`
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use novadock::config::{Config, RawConfig};
+use novadock::{api, check, compute, docker, server};
+
+const USAGE: &str =
+    "usage: novadock serve|check --config-file FILE [--config-file FILE ...] [--debug]
+       novadock --version
+
+  serve   serve the driver API on [novadock] socket_path
+  check   run the start-up checks (config, Docker engine, socket) and report";
+
+struct Args {
+    command: String,
+    files: Vec<PathBuf>,
+    debug: bool,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut command = None;
+    let mut files = Vec::new();
+    let mut debug = false;
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--config-file" => files.push(PathBuf::from(
+                it.next().ok_or("--config-file needs a path")?,
+            )),
+            s if s.starts_with("--config-file=") => {
+                files.push(PathBuf::from(&s["--config-file=".len()..]))
+            }
+            "--debug" => debug = true,
+            "--version" => command = Some("version".to_string()),
+            "-h" | "--help" => command = Some("help".to_string()),
+            "serve" | "check" if command.is_none() => command = Some(a),
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    let command = command.ok_or("no command given")?;
+    if (command == "serve" || command == "check") && files.is_empty() {
+        return Err(format!("{command} needs at least one --config-file"));
+    }
+    Ok(Args {
+        command,
+        files,
+        debug,
+    })
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("novadock: {e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let level = if args.debug {
+        tracing::Level::DEBUG
+    } else {
+        tracing::Level::INFO
+    };
+    tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .init();
+    match args.command.as_str() {
+        "version" => {
+            println!("novadock {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        "help" => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        "check" => {
+            let outcome = check::run(&args.files).await;
+            for l in &outcome.lines {
+                println!("{l}");
+            }
+            if outcome.ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        _ => match serve(&args.files).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                tracing::error!("{e}");
+                eprintln!("novadock: {e}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+async fn serve(files: &[PathBuf]) -> Result<(), String> {
+    let raw = RawConfig::load(files).map_err(|e| e.to_string())?;
+    let config = Config::from_raw(&raw).map_err(|e| e.to_string())?;
+    for key in Config::unknown_keys(&raw) {
+        tracing::warn!("[novadock] {key} is not an option of this version");
+    }
+    // Wait for dockerd rather than fail: on boot it may start after us.
+    let docker = loop {
+        match docker::connect(&config.novadock.docker_url).await {
+            Ok(d) => match d.version().await {
+                Ok(_) => break d,
+                Err(e) => tracing::warn!("Docker engine not answering yet: {e}"),
+            },
+            Err(e) => tracing::warn!("Docker engine not reachable yet: {e}"),
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    };
+    tracing::info!(api = %docker.client_version(), "connected to the Docker engine");
+    let listener = server::bind(&config.novadock).map_err(|e| e.to_string())?;
+    let socket = config.novadock.socket_path.clone();
+    tracing::info!(socket = %socket.display(), "serving the driver API");
+    let app = api::router(compute::Compute::new(docker, config));
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| e.to_string());
+    server::remove(&socket);
+    result
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = int.recv() => {},
+            }
+        }
+        _ => std::future::pending::<()>().await,
+    }
+    tracing::info!("shutting down");
 }

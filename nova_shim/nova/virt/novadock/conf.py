@@ -1,0 +1,50 @@
+"""The ``[novadock]`` options the driver itself reads.
+
+They live in the same nova.conf section as the service's options; oslo.config
+ignores the ones it does not know, the service ignores these.
+"""
+
+from oslo_config import cfg
+
+import nova.conf
+
+CONF = nova.conf.CONF
+
+GROUP = cfg.OptGroup(
+    "novadock",
+    title="novadock options",
+    help="Docker containers as Nova instances, through the novadock service.",
+)
+
+OPTS = [
+    cfg.StrOpt(
+        "socket_path",
+        default="/run/novadock/novadock.sock",
+        help="Unix socket on which the novadock service listens.",
+    ),
+    cfg.FloatOpt(
+        "api_timeout",
+        default=30.0,
+        min=0.1,
+        help="Seconds to wait for the novadock service to answer a query.",
+    ),
+    cfg.FloatOpt(
+        "action_timeout",
+        default=600.0,
+        min=0.1,
+        help="Seconds to wait for the novadock service to finish an action "
+        "(spawn, reboot, power off, ...).",
+    ),
+]
+
+
+def register_opts(conf=CONF):
+    conf.register_group(GROUP)
+    conf.register_opts(OPTS, group=GROUP)
+
+
+def list_opts():
+    return {GROUP: OPTS}
+
+
+register_opts()

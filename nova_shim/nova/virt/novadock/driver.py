@@ -1,0 +1,230 @@
+"""nova.virt.novadock.DockerDriver: Nova's compute-driver contract, marshalled
+to the novadock service.
+
+Every decision (power states, limits, validation, what a reboot means) lives
+in the service. This module only turns Nova's objects into the JSON the API
+spec asks for and the answers back into what Nova expects.
+"""
+
+import copy
+
+from oslo_log import log as logging
+from oslo_serialization import jsonutils
+
+from nova import exception
+from nova.compute import power_state
+from nova.virt import driver
+from nova.virt import hardware
+from nova.virt.novadock import client as novadock_client
+
+LOG = logging.getLogger(__name__)
+
+# The spec's PowerState strings, as nova.compute.power_state constants.
+POWER_STATES = {
+    "nostate": power_state.NOSTATE,
+    "running": power_state.RUNNING,
+    "paused": power_state.PAUSED,
+    "shutdown": power_state.SHUTDOWN,
+    "crashed": power_state.CRASHED,
+    "suspended": power_state.SUSPENDED,
+}
+
+
+def _field(obj, name, default=None):
+    """A simple field of a Nova object (or DB row) without lazy-loading it."""
+    is_set = getattr(obj, "obj_attr_is_set", None)
+    if is_set is not None and name in getattr(obj, "fields", {}):
+        return getattr(obj, name) if is_set(name) else default
+    return getattr(obj, name, default)
+
+
+def _as_string(value):
+    """An image property value as the string Glance would hold."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple, dict, set, frozenset)):
+        return jsonutils.dumps(jsonutils.to_primitive(value))
+    return str(value)
+
+
+def _metadata(instance):
+    md = _field(instance, "metadata") or {}
+    if isinstance(md, dict):
+        return {str(k): str(v) for k, v in md.items()}
+    # A DB row: a list of InstanceMetadata rows.
+    return {str(m["key"]): str(m["value"]) for m in md}
+
+
+def _image_properties(image_meta):
+    props = _field(image_meta, "properties")
+    if props is None:
+        return {}
+    return {
+        name: _as_string(getattr(props, name))
+        for name in props.fields
+        if props.obj_attr_is_set(name) and getattr(props, name) is not None
+    }
+
+
+def _network_info(network_info):
+    if not network_info:
+        return []
+    return jsonutils.loads(jsonutils.dumps(list(network_info)))
+
+
+def spawn_request(instance, image_meta, network_info, power_on):
+    """The SpawnRequest body for one Nova spawn() call."""
+    flavor = instance.flavor
+    return {
+        "instance": {
+            "uuid": str(instance.uuid),
+            "name": instance.name,
+            "hostname": _field(instance, "hostname"),
+            "project_id": _field(instance, "project_id"),
+            "user_id": _field(instance, "user_id"),
+            "metadata": _metadata(instance),
+        },
+        "flavor": {
+            "name": flavor.name,
+            "memory_mb": int(flavor.memory_mb),
+            "vcpus": int(flavor.vcpus),
+            "extra_specs": {
+                str(k): str(v) for k, v in (flavor.extra_specs or {}).items()
+            },
+        },
+        "image": {
+            "id": _field(image_meta, "id"),
+            "name": _field(image_meta, "name"),
+            "properties": _image_properties(image_meta),
+        },
+        "network_info": _network_info(network_info),
+        "power_on": bool(power_on),
+    }
+
+
+class DockerDriver(driver.ComputeDriver):
+    """Docker containers as Nova instances, through the novadock service."""
+
+    def __init__(self, virtapi):
+        super().__init__(virtapi)
+        # Claim nothing until the service says what it supports.
+        self.capabilities = copy.deepcopy(driver.ComputeDriver.capabilities)
+        self._api = novadock_client.NovadockClient()
+
+    # -- host ----------------------------------------------------------------
+
+    def init_host(self, host):
+        version = self._api.get_version()
+        LOG.info(
+            "novadock service %(svc)s (API %(api)s) on Docker %(docker)s "
+            "(engine API %(dapi)s)",
+            {
+                "svc": version.get("service_version"),
+                "api": version.get("api_version"),
+                "docker": version.get("docker_version"),
+                "dapi": version.get("docker_api_version"),
+            },
+        )
+        caps = self._api.get_capabilities()
+        self.capabilities.update({k: bool(v) for k, v in caps.items()})
+
+    def get_available_nodes(self, refresh=False):
+        return [self._api.get_host()["nodename"]]
+
+    def get_host_ip_addr(self):
+        return self._api.get_host()["host_ip"]
+
+    def get_host_uptime(self):
+        return self._api.get_host()["uptime"]
+
+    def get_host_cpu_stats(self):
+        return self._api.get_host_cpu_stats()
+
+    def get_available_resource(self, nodename):
+        return self._api.get_host_resources()
+
+    def update_provider_tree(self, provider_tree, nodename, allocations=None):
+        current = provider_tree.data(nodename).inventory
+        existing = {
+            rc: {"allocation_ratio": item["allocation_ratio"]}
+            for rc, item in current.items()
+            if item.get("allocation_ratio") is not None
+        }
+        inventory = self._api.compute_inventory(existing)
+        provider_tree.update_inventory(nodename, inventory)
+
+    # -- instances: queries ------------------------------------------------------
+
+    def get_info(self, instance, use_cache=True):
+        info = self._api.get_instance(instance.uuid)
+        state = POWER_STATES.get(info["power_state"])
+        if state is None:
+            LOG.warning(
+                "novadock reported unknown power state %r for %s",
+                info["power_state"], instance.uuid,
+            )
+            state = power_state.NOSTATE
+        return hardware.InstanceInfo(state=state, internal_id=info["container_id"])
+
+    def list_instances(self):
+        return [i["name"] for i in self._api.list_instances()["instances"]]
+
+    def list_instance_uuids(self):
+        return [i["uuid"] for i in self._api.list_instances()["instances"]]
+
+    def instance_exists(self, instance):
+        try:
+            self._api.get_instance(instance.uuid)
+        except exception.InstanceNotFound:
+            return False
+        return True
+
+    def get_console_output(self, context, instance):
+        return self._api.get_console_output(instance.uuid)["output"]
+
+    # -- instances: actions --------------------------------------------------------
+
+    def spawn(self, context, instance, image_meta, injected_files,
+              admin_password, allocations, network_info=None,
+              block_device_info=None, power_on=True, accel_info=None):
+        self._api.spawn(spawn_request(instance, image_meta, network_info, power_on))
+
+    def destroy(self, context, instance, network_info, block_device_info=None,
+                destroy_disks=True, destroy_secrets=True):
+        self._api.destroy(instance.uuid)
+
+    def cleanup(self, context, instance, network_info, block_device_info=None,
+                destroy_disks=True, migrate_data=None, destroy_vifs=True,
+                destroy_secrets=True):
+        self._api.destroy(instance.uuid)
+
+    def reboot(self, context, instance, network_info, reboot_type,
+               block_device_info=None, bad_volumes_callback=None,
+               accel_info=None, share_info=None):
+        self._api.reboot(instance.uuid, str(reboot_type).upper())
+
+    def power_off(self, instance, timeout=0, retry_interval=0):
+        self._api.power_off(instance.uuid, int(timeout), int(retry_interval))
+
+    def power_on(self, context, instance, network_info,
+                 block_device_info=None, accel_info=None, share_info=None):
+        self._api.power_on(instance.uuid)
+
+    def resume_state_on_host_boot(self, context, instance, network_info,
+                                  share_info, block_device_info=None):
+        self._api.power_on(instance.uuid)
+
+    def pause(self, instance):
+        self._api.pause(instance.uuid)
+
+    def unpause(self, instance):
+        self._api.unpause(instance.uuid)
+
+    def suspend(self, context, instance):
+        self._api.suspend(instance.uuid)
+
+    def resume(self, context, instance, network_info, block_device_info=None,
+               share_info=None):
+        self._api.resume(instance.uuid)

@@ -1,0 +1,135 @@
+//! Handlers of the /v1 driver routes.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+
+use super::{body, instance_uuid};
+use crate::compute::{Compute, resources};
+use crate::error::ApiError;
+use crate::host;
+use crate::model::*;
+
+type ApiResult<T> = Result<Json<T>, ApiError>;
+
+pub async fn version(State(c): State<Compute>) -> ApiResult<Version> {
+    Ok(Json(c.version().await?))
+}
+
+pub async fn capabilities() -> Json<BTreeMap<&'static str, bool>> {
+    Json(resources::capabilities())
+}
+
+pub async fn host(State(c): State<Compute>) -> ApiResult<Host> {
+    Ok(Json(c.host().await?))
+}
+
+pub async fn resources(State(c): State<Compute>) -> ApiResult<Resources> {
+    Ok(Json(c.resources().await?))
+}
+
+pub async fn inventory(
+    State(c): State<Compute>,
+    req: Result<Json<InventoryRequest>, JsonRejection>,
+) -> ApiResult<Inventory> {
+    Ok(Json(c.inventory(&body(req)?).await?))
+}
+
+pub async fn cpu_stats() -> ApiResult<CpuStats> {
+    Ok(Json(
+        host::cpu_stats().map_err(|e| ApiError::Internal(e.to_string()))?,
+    ))
+}
+
+pub async fn list(State(c): State<Compute>) -> ApiResult<InstanceList> {
+    Ok(Json(InstanceList {
+        instances: c.list().await?,
+    }))
+}
+
+pub async fn spawn(
+    State(c): State<Compute>,
+    req: Result<Json<SpawnRequest>, JsonRejection>,
+) -> Result<(StatusCode, Json<InstanceInfo>), ApiError> {
+    let mut req = body(req)?;
+    req.instance.uuid = instance_uuid(&req.instance.uuid)?;
+    Ok((StatusCode::CREATED, Json(c.spawn(&req).await?)))
+}
+
+pub async fn get_info(
+    State(c): State<Compute>,
+    Path(uuid): Path<String>,
+) -> ApiResult<InstanceInfo> {
+    Ok(Json(c.get_info(&instance_uuid(&uuid)?).await?))
+}
+
+pub async fn destroy(
+    State(c): State<Compute>,
+    Path(uuid): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    c.destroy(&instance_uuid(&uuid)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn reboot(
+    State(c): State<Compute>,
+    Path(uuid): Path<String>,
+    req: Result<Json<RebootRequest>, JsonRejection>,
+) -> ApiResult<InstanceInfo> {
+    let uuid = instance_uuid(&uuid)?;
+    let req = body(req)?;
+    Ok(Json(c.reboot(&uuid, req.kind, req.timeout).await?))
+}
+
+pub async fn power_off(
+    State(c): State<Compute>,
+    Path(uuid): Path<String>,
+    req: Result<Json<PowerOffRequest>, JsonRejection>,
+) -> ApiResult<InstanceInfo> {
+    let uuid = instance_uuid(&uuid)?;
+    let req = body(req)?;
+    Ok(Json(
+        c.power_off(&uuid, req.timeout, req.retry_interval).await?,
+    ))
+}
+
+pub async fn power_on(
+    State(c): State<Compute>,
+    Path(uuid): Path<String>,
+) -> ApiResult<InstanceInfo> {
+    Ok(Json(c.power_on(&instance_uuid(&uuid)?).await?))
+}
+
+pub async fn pause(State(c): State<Compute>, Path(uuid): Path<String>) -> ApiResult<InstanceInfo> {
+    Ok(Json(c.pause(&instance_uuid(&uuid)?).await?))
+}
+
+pub async fn unpause(
+    State(c): State<Compute>,
+    Path(uuid): Path<String>,
+) -> ApiResult<InstanceInfo> {
+    Ok(Json(c.unpause(&instance_uuid(&uuid)?).await?))
+}
+
+pub async fn suspend(
+    State(c): State<Compute>,
+    Path(uuid): Path<String>,
+) -> ApiResult<InstanceInfo> {
+    Ok(Json(c.suspend(&instance_uuid(&uuid)?).await?))
+}
+
+pub async fn resume(State(c): State<Compute>, Path(uuid): Path<String>) -> ApiResult<InstanceInfo> {
+    Ok(Json(c.resume(&instance_uuid(&uuid)?).await?))
+}
+
+pub async fn console(
+    State(c): State<Compute>,
+    Path(uuid): Path<String>,
+) -> ApiResult<ConsoleOutput> {
+    Ok(Json(ConsoleOutput {
+        output: c.console_output(&instance_uuid(&uuid)?).await?,
+    }))
+}

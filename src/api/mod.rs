@@ -1,0 +1,67 @@
+//! HTTP routing of the driver API (api/openapi.json). Handlers only parse,
+//! call the compute layer and serialize; every failure is a JSON error.
+
+mod driver;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::extract::rejection::JsonRejection;
+use axum::http::{StatusCode, Uri};
+use axum::routing::{get, post};
+
+use crate::compute::Compute;
+use crate::error::ApiError;
+
+/// Requests are small JSON documents; anything bigger is a mistake.
+const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+pub fn router(compute: Compute) -> Router {
+    Router::new()
+        .route("/v1/version", get(driver::version))
+        .route("/v1/capabilities", get(driver::capabilities))
+        .route("/v1/host", get(driver::host))
+        .route("/v1/host/resources", get(driver::resources))
+        .route("/v1/host/inventory", post(driver::inventory))
+        .route("/v1/host/cpu-stats", get(driver::cpu_stats))
+        .route("/v1/instances", get(driver::list).post(driver::spawn))
+        .route(
+            "/v1/instances/{uuid}",
+            get(driver::get_info).delete(driver::destroy),
+        )
+        .route("/v1/instances/{uuid}/reboot", post(driver::reboot))
+        .route("/v1/instances/{uuid}/power-off", post(driver::power_off))
+        .route("/v1/instances/{uuid}/power-on", post(driver::power_on))
+        .route("/v1/instances/{uuid}/pause", post(driver::pause))
+        .route("/v1/instances/{uuid}/unpause", post(driver::unpause))
+        .route("/v1/instances/{uuid}/suspend", post(driver::suspend))
+        .route("/v1/instances/{uuid}/resume", post(driver::resume))
+        .route("/v1/instances/{uuid}/console", get(driver::console))
+        .fallback(no_such_route)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(compute)
+}
+
+async fn no_such_route(uri: Uri) -> ApiError {
+    ApiError::NoSuchRoute(uri.path().to_string())
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+/// A body that is not the JSON the route expects becomes a typed error.
+fn body<T>(parsed: Result<axum::Json<T>, JsonRejection>) -> Result<T, ApiError> {
+    match parsed {
+        Ok(axum::Json(v)) => Ok(v),
+        Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError::PayloadTooLarge),
+        Err(r) => Err(ApiError::BadRequest(r.body_text())),
+    }
+}
+
+/// Instance uuids in canonical form, so `nova-<uuid>` is one name per instance.
+fn instance_uuid(raw: &str) -> Result<String, ApiError> {
+    uuid::Uuid::parse_str(raw)
+        .map(|u| u.hyphenated().to_string())
+        .map_err(|e| ApiError::BadRequest(format!("{raw:?} is not an instance uuid: {e}")))
+}

@@ -1,0 +1,102 @@
+//! `novadock check`: the start-up checks, each said plainly.
+
+use std::path::{Path, PathBuf};
+
+use crate::config::{Config, RawConfig};
+use crate::{docker, server};
+
+pub struct Outcome {
+    pub lines: Vec<String>,
+    pub ok: bool,
+}
+
+fn writable(path: &Path) -> bool {
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) else {
+        return false;
+    };
+    // SAFETY: access reads a NUL-terminated path.
+    unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
+}
+
+impl Outcome {
+    fn say(&mut self, good: bool, text: String) {
+        self.ok &= good;
+        self.lines
+            .push(format!("{} {text}", if good { "OK  " } else { "FAIL" }));
+    }
+}
+
+pub async fn run(files: &[PathBuf]) -> Outcome {
+    let mut out = Outcome {
+        lines: Vec::new(),
+        ok: true,
+    };
+    let raw = match RawConfig::load(files) {
+        Ok(r) => r,
+        Err(e) => {
+            out.say(false, format!("config: {e}"));
+            return out;
+        }
+    };
+    let cfg = match Config::from_raw(&raw) {
+        Ok(c) => {
+            out.say(true, format!("config: read {} file(s)", files.len()));
+            c
+        }
+        Err(e) => {
+            out.say(false, format!("config: {e}"));
+            return out;
+        }
+    };
+    for key in Config::unknown_keys(&raw) {
+        out.lines.push(format!(
+            "WARN config: [novadock] {key} is not an option of this version"
+        ));
+    }
+    let n = &cfg.novadock;
+    match docker::connect(&n.docker_url).await {
+        Ok(d) => match d.version().await {
+            Ok(v) => out.say(
+                true,
+                format!(
+                    "docker: {} answers, engine {}, API {}",
+                    n.docker_url,
+                    v.version.unwrap_or_default(),
+                    d.client_version()
+                ),
+            ),
+            Err(e) => out.say(
+                false,
+                format!("docker: {} does not answer: {e}", n.docker_url),
+            ),
+        },
+        Err(e) => out.say(false, format!("docker: {e}")),
+    }
+    // The socket's directory, or the nearest existing parent that would hold it.
+    let dir = n.socket_path.parent().unwrap_or(Path::new("/"));
+    let existing = dir
+        .ancestors()
+        .find(|p| p.exists())
+        .unwrap_or(Path::new("/"));
+    if writable(existing) {
+        out.say(
+            true,
+            format!("socket: {} can be created", n.socket_path.display()),
+        );
+    } else {
+        out.say(
+            false,
+            format!(
+                "socket: {} is not writable for this user",
+                existing.display()
+            ),
+        );
+    }
+    if let Some(g) = &n.socket_group {
+        match server::group_id(g) {
+            Some(gid) => out.say(true, format!("socket: group {g} is gid {gid}")),
+            None => out.say(false, format!("socket: socket_group {g:?} does not exist")),
+        }
+    }
+    out
+}

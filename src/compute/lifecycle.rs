@@ -1,0 +1,368 @@
+//! Spawn, destroy and the power operations. A failed spawn leaves nothing.
+
+use std::time::Duration;
+
+use bollard::models::ContainerUpdateBody;
+use bollard::query_parameters::{
+    CreateContainerOptions, KillContainerOptions, RemoveContainerOptions, StopContainerOptions,
+    WaitContainerOptions,
+};
+use futures_util::StreamExt;
+
+use super::{Compute, console, info, label, power_state};
+use crate::docker::container_spec::{self, SUSPENDED_CPU_SHARES};
+use crate::docker::{is_not_found, naming};
+use crate::error::ApiError;
+use crate::model::{InstanceInfo, PowerState, RebootType, SpawnRequest};
+
+/// How much of a dead container's output goes into the spawn error.
+const DEATH_OUTPUT_BYTES: usize = 2048;
+
+impl Compute {
+    /// The local image for a spawn: the one loaded for the Glance image id,
+    /// else the image name as a local reference.
+    async fn resolve_image(&self, req: &SpawnRequest) -> Result<String, ApiError> {
+        let mut candidates = Vec::new();
+        if let Some(id) = &req.image.id {
+            candidates.push(naming::glance_image_reference(id));
+        }
+        if let Some(name) = req.image.name.as_ref().filter(|n| !n.is_empty()) {
+            candidates.push(name.clone());
+        }
+        for reference in &candidates {
+            match self.docker().inspect_image(reference).await {
+                // Pin the exact image so a retag during the boot changes nothing.
+                Ok(image) => return Ok(image.id.unwrap_or_else(|| reference.clone())),
+                Err(e) if is_not_found(&e) => continue,
+                // A malformed reference is as absent as a missing one.
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 400, ..
+                }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ApiError::ImageNotFound(format!(
+            "image {} ({}) is not in this host's Docker engine",
+            req.image.id.as_deref().unwrap_or("without id"),
+            req.image.name.as_deref().unwrap_or("without name"),
+        )))
+    }
+
+    pub async fn spawn(&self, req: &SpawnRequest) -> Result<InstanceInfo, ApiError> {
+        let uuid = &req.instance.uuid;
+        if !req.network_info.is_empty() {
+            tracing::warn!(
+                instance = %uuid,
+                vifs = req.network_info.len(),
+                "VIF plugging is not implemented yet: the container gets only Docker's network"
+            );
+        }
+        let image = self.resolve_image(req).await?;
+        let body = container_spec::build(req, &image, &self.config().novadock)?;
+        let name = naming::container_name(uuid);
+        let opts = CreateContainerOptions {
+            name: Some(name.clone()),
+            ..Default::default()
+        };
+        match self.docker().create_container(Some(opts), body).await {
+            Ok(_) => {}
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 409, ..
+            }) => {
+                return Err(ApiError::InstanceExists(uuid.clone()));
+            }
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 400,
+                message,
+            }) => {
+                return Err(ApiError::InvalidInput(format!(
+                    "Docker refused the container: {message}"
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let started = if req.power_on {
+            self.start_and_check(uuid).await
+        } else {
+            Ok(())
+        };
+        match started {
+            Ok(()) => self.get_info(uuid).await,
+            Err(e) => {
+                if let Err(cleanup) = self.remove(uuid).await {
+                    tracing::error!(instance = %uuid, "failed spawn left its container: {cleanup}");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Starts the container and watches it for `startup_check_seconds`: a main
+    /// process that exits at once fails the operation with its last output.
+    async fn start_and_check(&self, uuid: &str) -> Result<(), ApiError> {
+        let name = naming::container_name(uuid);
+        self.docker()
+            .start_container(&name, None)
+            .await
+            .map_err(|e| {
+                ApiError::SpawnFailed(format!(
+                    "instance {uuid}: Docker could not start the container: {e}"
+                ))
+            })?;
+        let window = Duration::from_secs_f64(self.config().novadock.startup_check_seconds);
+        let mut wait = self
+            .docker()
+            .wait_container(&name, None::<WaitContainerOptions>);
+        if tokio::time::timeout(window, wait.next()).await.is_err() {
+            return Ok(());
+        }
+        let c = self.inspect(uuid).await?;
+        if power_state::is_up(&info(&c).power_state) {
+            return Ok(());
+        }
+        let code = c.state.as_ref().and_then(|s| s.exit_code).unwrap_or(-1);
+        let output = console::tail(self.docker(), &name, DEATH_OUTPUT_BYTES)
+            .await
+            .unwrap_or_default();
+        Err(ApiError::SpawnFailed(format!(
+            "instance {uuid}: the container's main process exited with code {code} right after it started; \
+             its last output:\n{output}"
+        )))
+    }
+
+    async fn remove(&self, uuid: &str) -> Result<(), ApiError> {
+        let opts = RemoveContainerOptions {
+            force: true,
+            v: true,
+            ..Default::default()
+        };
+        match self
+            .docker()
+            .remove_container(&naming::container_name(uuid), Some(opts))
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            // Another removal is already under way: the container is going.
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 409,
+                message,
+            }) if message.contains("already in progress") => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Idempotent: a missing container is already destroyed.
+    pub async fn destroy(&self, uuid: &str) -> Result<(), ApiError> {
+        match self.inspect(uuid).await {
+            Ok(_) => self.remove(uuid).await,
+            Err(ApiError::InstanceNotFound(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Gives a frozen container its CPU weight back and thaws it.
+    async fn thaw(&self, uuid: &str) -> Result<(), ApiError> {
+        let c = self.inspect(uuid).await?;
+        let name = naming::container_name(uuid);
+        match info(&c).power_state {
+            PowerState::Suspended => {
+                self.restore_cpu_shares(&c, &name).await?;
+                self.docker().unpause_container(&name).await?;
+            }
+            PowerState::Paused => self.docker().unpause_container(&name).await?,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    async fn restore_cpu_shares(
+        &self,
+        c: &bollard::models::ContainerInspectResponse,
+        name: &str,
+    ) -> Result<(), ApiError> {
+        let shares = label(c, naming::LABEL_CPU_SHARES)
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or(1024);
+        let update = ContainerUpdateBody {
+            cpu_shares: Some(shares),
+            ..Default::default()
+        };
+        self.docker().update_container(name, update).await?;
+        Ok(())
+    }
+
+    async fn kill(&self, name: &str, signal: &str) -> Result<(), ApiError> {
+        let opts = KillContainerOptions {
+            signal: signal.to_string(),
+        };
+        match self.docker().kill_container(name, Some(opts)).await {
+            Ok(()) => Ok(()),
+            // 409: not running any more, which is what we wanted.
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 409, ..
+            }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Waits up to `limit` for the main process to exit; true when it did.
+    async fn wait_exit(&self, name: &str, limit: Duration) -> bool {
+        let mut wait = self
+            .docker()
+            .wait_container(name, None::<WaitContainerOptions>);
+        tokio::time::timeout(limit, wait.next()).await.is_ok()
+    }
+
+    pub async fn reboot(
+        &self,
+        uuid: &str,
+        kind: RebootType,
+        timeout: Option<u64>,
+    ) -> Result<InstanceInfo, ApiError> {
+        self.thaw(uuid).await?;
+        let name = naming::container_name(uuid);
+        match kind {
+            RebootType::Soft => {
+                let t = timeout.unwrap_or(self.config().novadock.soft_reboot_timeout);
+                let opts = StopContainerOptions {
+                    t: Some(i32::try_from(t).unwrap_or(i32::MAX)),
+                    signal: None,
+                };
+                match self.docker().stop_container(&name, Some(opts)).await {
+                    Ok(()) => {}
+                    Err(bollard::errors::Error::DockerResponseServerError {
+                        status_code: 304,
+                        ..
+                    }) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            RebootType::Hard => {
+                self.kill(&name, "SIGKILL").await?;
+                self.wait_exit(&name, Duration::from_secs(30)).await;
+            }
+        }
+        self.start_and_check(uuid).await?;
+        self.get_info(uuid).await
+    }
+
+    /// Sends the stop signal every `retry_interval` seconds until the process
+    /// exits or `timeout` seconds pass, then kills it (Nova's clean shutdown).
+    pub async fn power_off(
+        &self,
+        uuid: &str,
+        timeout: u64,
+        retry_interval: u64,
+    ) -> Result<InstanceInfo, ApiError> {
+        let c = self.inspect(uuid).await?;
+        if !power_state::is_up(&info(&c).power_state) {
+            return Ok(info(&c));
+        }
+        self.thaw(uuid).await?;
+        let name = naming::container_name(uuid);
+        let stop_signal = c
+            .config
+            .as_ref()
+            .and_then(|cfg| cfg.stop_signal.clone())
+            .unwrap_or_else(|| "SIGTERM".to_string());
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout);
+        let mut exited = false;
+        while timeout > 0 && !exited {
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                break;
+            }
+            self.kill(&name, &stop_signal).await?;
+            let remaining = deadline - now;
+            let step = if retry_interval == 0 {
+                remaining
+            } else {
+                remaining.min(Duration::from_secs(retry_interval))
+            };
+            exited = self.wait_exit(&name, step).await;
+        }
+        if !exited {
+            self.kill(&name, "SIGKILL").await?;
+            self.wait_exit(&name, Duration::from_secs(30)).await;
+        }
+        self.get_info(uuid).await
+    }
+
+    pub async fn power_on(&self, uuid: &str) -> Result<InstanceInfo, ApiError> {
+        let c = self.inspect(uuid).await?;
+        if !power_state::is_up(&info(&c).power_state) {
+            self.start_and_check(uuid).await?;
+        }
+        self.get_info(uuid).await
+    }
+
+    pub async fn pause(&self, uuid: &str) -> Result<InstanceInfo, ApiError> {
+        let c = self.inspect(uuid).await?;
+        match info(&c).power_state {
+            PowerState::Running => {
+                self.docker()
+                    .pause_container(&naming::container_name(uuid))
+                    .await?
+            }
+            PowerState::Paused => {}
+            other => return Err(invalid_state(uuid, other, "pause")),
+        }
+        self.get_info(uuid).await
+    }
+
+    pub async fn unpause(&self, uuid: &str) -> Result<InstanceInfo, ApiError> {
+        let c = self.inspect(uuid).await?;
+        match info(&c).power_state {
+            PowerState::Running | PowerState::Paused | PowerState::Suspended => {
+                self.thaw(uuid).await?
+            }
+            other => return Err(invalid_state(uuid, other, "unpause")),
+        }
+        self.get_info(uuid).await
+    }
+
+    /// Freezes the processes and parks the CPU weight at Docker's minimum.
+    /// Memory stays resident: there is no checkpointing here.
+    pub async fn suspend(&self, uuid: &str) -> Result<InstanceInfo, ApiError> {
+        let c = self.inspect(uuid).await?;
+        let name = naming::container_name(uuid);
+        match info(&c).power_state {
+            PowerState::Suspended => {}
+            state @ (PowerState::Running | PowerState::Paused) => {
+                let update = ContainerUpdateBody {
+                    cpu_shares: Some(SUSPENDED_CPU_SHARES),
+                    ..Default::default()
+                };
+                self.docker().update_container(&name, update).await?;
+                if state == PowerState::Running
+                    && let Err(e) = self.docker().pause_container(&name).await
+                {
+                    self.restore_cpu_shares(&c, &name).await?;
+                    return Err(e.into());
+                }
+            }
+            other => return Err(invalid_state(uuid, other, "suspend")),
+        }
+        self.get_info(uuid).await
+    }
+
+    pub async fn resume(&self, uuid: &str) -> Result<InstanceInfo, ApiError> {
+        let c = self.inspect(uuid).await?;
+        match info(&c).power_state {
+            PowerState::Suspended | PowerState::Running => self.thaw(uuid).await?,
+            other => return Err(invalid_state(uuid, other, "resume")),
+        }
+        self.get_info(uuid).await
+    }
+}
+
+fn invalid_state(uuid: &str, state: PowerState, action: &str) -> ApiError {
+    let state = serde_json::to_value(state)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default();
+    ApiError::InstanceInvalidState(format!(
+        "instance {uuid} is {state}: cannot {action} it in this state"
+    ))
+}

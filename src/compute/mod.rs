@@ -1,0 +1,106 @@
+//! The compute-driver contract over Docker: lifecycle, power state, console
+//! and host resources. Every answer comes from Docker or the host itself.
+
+pub mod console;
+pub mod lifecycle;
+pub mod power_state;
+pub mod resources;
+
+use std::collections::HashMap;
+
+use bollard::Docker;
+use bollard::models::ContainerInspectResponse;
+use bollard::query_parameters::ListContainersOptions;
+
+use crate::config::Config;
+use crate::docker::{is_not_found, naming};
+use crate::error::ApiError;
+use crate::model::InstanceInfo;
+
+#[derive(Clone)]
+pub struct Compute {
+    docker: Docker,
+    config: Config,
+}
+
+impl Compute {
+    pub fn new(docker: Docker, config: Config) -> Self {
+        Compute { docker, config }
+    }
+
+    pub fn docker(&self) -> &Docker {
+        &self.docker
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The instance's container, or InstanceNotFound.
+    pub async fn inspect(&self, uuid: &str) -> Result<ContainerInspectResponse, ApiError> {
+        match self
+            .docker
+            .inspect_container(&naming::container_name(uuid), None)
+            .await
+        {
+            Ok(c) if label(&c, naming::LABEL_UUID) == Some(uuid) => Ok(c),
+            Ok(_) => Err(ApiError::InstanceNotFound(uuid.to_string())),
+            Err(e) if is_not_found(&e) => Err(ApiError::InstanceNotFound(uuid.to_string())),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn get_info(&self, uuid: &str) -> Result<InstanceInfo, ApiError> {
+        Ok(info(&self.inspect(uuid).await?))
+    }
+
+    pub async fn list(&self) -> Result<Vec<InstanceInfo>, ApiError> {
+        let mut out: Vec<InstanceInfo> = self.containers().await?.iter().map(info).collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    /// Every container that carries an instance uuid label.
+    pub async fn containers(&self) -> Result<Vec<ContainerInspectResponse>, ApiError> {
+        let opts = ListContainersOptions {
+            all: true,
+            filters: Some(HashMap::from([(
+                "label".to_string(),
+                vec![naming::LABEL_UUID.to_string()],
+            )])),
+            ..Default::default()
+        };
+        let summaries = self.docker.list_containers(Some(opts)).await?;
+        let mut out = Vec::with_capacity(summaries.len());
+        for s in summaries {
+            let Some(id) = s.id else { continue };
+            // The listing lacks the OOM flag and CPU weight that tell CRASHED
+            // and SUSPENDED apart, so each container is inspected.
+            match self.docker.inspect_container(&id, None).await {
+                Ok(c) => out.push(c),
+                // Removed between the listing and the inspection.
+                Err(e) if is_not_found(&e) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(out)
+    }
+}
+
+pub fn label<'a>(c: &'a ContainerInspectResponse, key: &str) -> Option<&'a str> {
+    c.config
+        .as_ref()?
+        .labels
+        .as_ref()?
+        .get(key)
+        .map(String::as_str)
+}
+
+pub fn info(c: &ContainerInspectResponse) -> InstanceInfo {
+    InstanceInfo {
+        uuid: label(c, naming::LABEL_UUID).unwrap_or_default().to_string(),
+        name: label(c, naming::LABEL_NAME).unwrap_or_default().to_string(),
+        power_state: power_state::of(c),
+        container_id: c.id.clone().unwrap_or_default(),
+    }
+}

@@ -1,0 +1,325 @@
+//! nova.conf-style configuration with oslo.config semantics.
+//!
+//! The service reads the same files as nova-compute: `[novadock]` for its own
+//! options and a few `[DEFAULT]` options (host, my_ip, allocation ratios,
+//! reserved amounts) so that what it reports to placement matches Nova.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use ini::{Ini, ParseOption};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid INI: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("[{section}] {key} = {value:?}: {reason}")]
+    Value {
+        section: String,
+        key: String,
+        value: String,
+        reason: String,
+    },
+}
+
+/// Options merged across every `--config-file`, later files winning.
+#[derive(Debug, Default, Clone)]
+pub struct RawConfig {
+    sections: HashMap<String, HashMap<String, String>>,
+}
+
+impl RawConfig {
+    pub fn load(paths: &[PathBuf]) -> Result<Self, ConfigError> {
+        let mut raw = RawConfig::default();
+        for path in paths {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            raw.merge_str(&text, path)?;
+        }
+        Ok(raw)
+    }
+
+    pub fn merge_str(&mut self, text: &str, path: &Path) -> Result<(), ConfigError> {
+        // oslo.config: no quoting or escapes, indented continuation lines.
+        let opt = ParseOption {
+            enabled_quote: false,
+            enabled_escape: false,
+            enabled_indented_mutiline_value: true,
+            enabled_preserve_key_leading_whitespace: false,
+        };
+        let ini = Ini::load_from_str_opt(text, opt).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        for (name, props) in ini.iter() {
+            let section = match name {
+                None => continue,
+                Some("DEFAULT") => "DEFAULT".to_string(),
+                Some(n) => n.to_lowercase(),
+            };
+            let target = self.sections.entry(section).or_default();
+            // Iteration is in file order, so a repeated key ends on its last value.
+            for (key, value) in props.iter() {
+                target.insert(key.trim().to_string(), value.trim().to_string());
+            }
+        }
+        Ok(())
+    }
+
+    /// An option is looked up in its section, then in `[DEFAULT]`, as oslo does.
+    pub fn get(&self, section: &str, key: &str) -> Option<&str> {
+        self.sections
+            .get(section)
+            .and_then(|s| s.get(key))
+            .or_else(|| self.sections.get("DEFAULT").and_then(|s| s.get(key)))
+            .map(String::as_str)
+    }
+
+    pub fn keys(&self, section: &str) -> impl Iterator<Item = &str> {
+        self.sections
+            .get(section)
+            .into_iter()
+            .flat_map(|s| s.keys().map(String::as_str))
+    }
+
+    fn parsed<T: std::str::FromStr>(
+        &self,
+        section: &str,
+        key: &str,
+    ) -> Result<Option<T>, ConfigError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        match self.get(section, key) {
+            None | Some("") => Ok(None),
+            Some(v) => v.parse::<T>().map(Some).map_err(|e| ConfigError::Value {
+                section: section.to_string(),
+                key: key.to_string(),
+                value: v.to_string(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+}
+
+/// `[novadock]` options.
+#[derive(Debug, Clone)]
+pub struct NovadockConfig {
+    pub socket_path: PathBuf,
+    pub socket_group: Option<String>,
+    pub docker_url: String,
+    pub docker_network: String,
+    pub pids_limit: i64,
+    pub startup_check_seconds: f64,
+    pub soft_reboot_timeout: u64,
+}
+
+/// The `[DEFAULT]` options of Nova that shape what the host reports.
+#[derive(Debug, Clone)]
+pub struct NovaConfig {
+    pub host: Option<String>,
+    pub my_ip: Option<String>,
+    pub cpu_allocation_ratio: Option<f64>,
+    pub ram_allocation_ratio: Option<f64>,
+    pub disk_allocation_ratio: Option<f64>,
+    pub initial_cpu_allocation_ratio: f64,
+    pub initial_ram_allocation_ratio: f64,
+    pub initial_disk_allocation_ratio: f64,
+    pub reserved_host_cpus: i64,
+    pub reserved_host_memory_mb: i64,
+    pub reserved_host_disk_mb: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub novadock: NovadockConfig,
+    pub nova: NovaConfig,
+}
+
+const NOVADOCK_KEYS: &[&str] = &[
+    "socket_path",
+    "socket_group",
+    "docker_url",
+    "docker_network",
+    "pids_limit",
+    "startup_check_seconds",
+    "soft_reboot_timeout",
+    // Read by the Python driver only.
+    "api_timeout",
+    "action_timeout",
+];
+
+impl Config {
+    pub fn load(paths: &[PathBuf]) -> Result<Self, ConfigError> {
+        Self::from_raw(&RawConfig::load(paths)?)
+    }
+
+    pub fn from_raw(raw: &RawConfig) -> Result<Self, ConfigError> {
+        let s = "novadock";
+        let invalid = |key: &str, value: &str, reason: &str| ConfigError::Value {
+            section: s.to_string(),
+            key: key.to_string(),
+            value: value.to_string(),
+            reason: reason.to_string(),
+        };
+        let pids_limit = raw.parsed::<i64>(s, "pids_limit")?.unwrap_or(1024);
+        if pids_limit < 1 {
+            return Err(invalid(
+                "pids_limit",
+                &pids_limit.to_string(),
+                "must be at least 1",
+            ));
+        }
+        let startup_check_seconds = raw
+            .parsed::<f64>(s, "startup_check_seconds")?
+            .unwrap_or(1.0);
+        if !(0.0..=60.0).contains(&startup_check_seconds) {
+            return Err(invalid(
+                "startup_check_seconds",
+                &startup_check_seconds.to_string(),
+                "must be between 0 and 60",
+            ));
+        }
+        let docker_network = raw
+            .get(s, "docker_network")
+            .filter(|v| !v.is_empty())
+            .unwrap_or("bridge")
+            .to_string();
+        let novadock = NovadockConfig {
+            socket_path: PathBuf::from(
+                raw.get(s, "socket_path")
+                    .filter(|v| !v.is_empty())
+                    .unwrap_or("/run/novadock/novadock.sock"),
+            ),
+            socket_group: raw
+                .get(s, "socket_group")
+                .filter(|v| !v.is_empty())
+                .map(String::from),
+            docker_url: raw
+                .get(s, "docker_url")
+                .filter(|v| !v.is_empty())
+                .unwrap_or("unix:///var/run/docker.sock")
+                .to_string(),
+            docker_network,
+            pids_limit,
+            startup_check_seconds,
+            soft_reboot_timeout: raw.parsed::<u64>(s, "soft_reboot_timeout")?.unwrap_or(60),
+        };
+        let d = "DEFAULT";
+        let nova = NovaConfig {
+            host: raw
+                .get(d, "host")
+                .filter(|v| !v.is_empty())
+                .map(String::from),
+            my_ip: raw
+                .get(d, "my_ip")
+                .filter(|v| !v.is_empty())
+                .map(String::from),
+            cpu_allocation_ratio: raw.parsed(d, "cpu_allocation_ratio")?,
+            ram_allocation_ratio: raw.parsed(d, "ram_allocation_ratio")?,
+            disk_allocation_ratio: raw.parsed(d, "disk_allocation_ratio")?,
+            // Defaults are Nova's own (nova/conf/compute.py).
+            initial_cpu_allocation_ratio: raw
+                .parsed(d, "initial_cpu_allocation_ratio")?
+                .unwrap_or(4.0),
+            initial_ram_allocation_ratio: raw
+                .parsed(d, "initial_ram_allocation_ratio")?
+                .unwrap_or(1.0),
+            initial_disk_allocation_ratio: raw
+                .parsed(d, "initial_disk_allocation_ratio")?
+                .unwrap_or(1.0),
+            reserved_host_cpus: raw.parsed(d, "reserved_host_cpus")?.unwrap_or(0),
+            reserved_host_memory_mb: raw.parsed(d, "reserved_host_memory_mb")?.unwrap_or(512),
+            reserved_host_disk_mb: raw.parsed(d, "reserved_host_disk_mb")?.unwrap_or(0),
+        };
+        Ok(Config { novadock, nova })
+    }
+
+    /// `[novadock]` keys this version does not know: likely typos, worth a warning.
+    pub fn unknown_keys(raw: &RawConfig) -> Vec<String> {
+        let mut keys: Vec<String> = raw
+            .keys("novadock")
+            .filter(|k| !NOVADOCK_KEYS.contains(k))
+            .map(String::from)
+            .collect();
+        keys.sort();
+        keys
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(files: &[&str]) -> RawConfig {
+        let mut raw = RawConfig::default();
+        for f in files {
+            raw.merge_str(f, Path::new("test.conf")).expect("parses");
+        }
+        raw
+    }
+
+    #[test]
+    fn defaults_without_a_novadock_section() {
+        let c = Config::from_raw(&raw(&["[DEFAULT]\nhost = cn1\n"])).expect("valid");
+        assert_eq!(
+            c.novadock.socket_path,
+            PathBuf::from("/run/novadock/novadock.sock")
+        );
+        assert_eq!(c.novadock.docker_network, "bridge");
+        assert_eq!(c.nova.host.as_deref(), Some("cn1"));
+        assert_eq!(c.nova.reserved_host_memory_mb, 512);
+        assert_eq!(c.nova.cpu_allocation_ratio, None);
+        assert_eq!(c.nova.initial_cpu_allocation_ratio, 4.0);
+    }
+
+    #[test]
+    fn oslo_semantics() {
+        // No escapes or quotes, last repeated key wins, repeated sections merge,
+        // section names are case-insensitive except DEFAULT, later files win.
+        let c = Config::from_raw(&raw(&[
+            "[NovaDock]\nsocket_path = /tmp/a\\b.sock\ndocker_network = \"none\"\n",
+            "[novadock]\nsocket_group = nova\nsocket_path = /tmp/x.sock\n[novadock]\nsocket_path = /tmp/y.sock\n",
+        ]))
+        .expect("valid");
+        assert_eq!(c.novadock.socket_path, PathBuf::from("/tmp/y.sock"));
+        assert_eq!(c.novadock.docker_network, "\"none\"");
+        assert_eq!(c.novadock.socket_group.as_deref(), Some("nova"));
+        let c =
+            Config::from_raw(&raw(&["[novadock]\nsocket_path = /tmp/a\\b.sock\n"])).expect("valid");
+        assert_eq!(c.novadock.socket_path, PathBuf::from("/tmp/a\\b.sock"));
+    }
+
+    #[test]
+    fn multiline_values_and_comments() {
+        let r =
+            raw(&["[DEFAULT]\n# comment\nmy_ip = 198.18.0.5\n[filter]\nlist = a,\n  b,\n  c\n"]);
+        assert_eq!(r.get("filter", "list"), Some("a,\nb,\nc"));
+        assert_eq!(r.get("novadock", "my_ip"), Some("198.18.0.5"));
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let err =
+            Config::from_raw(&raw(&["[novadock]\npids_limit = lots\n"])).expect_err("invalid");
+        let text = err.to_string();
+        assert!(text.contains("[novadock] pids_limit"), "{text}");
+        assert!(text.contains("lots"), "{text}");
+        let err = Config::from_raw(&raw(&["[DEFAULT]\ncpu_allocation_ratio = x\n"]))
+            .expect_err("invalid");
+        assert!(err.to_string().contains("cpu_allocation_ratio"));
+    }
+
+    #[test]
+    fn unknown_novadock_keys_are_listed() {
+        let r = raw(&["[novadock]\nsocket_pth = /x\napi_timeout = 3\n"]);
+        assert_eq!(Config::unknown_keys(&r), vec!["socket_pth".to_string()]);
+    }
+}

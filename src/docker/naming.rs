@@ -1,0 +1,25 @@
+//! Container names and labels: the instance identity lives on the container,
+//! so everything the service knows can be rebuilt from Docker.
+
+pub const LABEL_PREFIX: &str = "org.openstack.nova.";
+pub const LABEL_UUID: &str = "org.openstack.nova.instance-uuid";
+pub const LABEL_NAME: &str = "org.openstack.nova.instance-name";
+pub const LABEL_PROJECT: &str = "org.openstack.nova.project-id";
+pub const LABEL_USER: &str = "org.openstack.nova.user-id";
+pub const LABEL_FLAVOR: &str = "org.openstack.nova.flavor";
+pub const LABEL_VCPUS: &str = "org.openstack.nova.vcpus";
+pub const LABEL_MEMORY_MB: &str = "org.openstack.nova.memory-mb";
+pub const LABEL_IMAGE: &str = "org.openstack.nova.image-id";
+/// The flavor's CPU weight, restored on resume (suspend lowers it).
+pub const LABEL_CPU_SHARES: &str = "org.openstack.nova.cpu-shares";
+
+/// Images loaded for a Glance image carry this repository, tagged with the id.
+pub const GLANCE_REPOSITORY: &str = "novadock-glance";
+
+pub fn container_name(uuid: &str) -> String {
+    format!("nova-{uuid}")
+}
+
+pub fn glance_image_reference(image_id: &str) -> String {
+    format!("{GLANCE_REPOSITORY}:{image_id}")
+}

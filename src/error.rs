@@ -1,0 +1,96 @@
+//! Typed errors of the driver API. Each maps to one stable `code` in
+//! api/openapi.json, which the Python driver turns into a Nova exception.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("no such route: {0}")]
+    NoSuchRoute(String),
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("request body too large")]
+    PayloadTooLarge,
+    #[error("{0}")]
+    InvalidInput(String),
+    #[error("instance {0} has no container on this host")]
+    InstanceNotFound(String),
+    #[error("instance {0} already has a container on this host")]
+    InstanceExists(String),
+    #[error("{0}")]
+    ImageNotFound(String),
+    #[error("{0}")]
+    InstanceInvalidState(String),
+    #[error("{0}")]
+    SpawnFailed(String),
+    #[error("Docker engine unavailable: {0}")]
+    DockerUnavailable(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(_) => "BadRequest",
+            ApiError::NoSuchRoute(_) => "NoSuchRoute",
+            ApiError::MethodNotAllowed => "MethodNotAllowed",
+            ApiError::PayloadTooLarge => "PayloadTooLarge",
+            ApiError::InvalidInput(_) => "InvalidInput",
+            ApiError::InstanceNotFound(_) => "InstanceNotFound",
+            ApiError::InstanceExists(_) => "InstanceExists",
+            ApiError::ImageNotFound(_) => "ImageNotFound",
+            ApiError::InstanceInvalidState(_) => "InstanceInvalidState",
+            ApiError::SpawnFailed(_) => "SpawnFailed",
+            ApiError::DockerUnavailable(_) => "DockerUnavailable",
+            ApiError::Internal(_) => "Internal",
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) | ApiError::InvalidInput(_) => StatusCode::BAD_REQUEST,
+            ApiError::NoSuchRoute(_)
+            | ApiError::InstanceNotFound(_)
+            | ApiError::ImageNotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::InstanceExists(_) | ApiError::InstanceInvalidState(_) => StatusCode::CONFLICT,
+            ApiError::SpawnFailed(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::DockerUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(code = self.code(), "{self}");
+        } else {
+            tracing::info!(code = self.code(), "{self}");
+        }
+        let body = json!({"error": {"code": self.code(), "message": self.to_string()}});
+        (status, Json(body)).into_response()
+    }
+}
+
+/// Docker errors that are not about a specific object become DockerUnavailable
+/// (engine down or unreachable) or Internal (the engine refused the request).
+impl From<bollard::errors::Error> for ApiError {
+    fn from(e: bollard::errors::Error) -> Self {
+        use bollard::errors::Error as E;
+        match e {
+            E::DockerResponseServerError {
+                status_code,
+                message,
+            } => ApiError::Internal(format!("Docker engine answered {status_code}: {message}")),
+            other => ApiError::DockerUnavailable(other.to_string()),
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! novadock: Nova's compute-driver contract over the Docker engine.
+
+pub mod api;
+pub mod check;
+pub mod compute;
+pub mod config;
+pub mod docker;
+pub mod error;
+pub mod host;
+pub mod model;
+pub mod server;

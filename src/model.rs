@@ -1,0 +1,185 @@
+//! Wire types of the driver API (api/openapi.json), shared by the HTTP layer
+//! and the compute layer. Unknown fields are refused, as the spec says.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PowerState {
+    Nostate,
+    Running,
+    Paused,
+    Shutdown,
+    Crashed,
+    Suspended,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct InstanceInfo {
+    pub uuid: String,
+    pub name: String,
+    pub power_state: PowerState,
+    pub container_id: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstanceList {
+    pub instances: Vec<InstanceInfo>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpawnInstance {
+    pub uuid: String,
+    pub name: String,
+    pub hostname: Option<String>,
+    pub project_id: Option<String>,
+    pub user_id: Option<String>,
+    pub metadata: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpawnFlavor {
+    pub name: String,
+    pub memory_mb: u64,
+    pub vcpus: u64,
+    pub extra_specs: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpawnImage {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub properties: BTreeMap<String, String>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpawnRequest {
+    pub instance: SpawnInstance,
+    pub flavor: SpawnFlavor,
+    pub image: SpawnImage,
+    #[serde(default)]
+    pub network_info: Vec<serde_json::Value>,
+    #[serde(default = "default_true")]
+    pub power_on: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RebootType {
+    #[serde(rename = "SOFT")]
+    Soft,
+    #[serde(rename = "HARD")]
+    Hard,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RebootRequest {
+    #[serde(rename = "type")]
+    pub kind: RebootType,
+    pub timeout: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PowerOffRequest {
+    pub timeout: u64,
+    pub retry_interval: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleOutput {
+    pub output: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Version {
+    pub api_version: String,
+    pub service_version: String,
+    pub docker_version: String,
+    pub docker_api_version: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Host {
+    pub nodename: String,
+    pub host_ip: String,
+    pub uptime: String,
+    pub hypervisor_type: String,
+    pub hypervisor_version: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Resources {
+    pub vcpus: i64,
+    pub memory_mb: i64,
+    pub local_gb: i64,
+    pub vcpus_used: i64,
+    pub memory_mb_used: i64,
+    pub local_gb_used: i64,
+    pub hypervisor_type: String,
+    pub hypervisor_version: i64,
+    pub hypervisor_hostname: String,
+    pub cpu_info: String,
+    pub disk_available_least: i64,
+    pub supported_instances: Vec<[String; 3]>,
+    pub numa_topology: Option<()>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ExistingInventoryItem {
+    pub allocation_ratio: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InventoryRequest {
+    pub existing: BTreeMap<String, ExistingInventoryItem>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct InventoryItem {
+    pub total: i64,
+    pub reserved: i64,
+    pub min_unit: i64,
+    pub max_unit: i64,
+    pub step_size: i64,
+    pub allocation_ratio: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Inventory {
+    #[serde(rename = "VCPU")]
+    pub vcpu: InventoryItem,
+    #[serde(rename = "MEMORY_MB")]
+    pub memory_mb: InventoryItem,
+    #[serde(rename = "DISK_GB")]
+    pub disk_gb: InventoryItem,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CpuStats {
+    pub kernel: u64,
+    pub idle: u64,
+    pub user: u64,
+    pub iowait: u64,
+    pub frequency: u64,
+}
