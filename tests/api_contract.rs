@@ -1,0 +1,273 @@
+//! The service against api/openapi.json: every documented operation is
+//! served, answers with a documented status and a body its schema accepts,
+//! and bad requests get JSON errors. The Python side checks its own half.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+
+use common::*;
+use serde_json::{Value, json};
+
+fn spec() -> Value {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/api/openapi.json"))
+        .expect("spec");
+    serde_json::from_str(&text).expect("spec is JSON")
+}
+
+fn resolve<'a>(spec: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema.get("$ref").and_then(Value::as_str) {
+        Some(r) => {
+            let mut node = spec;
+            for part in r.trim_start_matches("#/").split('/') {
+                node = &node[part];
+            }
+            resolve(spec, node)
+        }
+        None => schema,
+    }
+}
+
+/// The subset of JSON Schema the spec uses.
+fn validate(spec: &Value, schema: &Value, v: &Value, at: &str) -> Result<(), String> {
+    let s = resolve(spec, schema);
+    if let Some(t) = s.get("type") {
+        let types: Vec<&str> = match t {
+            Value::String(x) => vec![x.as_str()],
+            Value::Array(xs) => xs.iter().filter_map(Value::as_str).collect(),
+            _ => vec![],
+        };
+        let ok = types.iter().any(|t| match *t {
+            "object" => v.is_object(),
+            "array" => v.is_array(),
+            "string" => v.is_string(),
+            "integer" => v.is_i64() || v.is_u64(),
+            "number" => v.is_number(),
+            "boolean" => v.is_boolean(),
+            "null" => v.is_null(),
+            _ => false,
+        });
+        if !ok {
+            return Err(format!("{at}: {v} is not {t}"));
+        }
+    }
+    if let Some(c) = s.get("const")
+        && c != v
+    {
+        return Err(format!("{at}: {v} is not {c}"));
+    }
+    if let Some(Value::Array(e)) = s.get("enum")
+        && !e.contains(v)
+    {
+        return Err(format!("{at}: {v} not in {e:?}"));
+    }
+    if let Some(min) = s.get("minimum").and_then(Value::as_f64)
+        && v.as_f64().is_some_and(|x| x < min)
+    {
+        return Err(format!("{at}: {v} below {min}"));
+    }
+    if let Value::Object(map) = v {
+        for r in s
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let key = r.as_str().unwrap_or_default();
+            if !map.contains_key(key) {
+                return Err(format!("{at}: missing {key}"));
+            }
+        }
+        let props = s.get("properties").and_then(Value::as_object);
+        for (k, val) in map {
+            match (props.and_then(|p| p.get(k)), s.get("additionalProperties")) {
+                (Some(sub), _) => validate(spec, sub, val, &format!("{at}.{k}"))?,
+                (None, Some(Value::Bool(false))) => return Err(format!("{at}: unexpected {k}")),
+                (None, Some(sub @ Value::Object(_))) => {
+                    validate(spec, sub, val, &format!("{at}.{k}"))?
+                }
+                _ => {}
+            }
+        }
+    }
+    if let (Value::Array(items), Some(sub)) = (v, s.get("items")) {
+        if let Some(n) = s.get("minItems").and_then(Value::as_u64)
+            && (items.len() as u64) < n
+        {
+            return Err(format!("{at}: fewer than {n} items"));
+        }
+        for (i, item) in items.iter().enumerate() {
+            validate(spec, sub, item, &format!("{at}[{i}]"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Checks one response against the operation's documented responses.
+fn check(spec: &Value, path: &str, method: &str, r: &Response) {
+    let op = &spec["paths"][path][method];
+    let documented = &op["responses"][r.status.to_string()];
+    assert!(
+        !documented.is_null(),
+        "{method} {path} answered {} which the spec does not list: {}",
+        r.status,
+        r.raw
+    );
+    let documented = resolve(spec, documented);
+    if let Some(schema) = documented.pointer("/content/application~1json/schema") {
+        validate(spec, schema, &r.body, "body")
+            .unwrap_or_else(|e| panic!("{method} {path} {}: {e}", r.status));
+    } else {
+        assert!(
+            r.raw.is_empty(),
+            "{method} {path}: no body documented, got {}",
+            r.raw
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_documented_operation_answers_as_documented() {
+    let spec = spec();
+    let svc = serve(compute().await).await;
+    let uuid = new_uuid();
+    let _g = Cleanup(uuid.clone());
+    // Bodies for the operations that need one; the instance is spawned first
+    // so that the instance routes act on something real.
+    let bodies = json!({
+        "computeInventory": {"existing": {}},
+        "spawn": spawn_request(&uuid),
+        "reboot": {"type": "HARD"},
+        "powerOff": {"timeout": 0, "retry_interval": 0},
+    });
+    let order = [
+        "getVersion",
+        "getCapabilities",
+        "getHost",
+        "getHostResources",
+        "computeInventory",
+        "getHostCpuStats",
+        "spawn",
+        "listInstances",
+        "getInstance",
+        "getConsoleOutput",
+        "pause",
+        "unpause",
+        "suspend",
+        "resume",
+        "reboot",
+        "powerOff",
+        "powerOn",
+        "destroy",
+    ];
+    let mut ops = Vec::new();
+    for (path, item) in spec["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("path item") {
+            if let Some(id) = op.get("operationId").and_then(Value::as_str) {
+                ops.push((id.to_string(), path.clone(), method.clone()));
+            }
+        }
+    }
+    assert_eq!(
+        ops.len(),
+        order.len(),
+        "every operation is exercised: {ops:?}"
+    );
+    for id in order {
+        let (_, path, method) = ops
+            .iter()
+            .find(|(i, _, _)| i == id)
+            .unwrap_or_else(|| panic!("{id} in spec"));
+        let url = path.replace("{uuid}", &uuid);
+        let body = bodies.get(id).map(Value::to_string);
+        let r = request(&svc.socket, &method.to_uppercase(), &url, body.as_deref()).await;
+        assert!(r.status < 400, "{id}: {} {}", r.status, r.raw);
+        check(&spec, path, method, &r);
+    }
+    // After destroy, the instance routes answer with a documented 404.
+    let r = request(&svc.socket, "GET", &format!("/v1/instances/{uuid}"), None).await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_str()),
+        (404, Some("InstanceNotFound"))
+    );
+    check(&spec, "/v1/instances/{uuid}", "get", &r);
+}
+
+#[tokio::test]
+async fn bad_requests_get_json_errors() {
+    let spec = spec();
+    let svc = serve(compute().await).await;
+    let s = &svc.socket;
+    let error_schema = json!({"$ref": "#/components/schemas/Error"});
+    let cases: Vec<(&str, String, Option<String>, u16, &str)> = vec![
+        ("GET", "/v1/nowhere".into(), None, 404, "NoSuchRoute"),
+        ("PUT", "/v1/version".into(), None, 405, "MethodNotAllowed"),
+        (
+            "POST",
+            "/v1/instances".into(),
+            Some("{not json".into()),
+            400,
+            "BadRequest",
+        ),
+        (
+            "POST",
+            "/v1/instances".into(),
+            Some("[]".into()),
+            400,
+            "BadRequest",
+        ),
+        (
+            "POST",
+            "/v1/instances".into(),
+            Some(json!({"instance": {}, "flavor": {}, "image": {}, "surprise": 1}).to_string()),
+            400,
+            "BadRequest",
+        ),
+        (
+            "GET",
+            "/v1/instances/not-a-uuid".into(),
+            None,
+            400,
+            "BadRequest",
+        ),
+        (
+            "POST",
+            format!("/v1/instances/{}/reboot", new_uuid()),
+            Some(json!({"type": "GENTLE"}).to_string()),
+            400,
+            "BadRequest",
+        ),
+        (
+            "POST",
+            format!("/v1/instances/{}/pause", new_uuid()),
+            None,
+            404,
+            "InstanceNotFound",
+        ),
+        (
+            "POST",
+            "/v1/host/inventory".into(),
+            Some("x".repeat(2 * 1024 * 1024)),
+            413,
+            "PayloadTooLarge",
+        ),
+    ];
+    for (method, path, body, status, code) in cases {
+        let r = request(s, method, &path, body.as_deref()).await;
+        assert_eq!(r.status, status, "{method} {path}: {}", r.raw);
+        assert_eq!(r.body["error"]["code"], code, "{method} {path}: {}", r.raw);
+        validate(&spec, &error_schema, &r.body, "error").expect("error body follows the spec");
+    }
+    // The service is still serving after all that.
+    assert_eq!(request(s, "GET", "/v1/version", None).await.status, 200);
+}
+
+#[tokio::test]
+async fn the_socket_is_group_accessible_only() {
+    let svc = serve(compute().await).await;
+    let mode = std::fs::metadata(&svc.socket)
+        .expect("socket")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o660);
+}
