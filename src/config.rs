@@ -119,6 +119,13 @@ pub struct NovadockConfig {
     pub pids_limit: i64,
     pub startup_check_seconds: f64,
     pub soft_reboot_timeout: u64,
+    /// ovs-vsctl's `--db`; None is Open vSwitch's default socket.
+    pub ovsdb_connection: Option<String>,
+    pub ovs_vsctl_timeout: u64,
+    /// Whether Nova's gateways (true) or Docker's network own the default route.
+    pub nova_default_route: bool,
+    /// `[neutron] ovs_bridge`: the bridge of a VIF whose network names none.
+    pub ovs_bridge: String,
 }
 
 /// The `[DEFAULT]` options of Nova that shape what the host reports.
@@ -151,6 +158,9 @@ const NOVADOCK_KEYS: &[&str] = &[
     "pids_limit",
     "startup_check_seconds",
     "soft_reboot_timeout",
+    "ovsdb_connection",
+    "ovs_vsctl_timeout",
+    "default_route",
     // Read by the Python driver only.
     "api_timeout",
     "action_timeout",
@@ -211,6 +221,21 @@ impl Config {
             pids_limit,
             startup_check_seconds,
             soft_reboot_timeout: raw.parsed::<u64>(s, "soft_reboot_timeout")?.unwrap_or(60),
+            ovsdb_connection: raw
+                .get(s, "ovsdb_connection")
+                .filter(|v| !v.is_empty())
+                .map(String::from),
+            ovs_vsctl_timeout: raw.parsed::<u64>(s, "ovs_vsctl_timeout")?.unwrap_or(10),
+            nova_default_route: match raw.get(s, "default_route").unwrap_or("nova") {
+                "nova" | "" => true,
+                "docker" => false,
+                other => return Err(invalid("default_route", other, "must be nova or docker")),
+            },
+            ovs_bridge: raw
+                .get("neutron", "ovs_bridge")
+                .filter(|v| !v.is_empty())
+                .unwrap_or("br-int")
+                .to_string(),
         };
         let d = "DEFAULT";
         let nova = NovaConfig {
@@ -278,6 +303,15 @@ mod tests {
         assert_eq!(c.nova.reserved_host_memory_mb, 512);
         assert_eq!(c.nova.cpu_allocation_ratio, None);
         assert_eq!(c.nova.initial_cpu_allocation_ratio, 4.0);
+        assert!(c.novadock.nova_default_route);
+        assert_eq!(c.novadock.ovs_bridge, "br-int");
+        let c = Config::from_raw(&raw(&[
+            "[novadock]\ndefault_route = docker\n[neutron]\novs_bridge = br-x\n",
+        ]))
+        .expect("valid");
+        assert!(!c.novadock.nova_default_route);
+        assert_eq!(c.novadock.ovs_bridge, "br-x");
+        assert!(Config::from_raw(&raw(&["[novadock]\ndefault_route = both\n"])).is_err());
     }
 
     #[test]

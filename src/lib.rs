@@ -8,4 +8,5 @@ pub mod docker;
 pub mod error;
 pub mod host;
 pub mod model;
+pub mod network;
 pub mod server;

@@ -89,6 +89,8 @@ pub struct RebootRequest {
     #[serde(rename = "type")]
     pub kind: RebootType,
     pub timeout: Option<u64>,
+    #[serde(default)]
+    pub network_info: Vec<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -182,4 +184,25 @@ pub struct CpuStats {
     pub user: u64,
     pub iowait: u64,
     pub frequency: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkInfoRequest {
+    #[serde(default)]
+    pub network_info: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttachInterfaceRequest {
+    pub vif: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttachedInterface {
+    pub port_id: String,
+    pub ifname: String,
+    pub devname: String,
 }

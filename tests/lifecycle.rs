@@ -63,9 +63,11 @@ async fn spawn_applies_flavor_metadata_and_security_defaults() {
             .iter()
             .any(|i| i.uuid == uuid && i.power_state == PowerState::Running)
     );
-    c.destroy(&uuid).await.expect("destroy");
+    c.destroy(&uuid, &[]).await.expect("destroy");
     assert!(docker_inspect(&format!("nova-{uuid}")).is_none());
-    c.destroy(&uuid).await.expect("destroying twice is fine");
+    c.destroy(&uuid, &[])
+        .await
+        .expect("destroying twice is fine");
     assert!(matches!(
         c.get_info(&uuid).await,
         Err(ApiError::InstanceNotFound(_))
@@ -119,7 +121,7 @@ async fn power_operations_reach_the_right_states() {
 
     let before = started(&docker_inspect(&name).expect("c"));
     let soft = c
-        .reboot(&uuid, RebootType::Soft, Some(10))
+        .reboot(&uuid, RebootType::Soft, Some(10), &[])
         .await
         .expect("soft reboot");
     assert_eq!(soft.power_state, PowerState::Running);
@@ -130,7 +132,7 @@ async fn power_operations_reach_the_right_states() {
 
     c.pause(&uuid).await.expect("pause");
     let hard = c
-        .reboot(&uuid, RebootType::Hard, None)
+        .reboot(&uuid, RebootType::Hard, None, &[])
         .await
         .expect("hard reboot of a paused instance");
     assert_eq!(hard.power_state, PowerState::Running);
@@ -148,17 +150,17 @@ async fn power_operations_reach_the_right_states() {
         Err(ApiError::InstanceInvalidState(_))
     ));
     assert_eq!(
-        c.power_on(&uuid).await.expect("power on").power_state,
+        c.power_on(&uuid, &[]).await.expect("power on").power_state,
         PowerState::Running
     );
     assert_eq!(
-        c.power_on(&uuid)
+        c.power_on(&uuid, &[])
             .await
             .expect("power on running")
             .power_state,
         PowerState::Running
     );
-    c.destroy(&uuid).await.expect("destroy");
+    c.destroy(&uuid, &[]).await.expect("destroy");
 }
 
 #[tokio::test]

@@ -3,11 +3,12 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
-use super::{body, instance_uuid};
+use super::{body, instance_uuid, optional_body};
 use crate::compute::{Compute, resources};
 use crate::error::ApiError;
 use crate::host;
@@ -69,8 +70,11 @@ pub async fn get_info(
 pub async fn destroy(
     State(c): State<Compute>,
     Path(uuid): Path<String>,
+    raw: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    c.destroy(&instance_uuid(&uuid)?).await?;
+    let uuid = instance_uuid(&uuid)?;
+    let req: NetworkInfoRequest = optional_body(&raw)?;
+    c.destroy(&uuid, &req.network_info).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -81,7 +85,10 @@ pub async fn reboot(
 ) -> ApiResult<InstanceInfo> {
     let uuid = instance_uuid(&uuid)?;
     let req = body(req)?;
-    Ok(Json(c.reboot(&uuid, req.kind, req.timeout).await?))
+    Ok(Json(
+        c.reboot(&uuid, req.kind, req.timeout, &req.network_info)
+            .await?,
+    ))
 }
 
 pub async fn power_off(
@@ -99,8 +106,11 @@ pub async fn power_off(
 pub async fn power_on(
     State(c): State<Compute>,
     Path(uuid): Path<String>,
+    raw: Bytes,
 ) -> ApiResult<InstanceInfo> {
-    Ok(Json(c.power_on(&instance_uuid(&uuid)?).await?))
+    let uuid = instance_uuid(&uuid)?;
+    let req: NetworkInfoRequest = optional_body(&raw)?;
+    Ok(Json(c.power_on(&uuid, &req.network_info).await?))
 }
 
 pub async fn pause(State(c): State<Compute>, Path(uuid): Path<String>) -> ApiResult<InstanceInfo> {
@@ -132,4 +142,25 @@ pub async fn console(
     Ok(Json(ConsoleOutput {
         output: c.console_output(&instance_uuid(&uuid)?).await?,
     }))
+}
+
+pub async fn attach_interface(
+    State(c): State<Compute>,
+    Path(uuid): Path<String>,
+    req: Result<Json<AttachInterfaceRequest>, JsonRejection>,
+) -> Result<(StatusCode, Json<AttachedInterface>), ApiError> {
+    let uuid = instance_uuid(&uuid)?;
+    let req = body(req)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(c.attach_interface(&uuid, &req.vif).await?),
+    ))
+}
+
+pub async fn detach_interface(
+    State(c): State<Compute>,
+    Path((uuid, port_id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    c.detach_interface(&instance_uuid(&uuid)?, &port_id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

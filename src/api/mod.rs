@@ -36,6 +36,14 @@ pub fn router(compute: Compute) -> Router {
         .route("/v1/instances/{uuid}/suspend", post(driver::suspend))
         .route("/v1/instances/{uuid}/resume", post(driver::resume))
         .route("/v1/instances/{uuid}/console", get(driver::console))
+        .route(
+            "/v1/instances/{uuid}/interfaces",
+            post(driver::attach_interface),
+        )
+        .route(
+            "/v1/instances/{uuid}/interfaces/{port_id}",
+            axum::routing::delete(driver::detach_interface),
+        )
         .fallback(no_such_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -57,6 +65,15 @@ fn body<T>(parsed: Result<axum::Json<T>, JsonRejection>) -> Result<T, ApiError> 
         Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError::PayloadTooLarge),
         Err(r) => Err(ApiError::BadRequest(r.body_text())),
     }
+}
+
+/// A body that may be empty: empty means the defaults.
+fn optional_body<T: serde::de::DeserializeOwned + Default>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
 }
 
 /// Instance uuids in canonical form, so `nova-<uuid>` is one name per instance.

@@ -14,6 +14,8 @@ use crate::docker::container_spec::{self, SUSPENDED_CPU_SHARES};
 use crate::docker::{is_not_found, naming};
 use crate::error::ApiError;
 use crate::model::{InstanceInfo, PowerState, RebootType, SpawnRequest};
+use crate::network::resolv;
+use crate::network::vif::{self, VifPlan};
 
 /// How much of a dead container's output goes into the spawn error.
 const DEATH_OUTPUT_BYTES: usize = 2048;
@@ -50,13 +52,8 @@ impl Compute {
 
     pub async fn spawn(&self, req: &SpawnRequest) -> Result<InstanceInfo, ApiError> {
         let uuid = &req.instance.uuid;
-        if !req.network_info.is_empty() {
-            tracing::warn!(
-                instance = %uuid,
-                vifs = req.network_info.len(),
-                "VIF plugging is not implemented yet: the container gets only Docker's network"
-            );
-        }
+        // Every VIF is checked before anything is created.
+        let vifs = self.network().plan(&req.network_info)?;
         let image = self.resolve_image(req).await?;
         let body = container_spec::build(req, &image, &self.config().novadock)?;
         let name = naming::container_name(uuid);
@@ -82,7 +79,7 @@ impl Compute {
             Err(e) => return Err(e.into()),
         }
         let started = if req.power_on {
-            self.start_and_check(uuid).await
+            self.start_and_check(uuid, &vifs).await
         } else {
             Ok(())
         };
@@ -92,15 +89,22 @@ impl Compute {
                 if let Err(cleanup) = self.remove(uuid).await {
                     tracing::error!(instance = %uuid, "failed spawn left its container: {cleanup}");
                 }
+                if let Err(cleanup) = self.network().unplug_instance(uuid, &vifs).await {
+                    tracing::error!(instance = %uuid, "failed spawn left VIFs: {cleanup}");
+                }
                 Err(e)
             }
         }
     }
 
-    /// Starts the container and watches it for `startup_check_seconds`: a main
-    /// process that exits at once fails the operation with its last output.
-    async fn start_and_check(&self, uuid: &str) -> Result<(), ApiError> {
+    /// Starts the container, plugs its VIFs into the new network namespace,
+    /// and watches it for `startup_check_seconds`: a main process that exits
+    /// at once fails the operation with its last output.
+    async fn start_and_check(&self, uuid: &str, vifs: &[VifPlan]) -> Result<(), ApiError> {
         let name = naming::container_name(uuid);
+        let mut wait = self
+            .docker()
+            .wait_container(&name, None::<WaitContainerOptions>);
         self.docker()
             .start_container(&name, None)
             .await
@@ -110,15 +114,19 @@ impl Compute {
                 ))
             })?;
         let window = Duration::from_secs_f64(self.config().novadock.startup_check_seconds);
-        let mut wait = self
-            .docker()
-            .wait_container(&name, None::<WaitContainerOptions>);
-        if tokio::time::timeout(window, wait.next()).await.is_err() {
-            return Ok(());
+        let deadline = tokio::time::Instant::now() + window;
+        let plugged = self.plug(uuid, vifs).await;
+        let exited = match plugged {
+            // A plug that failed because the process died is reported as the death.
+            Err(_) => !power_state::is_up(&self.get_info(uuid).await?.power_state),
+            Ok(()) => tokio::time::timeout_at(deadline, wait.next()).await.is_ok(),
+        };
+        if !exited {
+            return plugged;
         }
         let c = self.inspect(uuid).await?;
         if power_state::is_up(&info(&c).power_state) {
-            return Ok(());
+            return plugged;
         }
         let code = c.state.as_ref().and_then(|s| s.exit_code).unwrap_or(-1);
         let output = console::tail(self.docker(), &name, DEATH_OUTPUT_BYTES)
@@ -128,6 +136,31 @@ impl Compute {
             "instance {uuid}: the container's main process exited with code {code} right after it started; \
              its last output:\n{output}"
         )))
+    }
+
+    /// Plugs the VIFs into the running container and gives it their DNS servers.
+    async fn plug(&self, uuid: &str, vifs: &[VifPlan]) -> Result<(), ApiError> {
+        if vifs.is_empty() {
+            return Ok(());
+        }
+        let c = self.inspect(uuid).await?;
+        let pid = c
+            .state
+            .as_ref()
+            .and_then(|s| s.pid)
+            .filter(|p| *p > 0)
+            .and_then(|p| u32::try_from(p).ok())
+            .ok_or_else(|| {
+                ApiError::InstanceInvalidState(format!(
+                    "instance {uuid} has no running process to plug"
+                ))
+            })?;
+        self.network().plug(uuid, pid, vifs).await?;
+        let dns: Vec<_> = vifs.iter().flat_map(|v| v.dns.iter().copied()).collect();
+        if let Some(path) = c.resolv_conf_path.as_deref().filter(|p| !p.is_empty()) {
+            resolv::set_nameservers(std::path::Path::new(path), &dns)?;
+        }
+        Ok(())
     }
 
     async fn remove(&self, uuid: &str) -> Result<(), ApiError> {
@@ -152,13 +185,25 @@ impl Compute {
         }
     }
 
-    /// Idempotent: a missing container is already destroyed.
-    pub async fn destroy(&self, uuid: &str) -> Result<(), ApiError> {
+    /// Idempotent: a missing container is already destroyed. The VIFs go
+    /// too, whether or not the container was still there.
+    pub async fn destroy(
+        &self,
+        uuid: &str,
+        network_info: &[serde_json::Value],
+    ) -> Result<(), ApiError> {
+        // Unpluggable entries cannot have been plugged: skip them, keep the rest.
+        let vifs: Vec<VifPlan> = network_info
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| vif::plan(v, i, &self.network().default_bridge).ok())
+            .collect();
         match self.inspect(uuid).await {
-            Ok(_) => self.remove(uuid).await,
-            Err(ApiError::InstanceNotFound(_)) => Ok(()),
-            Err(e) => Err(e),
+            Ok(_) => self.remove(uuid).await?,
+            Err(ApiError::InstanceNotFound(_)) => {}
+            Err(e) => return Err(e),
         }
+        self.network().unplug_instance(uuid, &vifs).await
     }
 
     /// Gives a frozen container its CPU weight back and thaws it.
@@ -219,7 +264,9 @@ impl Compute {
         uuid: &str,
         kind: RebootType,
         timeout: Option<u64>,
+        network_info: &[serde_json::Value],
     ) -> Result<InstanceInfo, ApiError> {
+        let vifs = self.network().plan(network_info)?;
         self.thaw(uuid).await?;
         let name = naming::container_name(uuid);
         match kind {
@@ -243,7 +290,7 @@ impl Compute {
                 self.wait_exit(&name, Duration::from_secs(30)).await;
             }
         }
-        self.start_and_check(uuid).await?;
+        self.start_and_check(uuid, &vifs).await?;
         self.get_info(uuid).await
     }
 
@@ -289,10 +336,15 @@ impl Compute {
         self.get_info(uuid).await
     }
 
-    pub async fn power_on(&self, uuid: &str) -> Result<InstanceInfo, ApiError> {
+    pub async fn power_on(
+        &self,
+        uuid: &str,
+        network_info: &[serde_json::Value],
+    ) -> Result<InstanceInfo, ApiError> {
+        let vifs = self.network().plan(network_info)?;
         let c = self.inspect(uuid).await?;
         if !power_state::is_up(&info(&c).power_state) {
-            self.start_and_check(uuid).await?;
+            self.start_and_check(uuid, &vifs).await?;
         }
         self.get_info(uuid).await
     }

@@ -2,6 +2,7 @@
 //! and host resources. Every answer comes from Docker or the host itself.
 
 pub mod console;
+pub mod interfaces;
 pub mod lifecycle;
 pub mod power_state;
 pub mod resources;
@@ -16,16 +17,36 @@ use crate::config::Config;
 use crate::docker::{is_not_found, naming};
 use crate::error::ApiError;
 use crate::model::InstanceInfo;
+use crate::network::Network;
+use crate::network::ovs::Ovs;
 
 #[derive(Clone)]
 pub struct Compute {
     docker: Docker,
     config: Config,
+    network: Network,
 }
 
 impl Compute {
     pub fn new(docker: Docker, config: Config) -> Self {
-        Compute { docker, config }
+        let n = &config.novadock;
+        let network = Network {
+            ovs: Ovs {
+                db: n.ovsdb_connection.clone(),
+                timeout_secs: n.ovs_vsctl_timeout,
+            },
+            default_bridge: n.ovs_bridge.clone(),
+            nova_default_route: n.nova_default_route,
+        };
+        Compute {
+            docker,
+            config,
+            network,
+        }
+    }
+
+    pub fn network(&self) -> &Network {
+        &self.network
     }
 
     pub fn docker(&self) -> &Docker {

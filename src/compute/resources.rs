@@ -21,7 +21,7 @@ pub fn capabilities() -> BTreeMap<&'static str, bool> {
         ("has_imagecache", false),
         ("supports_evacuate", false),
         ("supports_migrate_to_same_host", false),
-        ("supports_attach_interface", false),
+        ("supports_attach_interface", true),
         ("supports_device_tagging", false),
         ("supports_tagged_attach_interface", false),
         ("supports_tagged_attach_volume", false),

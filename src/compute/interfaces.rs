@@ -1,0 +1,74 @@
+//! Interface hot-plug on a running instance: eth(N+1) appears or goes.
+
+use super::{Compute, power_state};
+use crate::error::ApiError;
+use crate::model::AttachedInterface;
+use crate::network::{netlink, vif};
+
+impl Compute {
+    pub async fn attach_interface(
+        &self,
+        uuid: &str,
+        vif_json: &serde_json::Value,
+    ) -> Result<AttachedInterface, ApiError> {
+        let c = self.inspect(uuid).await?;
+        let state = super::info(&c).power_state;
+        let pid = c
+            .state
+            .as_ref()
+            .and_then(|s| s.pid)
+            .filter(|p| *p > 0 && power_state::is_up(&state))
+            .and_then(|p| u32::try_from(p).ok())
+            .ok_or_else(|| {
+                ApiError::InstanceInvalidState(format!(
+                    "instance {uuid} is not running: cannot attach an interface"
+                ))
+            })?;
+        // The next free ethN after the ones the container has.
+        let taken = netlink::container_links(pid).await?;
+        let next = taken
+            .iter()
+            .filter_map(|n| n.strip_prefix("eth")?.parse::<usize>().ok())
+            .max()
+            .unwrap_or(0);
+        let plan = vif::plan(vif_json, next, &self.network().default_bridge)?;
+        if self
+            .network()
+            .ovs
+            .find(&format!("external_ids:iface-id={}", plan.iface_id))
+            .await?
+            .contains(&plan.devname)
+            && netlink::host_link_exists(&plan.devname).await?
+        {
+            return Err(ApiError::InvalidInput(format!(
+                "port {} is already attached as {}",
+                plan.port_id, plan.devname
+            )));
+        }
+        // A hot-plugged VIF never takes over the default route.
+        let mut network = self.network().clone();
+        network.nova_default_route = false;
+        network.plug(uuid, pid, std::slice::from_ref(&plan)).await?;
+        Ok(AttachedInterface {
+            port_id: plan.port_id,
+            ifname: plan.ifname,
+            devname: plan.devname,
+        })
+    }
+
+    /// Idempotent: a port that is not attached is already detached.
+    pub async fn detach_interface(&self, uuid: &str, port_id: &str) -> Result<(), ApiError> {
+        self.inspect(uuid).await?;
+        let ovs = &self.network().ovs;
+        let mine = ovs.instance_ports(uuid).await?;
+        for name in ovs
+            .find(&format!("external_ids:iface-id={port_id}"))
+            .await?
+        {
+            if mine.contains(&name) {
+                self.network().unplug_one(&name).await;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,336 @@
+//! Links, addresses and routes through netlink (rtnetlink). Work inside a
+//! container's network namespace runs on a dedicated OS thread that enters
+//! the namespace; tokio's workers never change namespace.
+
+use std::fs::File;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::os::fd::AsRawFd;
+
+use futures_util::TryStreamExt;
+use rtnetlink::packet_route::link::LinkAttribute;
+use rtnetlink::packet_route::route::RouteHeader;
+use rtnetlink::{Handle, LinkUnspec, LinkVeth, RouteMessageBuilder, new_connection};
+
+use super::vif::VifPlan;
+use crate::error::ApiError;
+
+fn err(what: &str, e: impl std::fmt::Display) -> ApiError {
+    ApiError::Internal(format!("{what}: {e}"))
+}
+
+fn connect() -> Result<Handle, ApiError> {
+    let (conn, handle, _) = new_connection().map_err(|e| err("netlink socket", e))?;
+    tokio::spawn(conn);
+    Ok(handle)
+}
+
+async fn index_of(handle: &Handle, name: &str) -> Result<Option<u32>, ApiError> {
+    let mut links = handle.link().get().match_name(name.to_string()).execute();
+    match links.try_next().await {
+        Ok(Some(link)) => Ok(Some(link.header.index)),
+        Ok(None) => Ok(None),
+        // The kernel answers "No such device" for a missing name.
+        Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::ENODEV => Ok(None),
+        Err(e) => Err(err(&format!("looking up link {name}"), e)),
+    }
+}
+
+/// Deletes a host link by name; true if there was one.
+pub async fn delete_host_link(name: &str) -> Result<bool, ApiError> {
+    let handle = connect()?;
+    match index_of(&handle, name).await? {
+        Some(i) => {
+            handle
+                .link()
+                .del(i)
+                .execute()
+                .await
+                .map_err(|e| err(&format!("deleting link {name}"), e))?;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
+pub async fn host_link_exists(name: &str) -> Result<bool, ApiError> {
+    Ok(index_of(&connect()?, name).await?.is_some())
+}
+
+/// Temporary name of the container end while it crosses namespaces.
+fn peer_name(vif: &VifPlan) -> String {
+    format!("nd{}", vif.devname.trim_start_matches("tap"))
+        .chars()
+        .take(15)
+        .collect()
+}
+
+/// Creates each VIF's veth pair, moves the container end into the
+/// namespace of `pid` and configures it there as eth1, eth2, ...
+/// `replace_default` makes Nova's gateways the default routes.
+pub async fn plug(pid: u32, vifs: Vec<VifPlan>, replace_default: bool) -> Result<(), ApiError> {
+    in_thread(move || plug_blocking(pid, &vifs, replace_default)).await
+}
+
+/// Interface names inside the namespace of `pid`.
+pub async fn container_links(pid: u32) -> Result<Vec<String>, ApiError> {
+    in_thread(move || {
+        let rt = runtime()?;
+        enter_netns(pid)?;
+        rt.block_on(async {
+            let handle = connect()?;
+            let mut names = Vec::new();
+            let mut links = handle.link().get().execute();
+            while let Some(l) = links
+                .try_next()
+                .await
+                .map_err(|e| err("listing links", e))?
+            {
+                for a in l.attributes {
+                    if let LinkAttribute::IfName(n) = a {
+                        names.push(n);
+                    }
+                }
+            }
+            Ok(names)
+        })
+    })
+    .await
+}
+
+async fn in_thread<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("novadock-netns".into())
+        .spawn(move || {
+            let _ = tx.send(f());
+        })
+        .map_err(|e| err("starting the namespace thread", e))?;
+    rx.await
+        .map_err(|_| ApiError::Internal("the namespace thread died".into()))?
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, ApiError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| err("namespace runtime", e))
+}
+
+/// Moves this OS thread into the network namespace of `pid`.
+fn enter_netns(pid: u32) -> Result<(), ApiError> {
+    let path = format!("/proc/{pid}/ns/net");
+    let f = File::open(&path).map_err(|e| err(&format!("opening {path}"), e))?;
+    // SAFETY: f is an open namespace file; setns affects only this thread,
+    // which exists for this one job.
+    if unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+        return Err(err(
+            &format!("entering {path}"),
+            std::io::Error::last_os_error(),
+        ));
+    }
+    Ok(())
+}
+
+fn plug_blocking(pid: u32, vifs: &[VifPlan], replace_default: bool) -> Result<(), ApiError> {
+    let rt = runtime()?;
+    rt.block_on(async {
+        let handle = connect()?;
+        for v in vifs {
+            create_pair(&handle, v, pid).await?;
+        }
+        Ok::<_, ApiError>(())
+    })?;
+    enter_netns(pid)?;
+    rt.block_on(async {
+        let handle = connect()?;
+        for v in vifs {
+            configure(&handle, v).await?;
+        }
+        if replace_default {
+            set_default_routes(&handle, vifs).await?;
+        }
+        Ok(())
+    })
+}
+
+async fn create_pair(handle: &Handle, v: &VifPlan, pid: u32) -> Result<(), ApiError> {
+    let peer = peer_name(v);
+    // Left from an earlier start: the new pair takes its place.
+    for stale in [&v.devname, &peer] {
+        if let Some(i) = index_of(handle, stale).await? {
+            handle
+                .link()
+                .del(i)
+                .execute()
+                .await
+                .map_err(|e| err("deleting stale link", e))?;
+        }
+    }
+    let mut pair = LinkVeth::new(&v.devname, &peer);
+    if let Some(mtu) = v.mtu {
+        pair = pair.mtu(mtu);
+    }
+    handle
+        .link()
+        .add(pair.build())
+        .execute()
+        .await
+        .map_err(|e| err(&format!("creating veth {}", v.devname), e))?;
+    let host = index_of(handle, &v.devname)
+        .await?
+        .ok_or_else(|| err("veth", format!("{} vanished", v.devname)))?;
+    handle
+        .link()
+        .set(LinkUnspec::new_with_index(host).up().build())
+        .execute()
+        .await
+        .map_err(|e| err(&format!("bringing up {}", v.devname), e))?;
+    let peer_index = index_of(handle, &peer)
+        .await?
+        .ok_or_else(|| err("veth", format!("{peer} vanished")))?;
+    handle
+        .link()
+        .set(
+            LinkUnspec::new_with_index(peer_index)
+                .setns_by_pid(pid)
+                .build(),
+        )
+        .execute()
+        .await
+        .map_err(|e| err(&format!("moving {peer} into the container"), e))?;
+    Ok(())
+}
+
+async fn configure(handle: &Handle, v: &VifPlan) -> Result<(), ApiError> {
+    let peer = peer_name(v);
+    let index = index_of(handle, &peer)
+        .await?
+        .ok_or_else(|| err("container link", format!("{peer} is not in the container")))?;
+    let mut link = LinkUnspec::new_with_index(index)
+        .name(v.ifname.clone())
+        .address(v.mac.to_vec());
+    if let Some(mtu) = v.mtu {
+        link = link.mtu(mtu);
+    }
+    handle
+        .link()
+        .set(link.build())
+        .execute()
+        .await
+        .map_err(|e| err(&format!("naming {}", v.ifname), e))?;
+    handle
+        .link()
+        .set(LinkUnspec::new_with_index(index).up().build())
+        .execute()
+        .await
+        .map_err(|e| err(&format!("bringing up {}", v.ifname), e))?;
+    if v.addresses.iter().any(|(a, _)| a.is_ipv6()) {
+        enable_ipv6(&v.ifname)?;
+    }
+    for (addr, prefix) in &v.addresses {
+        handle
+            .address()
+            .add(index, *addr, *prefix)
+            .replace()
+            .execute()
+            .await
+            .map_err(|e| err(&format!("adding {addr}/{prefix} to {}", v.ifname), e))?;
+    }
+    for (dest, prefix, gw) in &v.routes {
+        let msg = match (dest, gw) {
+            (IpAddr::V4(d), IpAddr::V4(g)) => RouteMessageBuilder::<Ipv4Addr>::new()
+                .destination_prefix(*d, *prefix)
+                .gateway(*g)
+                .output_interface(index)
+                .build(),
+            (IpAddr::V6(d), IpAddr::V6(g)) => RouteMessageBuilder::<Ipv6Addr>::new()
+                .destination_prefix(*d, *prefix)
+                .gateway(*g)
+                .output_interface(index)
+                .build(),
+            _ => continue,
+        };
+        handle
+            .route()
+            .add(msg)
+            .replace()
+            .execute()
+            .await
+            .map_err(|e| err(&format!("route {dest}/{prefix} via {gw}"), e))?;
+    }
+    Ok(())
+}
+
+/// Docker turns IPv6 off in containers without an IPv6 network; a VIF with
+/// IPv6 addresses needs it on. This thread is in the container's namespace,
+/// so /proc/sys/net is the container's.
+fn enable_ipv6(ifname: &str) -> Result<(), ApiError> {
+    let path = format!("/proc/sys/net/ipv6/conf/{ifname}/disable_ipv6");
+    std::fs::write(&path, "0").map_err(|e| err(&format!("writing {path}"), e))
+}
+
+/// Default routes via the first VIF subnets that have gateways, replacing
+/// Docker's.
+async fn set_default_routes(handle: &Handle, vifs: &[VifPlan]) -> Result<(), ApiError> {
+    let v4 = vifs.iter().find_map(|v| v.gateway4.map(|g| (g, v)));
+    let v6 = vifs.iter().find_map(|v| v.gateway6.map(|g| (g, v)));
+    if let Some((gw, v)) = v4 {
+        delete_defaults(handle, RouteMessageBuilder::<Ipv4Addr>::new().build()).await?;
+        let index = index_of(handle, &v.ifname).await?.unwrap_or_default();
+        let msg = RouteMessageBuilder::<Ipv4Addr>::new()
+            .gateway(gw)
+            .output_interface(index)
+            .build();
+        handle
+            .route()
+            .add(msg)
+            .replace()
+            .execute()
+            .await
+            .map_err(|e| err(&format!("default route via {gw}"), e))?;
+    }
+    if let Some((gw, v)) = v6 {
+        delete_defaults(handle, RouteMessageBuilder::<Ipv6Addr>::new().build()).await?;
+        let index = index_of(handle, &v.ifname).await?.unwrap_or_default();
+        let msg = RouteMessageBuilder::<Ipv6Addr>::new()
+            .gateway(gw)
+            .output_interface(index)
+            .build();
+        handle
+            .route()
+            .add(msg)
+            .replace()
+            .execute()
+            .await
+            .map_err(|e| err(&format!("default route via {gw}"), e))?;
+    }
+    Ok(())
+}
+
+async fn delete_defaults(
+    handle: &Handle,
+    filter: rtnetlink::packet_route::route::RouteMessage,
+) -> Result<(), ApiError> {
+    let mut routes = handle.route().get(filter).execute();
+    let mut defaults = Vec::new();
+    while let Some(r) = routes
+        .try_next()
+        .await
+        .map_err(|e| err("listing routes", e))?
+    {
+        if r.header.destination_prefix_length == 0 && r.header.table == RouteHeader::RT_TABLE_MAIN {
+            defaults.push(r);
+        }
+    }
+    for r in defaults {
+        handle
+            .route()
+            .del(r)
+            .execute()
+            .await
+            .map_err(|e| err("deleting Docker's default route", e))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,100 @@
+//! OVS ports through `ovs-vsctl`: there is no Rust OVSDB client, and this
+//! is the tool Neutron's own agents and os-vif use.
+
+use tokio::process::Command;
+
+use super::vif::VifPlan;
+use crate::error::ApiError;
+
+#[derive(Debug, Clone)]
+pub struct Ovs {
+    /// `--db` for ovs-vsctl; None uses Open vSwitch's default socket.
+    pub db: Option<String>,
+    pub timeout_secs: u64,
+}
+
+impl Ovs {
+    async fn vsctl(&self, args: &[String]) -> Result<String, ApiError> {
+        let mut cmd = Command::new("ovs-vsctl");
+        if let Some(db) = &self.db {
+            cmd.arg(format!("--db={db}"));
+        }
+        cmd.arg(format!("--timeout={}", self.timeout_secs))
+            .args(args);
+        let out = cmd
+            .output()
+            .await
+            .map_err(|e| ApiError::Internal(format!("cannot run ovs-vsctl: {e}")))?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(ApiError::Internal(format!(
+                "ovs-vsctl {} failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )))
+        }
+    }
+
+    /// Adds the VIF's host end to its bridge with the external_ids that
+    /// Neutron's OVS agent looks for.
+    pub async fn add_port(&self, vif: &VifPlan, instance_uuid: &str) -> Result<(), ApiError> {
+        let dev = &vif.devname;
+        let mut args: Vec<String> = vec![
+            "--".into(),
+            "--may-exist".into(),
+            "add-port".into(),
+            vif.bridge.clone(),
+            dev.clone(),
+            "--".into(),
+            "set".into(),
+            "Interface".into(),
+            dev.clone(),
+            format!("external_ids:iface-id={}", vif.iface_id),
+            "external_ids:iface-status=active".into(),
+            format!("external_ids:attached-mac={}", vif.mac_text),
+            format!("external_ids:vm-uuid={instance_uuid}"),
+        ];
+        if let Some(mtu) = vif.mtu {
+            args.push(format!("mtu_request={mtu}"));
+        }
+        self.vsctl(&args).await.map(|_| ())
+    }
+
+    pub async fn del_port(&self, devname: &str) -> Result<(), ApiError> {
+        self.vsctl(&[
+            "--".into(),
+            "--if-exists".into(),
+            "del-port".into(),
+            devname.to_string(),
+        ])
+        .await
+        .map(|_| ())
+    }
+
+    /// Names of the OVS interfaces that belong to the instance: OVS itself
+    /// remembers them, so cleanup needs nothing else.
+    pub async fn instance_ports(&self, instance_uuid: &str) -> Result<Vec<String>, ApiError> {
+        self.find(&format!("external_ids:vm-uuid={instance_uuid}"))
+            .await
+    }
+
+    pub async fn find(&self, condition: &str) -> Result<Vec<String>, ApiError> {
+        let out = self
+            .vsctl(&[
+                "--format=csv".into(),
+                "--data=bare".into(),
+                "--no-headings".into(),
+                "--columns=name".into(),
+                "find".into(),
+                "Interface".into(),
+                condition.to_string(),
+            ])
+            .await?;
+        Ok(out
+            .lines()
+            .map(|l| l.trim().trim_matches('"').to_string())
+            .filter(|l| !l.is_empty())
+            .collect())
+    }
+}

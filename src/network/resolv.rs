@@ -1,0 +1,46 @@
+//! The container's /etc/resolv.conf takes the subnets' DNS servers.
+
+use std::net::IpAddr;
+use std::path::Path;
+
+use crate::error::ApiError;
+
+/// Replaces the nameserver lines of Docker's resolv.conf for the container
+/// (the host file Docker bind-mounts), keeping its search and options lines.
+pub fn set_nameservers(path: &Path, servers: &[IpAddr]) -> Result<(), ApiError> {
+    if servers.is_empty() {
+        return Ok(());
+    }
+    let old = std::fs::read_to_string(path).unwrap_or_default();
+    let mut text: String = old
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("nameserver"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    for s in servers {
+        text.push_str(&format!("nameserver {s}\n"));
+    }
+    std::fs::write(path, text)
+        .map_err(|e| ApiError::Internal(format!("writing {}: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn nameservers_replace_dockers() {
+        let dir = std::env::temp_dir().join(format!("novadock-resolv-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let p = dir.join("resolv.conf");
+        std::fs::write(
+            &p,
+            "search example\nnameserver 127.0.0.11\noptions ndots:0\n",
+        )
+        .expect("write");
+        super::set_nameservers(&p, &["198.18.1.2".parse().expect("ip")]).expect("set");
+        assert_eq!(
+            std::fs::read_to_string(&p).expect("read"),
+            "search example\noptions ndots:0\nnameserver 198.18.1.2\n"
+        );
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+}

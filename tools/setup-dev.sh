@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs what novadock's build and tests need on a fresh Debian machine,
+# as root, and is a no-op for what is already there:
+#   Debian packages (docker.io, busybox-static), a running dockerd,
+#   the Python venv .venv with nova from PyPI and the novadock shim.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+NOVA_VERSION=34.0.0
+APT_PACKAGES=(docker.io busybox-static iproute2 curl)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# dockerd: packages do not start services here (policy-rc.d), so start it
+# ourselves. Its bridge takes 198.19.255.0/24 so test traffic stays inside
+# the benchmarking range 198.18.0.0/15.
+if ! docker info >/dev/null 2>&1; then
+    echo "setup: starting dockerd"
+    mkdir -p /var/log
+    nohup dockerd --bip 198.19.255.1/24 --default-address-pool base=198.19.0.0/17,size=24 \
+        >/var/log/novadock-ci-dockerd.log 2>&1 &
+    for _ in $(seq 1 60); do
+        docker info >/dev/null 2>&1 && break
+        sleep 1
+    done
+    docker info >/dev/null 2>&1 || { echo "setup: dockerd did not start:"; tail -20 /var/log/novadock-ci-dockerd.log; exit 1; }
+fi
+echo "setup: $(docker version --format 'Docker engine {{.Server.Version}}, API {{.Server.APIVersion}}')"
+
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import nova, jsonschema" 2>/dev/null; then
+    echo "setup: creating .venv with nova==$NOVA_VERSION"
+    python3 -m venv .venv
+    .venv/bin/pip install -q --upgrade pip
+    .venv/bin/pip install -q "nova==$NOVA_VERSION" jsonschema stestr ruff
+fi
+# The shim changes with the tree: always reinstall it.
+.venv/bin/pip install -q --no-deps --force-reinstall ./nova_shim
+echo "setup: done"

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The project's test command (see README): style, lints, the Rust tests and
+# the Python tests, all against the machine's real dockerd, then Nova's own
+# driver conformance suite against the real service.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --check
+step "cargo clippy -D warnings"
+cargo clippy --all-targets --locked -- -D warnings
+step "cargo build"
+cargo build --locked
+step "test image"
+tools/build-test-image.sh
+step "cargo test (real dockerd)"
+cargo test --locked
+step "ruff"
+.venv/bin/ruff check nova_shim
+step "python tests (real service, real dockerd, nova $(.venv/bin/python -c 'import nova.version as v; print(v.version_string())'))"
+NOVADOCK_BIN="$PWD/target/debug/novadock" .venv/bin/python -m unittest discover -s nova_shim/tests -t nova_shim -v
+step "nova driver conformance suite"
+NOVADOCK_BIN="$PWD/target/debug/novadock" PYTHON="$PWD/.venv/bin/python" nova_shim/tools/run-conformance.sh
