@@ -134,9 +134,15 @@ async fn every_documented_operation_answers_as_documented() {
     let _g = Cleanup(uuid.clone());
     // Bodies for the operations that need one; the instance is spawned first
     // so that the instance routes act on something real.
+    let attach = vif(41, 10);
+    let mut spawn_body = spawn_request(&uuid);
+    spawn_body["network_info"] = json!([vif(40, 10)]);
+    let port_id = attach["id"].as_str().expect("id").to_string();
     let bodies = json!({
         "computeInventory": {"existing": {}},
-        "spawn": spawn_request(&uuid),
+        "attachInterface": {"vif": attach},
+        "powerOn": {"network_info": [vif(40, 10)]},
+        "spawn": spawn_body,
         "reboot": {"type": "HARD"},
         "powerOff": {"timeout": 0, "retry_interval": 0},
     });
@@ -155,6 +161,8 @@ async fn every_documented_operation_answers_as_documented() {
         "unpause",
         "suspend",
         "resume",
+        "attachInterface",
+        "detachInterface",
         "reboot",
         "powerOff",
         "powerOn",
@@ -178,7 +186,7 @@ async fn every_documented_operation_answers_as_documented() {
             .iter()
             .find(|(i, _, _)| i == id)
             .unwrap_or_else(|| panic!("{id} in spec"));
-        let url = path.replace("{uuid}", &uuid);
+        let url = path.replace("{uuid}", &uuid).replace("{port_id}", &port_id);
         let body = bodies.get(id).map(Value::to_string);
         let r = request(&svc.socket, &method.to_uppercase(), &url, body.as_deref()).await;
         assert!(r.status < 400, "{id}: {} {}", r.status, r.raw);

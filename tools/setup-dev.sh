@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs what novadock's build and tests need on a fresh Debian machine,
 # as root, and is a no-op for what is already there:
-#   Debian packages (docker.io, busybox-static), a running dockerd,
+#   Debian packages (docker.io, openvswitch-switch, busybox-static, ...),
+#   a running dockerd,
 #   the Python venv .venv with nova from PyPI and the novadock shim.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 NOVA_VERSION=34.0.0
-APT_PACKAGES=(docker.io busybox-static iproute2 curl)
+APT_PACKAGES=(docker.io openvswitch-switch busybox-static iproute2 iputils-ping curl)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

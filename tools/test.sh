@@ -13,10 +13,15 @@ step "cargo clippy -D warnings"
 cargo clippy --all-targets --locked -- -D warnings
 step "cargo build"
 cargo build --locked
-step "test image"
+step "test image and Open vSwitch"
 tools/build-test-image.sh
-step "cargo test (real dockerd)"
+# A private OVS (userspace datapath: no kernel module needed) with br-int.
+export NOVADOCK_TEST_OVSDB
+NOVADOCK_TEST_OVSDB=$(tools/start-ovs.sh /run/novadock-test-ovs br-int)
+step "cargo test (real dockerd, real Open vSwitch)"
 cargo test --locked
+step "cargo test: dockerd restart (restarts this machine's dockerd)"
+cargo test --locked --test dockerd_restart -- --ignored
 step "ruff"
 .venv/bin/ruff check nova_shim
 step "python tests (real service, real dockerd, nova $(.venv/bin/python -c 'import nova.version as v; print(v.version_string())'))"

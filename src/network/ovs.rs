@@ -37,12 +37,15 @@ impl Ovs {
     }
 
     /// Adds the VIF's host end to its bridge with the external_ids that
-    /// Neutron's OVS agent looks for.
+    /// Neutron's OVS agent looks for, replacing an earlier port of that name.
     pub async fn add_port(&self, vif: &VifPlan, instance_uuid: &str) -> Result<(), ApiError> {
         let dev = &vif.devname;
+        // A port left from the previous start names a device that died with
+        // that namespace. It goes in a transaction of its own: deleted and
+        // re-added in one, the datapath would keep its handle on the dead device.
+        self.del_port(dev).await?;
         let mut args: Vec<String> = vec![
             "--".into(),
-            "--may-exist".into(),
             "add-port".into(),
             vif.bridge.clone(),
             dev.clone(),

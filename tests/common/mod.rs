@@ -13,13 +13,20 @@ use tokio::net::UnixStream;
 
 pub const TEST_IMAGE: &str = "novadock-test/busybox:latest";
 
+/// The private Open vSwitch the tests use (tools/start-ovs.sh starts it).
+pub fn ovsdb() -> String {
+    std::env::var("NOVADOCK_TEST_OVSDB")
+        .unwrap_or_else(|_| "unix:/run/novadock-test-ovs/db.sock".to_string())
+}
+
 pub fn config(extra: &str) -> Config {
     let mut raw = RawConfig::default();
-    raw.merge_str(
-        &format!("[novadock]\nstartup_check_seconds = 0.5\n{extra}"),
-        Path::new("test.conf"),
-    )
-    .expect("test config parses");
+    let text = format!(
+        "[novadock]\nstartup_check_seconds = 0.5\novsdb_connection = {}\n{extra}",
+        ovsdb()
+    );
+    raw.merge_str(&text, Path::new("test.conf"))
+        .expect("test config parses");
     Config::from_raw(&raw).expect("test config is valid")
 }
 
@@ -160,4 +167,138 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// `ovs-vsctl` on the test OVS.
+pub fn vsctl(args: &[&str]) -> String {
+    let out = Command::new("ovs-vsctl")
+        .arg(format!("--db={}", ovsdb()))
+        .arg("--timeout=10")
+        .args(args)
+        .output()
+        .expect("ovs-vsctl runs");
+    assert!(
+        out.status.success(),
+        "ovs-vsctl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A Nova OVS VIF on br-int with one IPv4 subnet 198.18.<net>.0/24.
+pub fn vif(net: u8, host: u8) -> Value {
+    let id = new_uuid();
+    serde_json::json!({
+        "id": id, "address": format!("fa:16:3e:{:02x}:{:02x}:{:02x}", net, host, rand_byte()),
+        "type": "ovs", "devname": format!("tap{}", &id[..11]), "ovs_interfaceid": id, "active": true,
+        "details": {"port_filter": true, "bridge_name": "br-int"}, "vnic_type": "normal",
+        "network": {"id": new_uuid(), "bridge": "br-int", "label": "private", "meta": {"mtu": 1400},
+            "subnets": [{"cidr": format!("198.18.{net}.0/24"), "version": 4,
+                "gateway": {"address": format!("198.18.{net}.1"), "type": "gateway"},
+                "ips": [{"address": format!("198.18.{net}.{host}"), "type": "fixed"}],
+                "routes": [], "dns": []}]}
+    })
+}
+
+fn rand_byte() -> u8 {
+    uuid::Uuid::new_v4().as_bytes()[0]
+}
+
+/// An internal port of br-int in a namespace of its own, with an address on
+/// 198.18.<net>.0/24: a host on the tenant network to ping from.
+pub struct Probe {
+    pub ns: String,
+    pub port: String,
+}
+
+impl Probe {
+    pub fn new(net: u8) -> Probe {
+        let tag = &new_uuid()[..6];
+        let p = Probe {
+            ns: format!("ndprobe-{tag}"),
+            port: format!("ndp{tag}"),
+        };
+        vsctl(&[
+            "add-port",
+            "br-int",
+            &p.port,
+            "--",
+            "set",
+            "Interface",
+            &p.port,
+            "type=internal",
+        ]);
+        run("ip", &["netns", "add", &p.ns]);
+        // The userspace datapath creates the internal port's tap device shortly after.
+        for _ in 0..50 {
+            if Command::new("ip")
+                .args(["link", "show", &p.port])
+                .output()
+                .is_ok_and(|o| o.status.success())
+            {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        run("ip", &["link", "set", &p.port, "netns", &p.ns]);
+        run(
+            "ip",
+            &[
+                "-n",
+                &p.ns,
+                "addr",
+                "add",
+                &format!("198.18.{net}.250/24"),
+                "dev",
+                &p.port,
+            ],
+        );
+        run("ip", &["-n", &p.ns, "link", "set", &p.port, "up"]);
+        p
+    }
+
+    /// True when `ip` answers a ping within a few tries.
+    pub fn ping(&self, ip: &str) -> bool {
+        (0..10).any(|_| {
+            Command::new("ip")
+                .args(["netns", "exec", &self.ns, "ping", "-c", "1", "-W", "1", ip])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+    }
+}
+
+impl Drop for Probe {
+    fn drop(&mut self) {
+        let _ = Command::new("ovs-vsctl")
+            .arg(format!("--db={}", ovsdb()))
+            .args(["--if-exists", "del-port", &self.port])
+            .output();
+        let _ = Command::new("ip").args(["netns", "del", &self.ns]).output();
+    }
+}
+
+pub fn run(cmd: &str, args: &[&str]) -> String {
+    let out = Command::new(cmd)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A command inside the instance's container.
+pub fn exec(uuid: &str, script: &str) -> String {
+    run(
+        "docker",
+        &["exec", &format!("nova-{uuid}"), "sh", "-c", script],
+    )
+}
+
+pub fn host_link_exists(name: &str) -> bool {
+    Path::new("/sys/class/net").join(name).exists()
 }

@@ -1,0 +1,313 @@
+//! VIF plugging with real Open vSwitch (userspace datapath) and real
+//! containers: what the container and Neutron's agent would see, and
+//! traffic from a port on br-int.
+
+mod common;
+
+use common::*;
+use novadock::model::{PowerState, RebootType, SpawnRequest};
+use serde_json::{Value, json};
+
+fn req(v: Value) -> SpawnRequest {
+    serde_json::from_value(v).expect("valid spawn request")
+}
+
+fn with_vifs(uuid: &str, vifs: &[Value]) -> Value {
+    let mut r = spawn_request(uuid);
+    r["network_info"] = Value::Array(vifs.to_vec());
+    r
+}
+
+fn devname(v: &Value) -> String {
+    v["devname"].as_str().expect("devname").to_string()
+}
+
+#[tokio::test]
+async fn two_vifs_become_eth1_and_eth2_with_their_port_settings() {
+    let c = compute().await;
+    let uuid = new_uuid();
+    let _g = Cleanup(uuid.clone());
+    let v1 = {
+        let mut v = vif(11, 10);
+        v["network"]["subnets"][0]["routes"] =
+            json!([{"cidr": "198.19.200.0/24", "gateway": {"address": "198.18.11.254"}}]);
+        v["network"]["subnets"][0]["dns"] = json!([{"address": "198.18.11.2"}]);
+        v
+    };
+    let v2 = {
+        let mut v = vif(12, 20);
+        v["network"]["meta"]["mtu"] = 1450.into();
+        v["network"]["subnets"][0]["ips"] =
+            json!([{"address": "198.18.12.20"}, {"address": "198.18.12.21"}]);
+        v["network"]["subnets"]
+            .as_array_mut()
+            .expect("subnets")
+            .push(json!({
+            "cidr": "2001:2:0:12::/64", "version": 6, "gateway": {"address": "2001:2:0:12::1"},
+            "ips": [{"address": "2001:2:0:12::20"}], "routes": [], "dns": []}));
+        v
+    };
+    let probe = Probe::new(11);
+    c.spawn(&req(with_vifs(&uuid, &[v1.clone(), v2.clone()])))
+        .await
+        .expect("spawn");
+
+    let links = exec(&uuid, "ls /sys/class/net");
+    assert_eq!(
+        links.split_whitespace().collect::<Vec<_>>(),
+        vec!["eth0", "eth1", "eth2", "lo"]
+    );
+    assert_eq!(
+        exec(&uuid, "cat /sys/class/net/eth1/address").trim(),
+        v1["address"].as_str().expect("mac")
+    );
+    assert_eq!(
+        exec(&uuid, "cat /sys/class/net/eth2/address").trim(),
+        v2["address"].as_str().expect("mac")
+    );
+    assert_eq!(exec(&uuid, "cat /sys/class/net/eth1/mtu").trim(), "1400");
+    assert_eq!(exec(&uuid, "cat /sys/class/net/eth2/mtu").trim(), "1450");
+    let addrs = exec(&uuid, "ip -o addr");
+    for a in [
+        "198.18.11.10/24",
+        "198.18.12.20/24",
+        "198.18.12.21/24",
+        "2001:2:0:12::20/64",
+    ] {
+        assert!(addrs.contains(a), "{a} in {addrs}");
+    }
+    let routes = exec(&uuid, "ip route");
+    assert!(
+        routes.contains("default via 198.18.11.1 dev eth1"),
+        "{routes}"
+    );
+    assert!(
+        routes.contains("198.19.200.0/24 via 198.18.11.254 dev eth1"),
+        "{routes}"
+    );
+    assert!(
+        !routes.contains("default via 198.19.255.1"),
+        "Docker's default route is replaced: {routes}"
+    );
+    assert!(exec(&uuid, "ip -6 route").contains("default via 2001:2:0:12::1 dev eth2"));
+    assert!(exec(&uuid, "cat /etc/resolv.conf").contains("nameserver 198.18.11.2"));
+
+    for v in [&v1, &v2] {
+        let dev = devname(v);
+        let ids = vsctl(&["get", "Interface", &dev, "external_ids"]);
+        assert!(
+            ids.contains(&format!("iface-id=\"{}\"", v["id"].as_str().expect("id"))),
+            "{ids}"
+        );
+        assert!(ids.contains("iface-status=active"), "{ids}");
+        assert!(
+            ids.contains(&format!(
+                "attached-mac=\"{}\"",
+                v["address"].as_str().expect("mac")
+            )),
+            "{ids}"
+        );
+        assert!(ids.contains(&format!("vm-uuid=\"{uuid}\"")), "{ids}");
+        assert_eq!(vsctl(&["iface-to-br", &dev]), "br-int");
+        assert!(host_link_exists(&dev));
+    }
+    assert!(probe.ping("198.18.11.10"), "eth1 answers from br-int");
+
+    c.destroy(&uuid, &[]).await.expect("destroy");
+    for v in [&v1, &v2] {
+        assert!(!host_link_exists(&devname(v)), "veth removed");
+        assert_eq!(
+            vsctl(&["--if-exists", "get", "Interface", &devname(v), "name"]),
+            "",
+            "OVS port removed"
+        );
+    }
+}
+
+#[tokio::test]
+async fn docker_can_keep_the_default_route() {
+    let c = novadock::compute::Compute::new(
+        compute().await.docker().clone(),
+        config("default_route = docker\n"),
+    );
+    let uuid = new_uuid();
+    let _g = Cleanup(uuid.clone());
+    let v = vif(13, 10);
+    c.spawn(&req(with_vifs(&uuid, std::slice::from_ref(&v))))
+        .await
+        .expect("spawn");
+    let routes = exec(&uuid, "ip route");
+    assert!(
+        routes.contains("default via 198.19.255.1 dev eth0"),
+        "{routes}"
+    );
+    assert!(routes.contains("198.18.13.0/24 dev eth1"), "{routes}");
+    c.destroy(&uuid, &[]).await.expect("destroy");
+}
+
+#[tokio::test]
+async fn connectivity_survives_stop_start_and_both_reboots() {
+    let c = compute().await;
+    let uuid = new_uuid();
+    let _g = Cleanup(uuid.clone());
+    let v = vif(14, 10);
+    let nwinfo = vec![v.clone()];
+    let probe = Probe::new(14);
+    c.spawn(&req(with_vifs(&uuid, &nwinfo)))
+        .await
+        .expect("spawn");
+    assert!(probe.ping("198.18.14.10"));
+
+    assert_eq!(
+        c.power_off(&uuid, 5, 1).await.expect("off").power_state,
+        PowerState::Shutdown
+    );
+    // The kernel tears a dead namespace down in the background.
+    let gone = (0..50).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        !host_link_exists(&devname(&v))
+    });
+    assert!(gone, "the veth goes with the namespace");
+    assert!(!probe.ping("198.18.14.10"));
+    assert_eq!(
+        c.power_on(&uuid, &nwinfo).await.expect("on").power_state,
+        PowerState::Running
+    );
+    assert!(probe.ping("198.18.14.10"), "after stop/start");
+
+    c.reboot(&uuid, RebootType::Soft, Some(5), &nwinfo)
+        .await
+        .expect("soft");
+    assert!(probe.ping("198.18.14.10"), "after a soft reboot");
+    c.reboot(&uuid, RebootType::Hard, None, &nwinfo)
+        .await
+        .expect("hard");
+    assert!(probe.ping("198.18.14.10"), "after a hard reboot");
+    assert_eq!(exec(&uuid, "ls /sys/class/net | grep -c eth1").trim(), "1");
+    c.destroy(&uuid, &nwinfo).await.expect("destroy");
+    assert!(!host_link_exists(&devname(&v)));
+}
+
+#[tokio::test]
+async fn interfaces_attach_and_detach_on_a_running_instance() {
+    let c = compute().await;
+    let uuid = new_uuid();
+    let _g = Cleanup(uuid.clone());
+    let v1 = vif(15, 10);
+    c.spawn(&req(with_vifs(&uuid, std::slice::from_ref(&v1))))
+        .await
+        .expect("spawn");
+    let probe = Probe::new(16);
+    let v2 = vif(16, 10);
+    let attached = c.attach_interface(&uuid, &v2).await.expect("attach");
+    assert_eq!(attached.ifname, "eth2");
+    assert_eq!(
+        exec(&uuid, "cat /sys/class/net/eth2/address").trim(),
+        v2["address"].as_str().expect("mac")
+    );
+    assert!(
+        exec(&uuid, "ip route").contains("default via 198.18.15.1 dev eth1"),
+        "default route stays"
+    );
+    assert!(probe.ping("198.18.16.10"), "the new interface answers");
+    assert!(vsctl(&["get", "Interface", &devname(&v2), "external_ids"]).contains(&uuid));
+
+    c.detach_interface(&uuid, v2["id"].as_str().expect("id"))
+        .await
+        .expect("detach");
+    assert!(!exec(&uuid, "ls /sys/class/net").contains("eth2"));
+    assert!(!host_link_exists(&devname(&v2)));
+    assert_eq!(
+        vsctl(&["--if-exists", "get", "Interface", &devname(&v2), "name"]),
+        ""
+    );
+    c.detach_interface(&uuid, v2["id"].as_str().expect("id"))
+        .await
+        .expect("detaching twice is fine");
+    assert!(
+        exec(&uuid, "ls /sys/class/net").contains("eth1"),
+        "the other VIF stays"
+    );
+    c.destroy(&uuid, &[]).await.expect("destroy");
+}
+
+fn leftovers(ports: &[String]) -> (usize, usize) {
+    let links = ports.iter().filter(|p| host_link_exists(p)).count();
+    let all = vsctl(&[
+        "--format=csv",
+        "--data=bare",
+        "--no-headings",
+        "--columns=name",
+        "list",
+        "Interface",
+    ]);
+    let ovs = ports
+        .iter()
+        .filter(|p| all.lines().any(|l| l.trim() == p.as_str()))
+        .count();
+    (links, ovs)
+}
+
+#[tokio::test]
+async fn a_failed_plug_leaves_nothing() {
+    let c = compute().await;
+    let uuid = new_uuid();
+    let _g = Cleanup(uuid.clone());
+    // The second VIF's bridge does not exist: its OVS port cannot be added
+    // after both veths were made.
+    let v1 = vif(17, 10);
+    let mut v2 = vif(18, 10);
+    v2["network"]["bridge"] = "br-missing".into();
+    let err = c
+        .spawn(&req(with_vifs(&uuid, &[v1.clone(), v2.clone()])))
+        .await
+        .expect_err("must fail");
+    assert!(err.to_string().contains("br-missing"), "{err}");
+    assert!(
+        docker_inspect(&format!("nova-{uuid}")).is_none(),
+        "no container"
+    );
+    assert_eq!(
+        leftovers(&[devname(&v1), devname(&v2)]),
+        (0, 0),
+        "no veth, no OVS port"
+    );
+
+    let mut v3 = vif(19, 10);
+    v3["type"] = "bridge".into();
+    let err = c
+        .spawn(&req(with_vifs(&uuid, &[v1.clone(), v3])))
+        .await
+        .expect_err("must fail");
+    assert!(
+        err.to_string().contains("plugs only Open vSwitch VIFs"),
+        "{err}"
+    );
+    assert!(docker_inspect(&format!("nova-{uuid}")).is_none());
+    assert_eq!(leftovers(&[devname(&v1)]), (0, 0));
+}
+
+#[tokio::test]
+async fn fifty_create_delete_cycles_leave_nothing_behind() {
+    let c = compute().await;
+    let mut ports = Vec::new();
+    let mut uuids = Vec::new();
+    for i in 0..50u8 {
+        let uuid = new_uuid();
+        let _g = Cleanup(uuid.clone());
+        let v = vif(20, 10 + i);
+        ports.push(devname(&v));
+        c.spawn(&req(with_vifs(&uuid, std::slice::from_ref(&v))))
+            .await
+            .expect("spawn");
+        c.destroy(&uuid, &[]).await.expect("destroy");
+        uuids.push(uuid);
+    }
+    assert_eq!(leftovers(&ports), (0, 0), "no veth and no OVS port left");
+    let containers = run("docker", &["ps", "-a", "--format", "{{.Names}}"]);
+    let left = uuids
+        .iter()
+        .filter(|u| containers.contains(u.as_str()))
+        .count();
+    assert_eq!(left, 0, "no container left");
+}
