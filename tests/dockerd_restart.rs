@@ -28,17 +28,15 @@ fn restart_dockerd() {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open("/var/log/novadock-ci-dockerd.log")
-        .expect("log");
-    Command::new(&argv[0])
-        .args(&argv[1..])
-        .stdout(log.try_clone().expect("log"))
-        .stderr(log)
-        .spawn()
+    // Started through a shell that exits at once, so dockerd outlives the test.
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg("nohup \"$@\" >>/var/log/novadock-ci-dockerd.log 2>&1 &")
+        .arg("sh")
+        .args(&argv)
+        .status()
         .expect("dockerd starts");
+    assert!(status.success());
     for _ in 0..300 {
         if Command::new("docker")
             .arg("info")
