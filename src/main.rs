@@ -120,7 +120,9 @@ async fn serve(files: &[PathBuf]) -> Result<(), String> {
     let listener = server::bind(&config.novadock).map_err(|e| e.to_string())?;
     let socket = config.novadock.socket_path.clone();
     tracing::info!(socket = %socket.display(), "serving the driver API");
-    let app = api::router(compute::Compute::new(docker, config));
+    let compute = compute::Compute::new(docker, config);
+    tokio::spawn(compute.clone().follow_docker_events());
+    let app = api::router(compute);
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await

@@ -2,6 +2,7 @@
 //! call the compute layer and serialize; every failure is a JSON error.
 
 mod driver;
+mod events;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -23,6 +24,7 @@ pub fn router(compute: Compute) -> Router {
         .route("/v1/host/resources", get(driver::resources))
         .route("/v1/host/inventory", post(driver::inventory))
         .route("/v1/host/cpu-stats", get(driver::cpu_stats))
+        .route("/v1/events", get(events::stream))
         .route("/v1/instances", get(driver::list).post(driver::spawn))
         .route(
             "/v1/instances/{uuid}",

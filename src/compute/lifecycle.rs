@@ -84,7 +84,7 @@ impl Compute {
             Ok(())
         };
         match started {
-            Ok(()) => self.get_info(uuid).await,
+            Ok(()) => self.refresh(uuid).await,
             Err(e) => {
                 if let Err(cleanup) = self.remove(uuid).await {
                     tracing::error!(instance = %uuid, "failed spawn left its container: {cleanup}");
@@ -118,7 +118,7 @@ impl Compute {
         let plugged = self.plug(uuid, vifs).await;
         let exited = match plugged {
             // A plug that failed because the process died is reported as the death.
-            Err(_) => !power_state::is_up(&self.get_info(uuid).await?.power_state),
+            Err(_) => !power_state::is_up(&self.refresh(uuid).await?.power_state),
             Ok(()) => tokio::time::timeout_at(deadline, wait.next()).await.is_ok(),
         };
         if !exited {
@@ -163,7 +163,9 @@ impl Compute {
         Ok(())
     }
 
+    /// Removes the container; Nova asked for it, so no lifecycle event.
     async fn remove(&self, uuid: &str) -> Result<(), ApiError> {
+        self.states().remove(uuid, false);
         let opts = RemoveContainerOptions {
             force: true,
             v: true,
@@ -291,7 +293,7 @@ impl Compute {
             }
         }
         self.start_and_check(uuid, &vifs).await?;
-        self.get_info(uuid).await
+        self.refresh(uuid).await
     }
 
     /// Sends the stop signal every `retry_interval` seconds until the process
@@ -333,7 +335,7 @@ impl Compute {
             self.kill(&name, "SIGKILL").await?;
             self.wait_exit(&name, Duration::from_secs(30)).await;
         }
-        self.get_info(uuid).await
+        self.refresh(uuid).await
     }
 
     pub async fn power_on(
@@ -346,7 +348,7 @@ impl Compute {
         if !power_state::is_up(&info(&c).power_state) {
             self.start_and_check(uuid, &vifs).await?;
         }
-        self.get_info(uuid).await
+        self.refresh(uuid).await
     }
 
     pub async fn pause(&self, uuid: &str) -> Result<InstanceInfo, ApiError> {
@@ -360,7 +362,7 @@ impl Compute {
             PowerState::Paused => {}
             other => return Err(invalid_state(uuid, other, "pause")),
         }
-        self.get_info(uuid).await
+        self.refresh(uuid).await
     }
 
     pub async fn unpause(&self, uuid: &str) -> Result<InstanceInfo, ApiError> {
@@ -371,7 +373,7 @@ impl Compute {
             }
             other => return Err(invalid_state(uuid, other, "unpause")),
         }
-        self.get_info(uuid).await
+        self.refresh(uuid).await
     }
 
     /// Freezes the processes and parks the CPU weight at Docker's minimum.
@@ -396,7 +398,7 @@ impl Compute {
             }
             other => return Err(invalid_state(uuid, other, "suspend")),
         }
-        self.get_info(uuid).await
+        self.refresh(uuid).await
     }
 
     pub async fn resume(&self, uuid: &str) -> Result<InstanceInfo, ApiError> {
@@ -405,7 +407,7 @@ impl Compute {
             PowerState::Suspended | PowerState::Running => self.thaw(uuid).await?,
             other => return Err(invalid_state(uuid, other, "resume")),
         }
-        self.get_info(uuid).await
+        self.refresh(uuid).await
     }
 }
 

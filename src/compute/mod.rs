@@ -2,12 +2,15 @@
 //! and host resources. Every answer comes from Docker or the host itself.
 
 pub mod console;
+pub mod events;
 pub mod interfaces;
 pub mod lifecycle;
 pub mod power_state;
 pub mod resources;
+pub mod state;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use bollard::Docker;
 use bollard::models::ContainerInspectResponse;
@@ -25,6 +28,7 @@ pub struct Compute {
     docker: Docker,
     config: Config,
     network: Network,
+    states: Arc<state::States>,
 }
 
 impl Compute {
@@ -42,7 +46,12 @@ impl Compute {
             docker,
             config,
             network,
+            states: Arc::new(state::States::default()),
         }
+    }
+
+    pub fn states(&self) -> &state::States {
+        &self.states
     }
 
     pub fn network(&self) -> &Network {
@@ -71,13 +80,39 @@ impl Compute {
         }
     }
 
+    /// From the event-fed map when it is in sync with Docker, else from Docker.
     pub async fn get_info(&self, uuid: &str) -> Result<InstanceInfo, ApiError> {
-        Ok(info(&self.inspect(uuid).await?))
+        if self.states.is_synced() {
+            return self
+                .states
+                .get(uuid)
+                .ok_or_else(|| ApiError::InstanceNotFound(uuid.to_string()));
+        }
+        self.refresh(uuid).await
+    }
+
+    /// Asks Docker and records the answer: what an operation returns.
+    pub async fn refresh(&self, uuid: &str) -> Result<InstanceInfo, ApiError> {
+        match self.inspect(uuid).await {
+            Ok(c) => {
+                let i = info(&c);
+                self.states.set(i.clone());
+                Ok(i)
+            }
+            Err(ApiError::InstanceNotFound(u)) => {
+                self.states.remove(uuid, true);
+                Err(ApiError::InstanceNotFound(u))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     pub async fn list(&self) -> Result<Vec<InstanceInfo>, ApiError> {
+        if self.states.is_synced() {
+            return Ok(self.states.list());
+        }
         let mut out: Vec<InstanceInfo> = self.containers().await?.iter().map(info).collect();
-        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.uuid.cmp(&b.uuid)));
         Ok(out)
     }
 

@@ -302,3 +302,58 @@ pub fn exec(uuid: &str, script: &str) -> String {
 pub fn host_link_exists(name: &str) -> bool {
     Path::new("/sys/class/net").join(name).exists()
 }
+
+/// Reads the /v1/events stream line by line.
+pub struct EventStream {
+    stream: UnixStream,
+    buf: String,
+}
+
+impl EventStream {
+    pub async fn open(socket: &Path) -> EventStream {
+        let mut stream = UnixStream::connect(socket).await.expect("connect");
+        stream
+            .write_all(b"GET /v1/events HTTP/1.1\r\nHost: novadock\r\n\r\n")
+            .await
+            .expect("write");
+        EventStream {
+            stream,
+            buf: String::new(),
+        }
+    }
+
+    /// The next event line (heartbeats skipped), or None after `limit`.
+    pub async fn next(&mut self, limit: std::time::Duration) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            while let Some(pos) = self.buf.find('\n') {
+                let line: String = self.buf.drain(..=pos).collect();
+                if let Ok(v) = serde_json::from_str::<Value>(line.trim())
+                    && v.get("event").is_some_and(|e| e != "heartbeat")
+                {
+                    return Some(v);
+                }
+            }
+            let mut chunk = [0u8; 4096];
+            let n = tokio::time::timeout_at(deadline, self.stream.read(&mut chunk))
+                .await
+                .ok()?
+                .ok()?;
+            if n == 0 {
+                return None;
+            }
+            self.buf.push_str(&String::from_utf8_lossy(&chunk[..n]));
+        }
+    }
+
+    /// Waits for `event` about `uuid`, skipping others.
+    pub async fn expect(&mut self, uuid: &str, event: &str, limit: std::time::Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        while let Some(v) = self.next(deadline - tokio::time::Instant::now()).await {
+            if v["uuid"] == uuid && v["event"] == event {
+                return true;
+            }
+        }
+        false
+    }
+}

@@ -1,0 +1,229 @@
+//! Each instance's power state, kept from Docker's event stream so that
+//! get_info and the lists need no Docker call, and the lifecycle
+//! transitions Nova hears about.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+use crate::model::{InstanceInfo, PowerState};
+
+/// Nova's lifecycle events (nova.virt.event).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Lifecycle {
+    Started,
+    Stopped,
+    Paused,
+    Resumed,
+    Suspended,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Transition {
+    pub event: Lifecycle,
+    pub uuid: String,
+    pub power_state: PowerState,
+}
+
+pub fn lifecycle(old: Option<PowerState>, new: Option<PowerState>) -> Option<Lifecycle> {
+    use PowerState::*;
+    let up = |s: Option<PowerState>| matches!(s, Some(Running | Paused | Suspended));
+    match new {
+        Some(Running) => match old {
+            Some(Running) => None,
+            Some(Paused | Suspended) => Some(Lifecycle::Resumed),
+            _ => Some(Lifecycle::Started),
+        },
+        Some(Paused) if old != Some(Paused) => Some(Lifecycle::Paused),
+        Some(Suspended) if old != Some(Suspended) => Some(Lifecycle::Suspended),
+        Some(Shutdown | Crashed | Nostate) | None if up(old) => Some(Lifecycle::Stopped),
+        _ => None,
+    }
+}
+
+pub struct States {
+    map: RwLock<HashMap<String, InstanceInfo>>,
+    synced: AtomicBool,
+    tx: broadcast::Sender<Transition>,
+}
+
+impl Default for States {
+    fn default() -> Self {
+        States {
+            map: RwLock::new(HashMap::new()),
+            synced: AtomicBool::new(false),
+            tx: broadcast::channel(1024).0,
+        }
+    }
+}
+
+impl States {
+    fn emit(&self, uuid: &str, old: Option<PowerState>, new: Option<PowerState>) {
+        if let Some(event) = lifecycle(old, new) {
+            tracing::info!(instance = uuid, ?event, "lifecycle");
+            // No subscriber is fine: nobody listens yet.
+            let _ = self.tx.send(Transition {
+                event,
+                uuid: uuid.to_string(),
+                power_state: new.unwrap_or(PowerState::Nostate),
+            });
+        }
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, InstanceInfo>> {
+        // A panic while holding the lock cannot leave a half-written map entry.
+        self.map.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, InstanceInfo>> {
+        self.map.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn set(&self, info: InstanceInfo) {
+        if info.uuid.is_empty() {
+            return;
+        }
+        let uuid = info.uuid.clone();
+        let new = info.power_state;
+        let old = self
+            .write()
+            .insert(uuid.clone(), info)
+            .map(|i| i.power_state);
+        self.emit(&uuid, old, Some(new));
+    }
+
+    /// Forgets an instance; `announce` tells Nova it stopped if it was up
+    /// (a container removed behind Nova's back).
+    pub fn remove(&self, uuid: &str, announce: bool) {
+        let old = self.write().remove(uuid).map(|i| i.power_state);
+        if announce {
+            self.emit(uuid, old, None);
+        }
+    }
+
+    /// A full listing replaces what is known; differences become transitions.
+    pub fn replace_all(&self, infos: Vec<InstanceInfo>) {
+        let fresh: HashMap<String, InstanceInfo> = infos
+            .into_iter()
+            .filter(|i| !i.uuid.is_empty())
+            .map(|i| (i.uuid.clone(), i))
+            .collect();
+        let old = std::mem::replace(&mut *self.write(), fresh.clone());
+        for (uuid, info) in &fresh {
+            self.emit(
+                uuid,
+                old.get(uuid).map(|i| i.power_state),
+                Some(info.power_state),
+            );
+        }
+        for (uuid, info) in &old {
+            if !fresh.contains_key(uuid) {
+                self.emit(uuid, Some(info.power_state), None);
+            }
+        }
+    }
+
+    pub fn get(&self, uuid: &str) -> Option<InstanceInfo> {
+        self.read().get(uuid).cloned()
+    }
+
+    pub fn list(&self) -> Vec<InstanceInfo> {
+        let mut out: Vec<InstanceInfo> = self.read().values().cloned().collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.uuid.cmp(&b.uuid)));
+        out
+    }
+
+    /// True while the event stream is connected and the map complete.
+    pub fn is_synced(&self) -> bool {
+        self.synced.load(Ordering::Acquire)
+    }
+
+    pub fn set_synced(&self, synced: bool) {
+        self.synced.store(synced, Ordering::Release);
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Transition> {
+        self.tx.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use PowerState::*;
+
+    #[test]
+    fn transitions_follow_libvirt_semantics() {
+        assert_eq!(lifecycle(None, Some(Running)), Some(Lifecycle::Started));
+        assert_eq!(
+            lifecycle(Some(Shutdown), Some(Running)),
+            Some(Lifecycle::Started)
+        );
+        assert_eq!(lifecycle(Some(Running), Some(Running)), None);
+        assert_eq!(
+            lifecycle(Some(Running), Some(Paused)),
+            Some(Lifecycle::Paused)
+        );
+        assert_eq!(
+            lifecycle(Some(Paused), Some(Running)),
+            Some(Lifecycle::Resumed)
+        );
+        assert_eq!(
+            lifecycle(Some(Running), Some(Suspended)),
+            Some(Lifecycle::Suspended)
+        );
+        assert_eq!(
+            lifecycle(Some(Suspended), Some(Running)),
+            Some(Lifecycle::Resumed)
+        );
+        assert_eq!(
+            lifecycle(Some(Running), Some(Shutdown)),
+            Some(Lifecycle::Stopped)
+        );
+        assert_eq!(
+            lifecycle(Some(Paused), Some(Crashed)),
+            Some(Lifecycle::Stopped)
+        );
+        assert_eq!(lifecycle(Some(Running), None), Some(Lifecycle::Stopped));
+        assert_eq!(lifecycle(None, Some(Shutdown)), None);
+        assert_eq!(lifecycle(Some(Shutdown), None), None);
+    }
+
+    fn info(uuid: &str, s: PowerState) -> InstanceInfo {
+        InstanceInfo {
+            uuid: uuid.into(),
+            name: uuid.into(),
+            power_state: s,
+            container_id: "c".into(),
+        }
+    }
+
+    #[test]
+    fn the_map_announces_changes_once() {
+        let st = States::default();
+        let mut rx = st.subscribe();
+        st.set(info("a", Running));
+        st.set(info("a", Running));
+        st.set(info("a", Paused));
+        st.replace_all(vec![info("b", Running)]);
+        let got: Vec<_> = std::iter::from_fn(|| rx.try_recv().ok())
+            .map(|t| (t.uuid, t.event))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("a".to_string(), Lifecycle::Started),
+                ("a".to_string(), Lifecycle::Paused),
+                ("b".to_string(), Lifecycle::Started),
+                ("a".to_string(), Lifecycle::Stopped),
+            ]
+        );
+        assert!(st.get("a").is_none());
+        st.remove("b", false);
+        assert!(rx.try_recv().is_err(), "a quiet removal says nothing");
+    }
+}

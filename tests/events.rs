@@ -1,0 +1,93 @@
+//! Docker events become lifecycle events and keep get_info current.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use novadock::model::{PowerState, SpawnRequest};
+
+#[tokio::test]
+async fn containers_changed_behind_novas_back_are_reported_within_seconds() {
+    let c = compute().await;
+    tokio::spawn(c.clone().follow_docker_events());
+    let svc = serve(c.clone()).await;
+    let mut events = EventStream::open(&svc.socket).await;
+    let uuid = new_uuid();
+    let _g = Cleanup(uuid.clone());
+    let r: SpawnRequest = serde_json::from_value(spawn_request(&uuid)).expect("request");
+    c.spawn(&r).await.expect("spawn");
+    assert!(
+        events
+            .expect(&uuid, "started", Duration::from_secs(10))
+            .await
+    );
+
+    let name = format!("nova-{uuid}");
+    run("docker", &["pause", &name]);
+    assert!(events.expect(&uuid, "paused", Duration::from_secs(5)).await);
+    run("docker", &["unpause", &name]);
+    assert!(
+        events
+            .expect(&uuid, "resumed", Duration::from_secs(5))
+            .await
+    );
+
+    run("docker", &["kill", &name]);
+    assert!(
+        events
+            .expect(&uuid, "stopped", Duration::from_secs(5))
+            .await,
+        "docker kill is seen"
+    );
+    assert!(c.states().is_synced());
+    assert_eq!(
+        c.get_info(&uuid).await.expect("info").power_state,
+        PowerState::Shutdown
+    );
+
+    run("docker", &["start", &name]);
+    assert!(
+        events
+            .expect(&uuid, "started", Duration::from_secs(5))
+            .await
+    );
+    run("docker", &["rm", "-f", &name]);
+    assert!(
+        events
+            .expect(&uuid, "stopped", Duration::from_secs(5))
+            .await,
+        "removal is a stop"
+    );
+    assert!(c.get_info(&uuid).await.is_err());
+}
+
+#[tokio::test]
+async fn get_info_answers_from_the_event_fed_map() {
+    let c = compute().await;
+    let uuid = new_uuid();
+    let _g = Cleanup(uuid.clone());
+    let r: SpawnRequest = serde_json::from_value(spawn_request(&uuid)).expect("request");
+    c.spawn(&r).await.expect("spawn");
+    tokio::spawn(c.clone().follow_docker_events());
+    for _ in 0..100 {
+        if c.states().is_synced() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(c.states().is_synced());
+    assert!(c.list().await.expect("list").iter().any(|i| i.uuid == uuid));
+    // The map knows the instance without asking Docker.
+    assert_eq!(
+        c.states().get(&uuid).expect("known").power_state,
+        PowerState::Running
+    );
+    c.suspend(&uuid).await.expect("suspend");
+    assert_eq!(
+        c.get_info(&uuid).await.expect("info").power_state,
+        PowerState::Suspended
+    );
+    c.destroy(&uuid, &[]).await.expect("destroy");
+    assert!(c.get_info(&uuid).await.is_err());
+}
