@@ -75,7 +75,18 @@ impl Network {
         instance_uuid: &str,
         vifs: &[VifPlan],
     ) -> Result<(), ApiError> {
-        let mut names = self.ovs.instance_ports(instance_uuid).await?;
+        // Cleanup goes on without Open vSwitch (a host with no Neutron VIFs
+        // may run none): the VIFs Nova names still leave the host.
+        let mut names = match self.ovs.instance_ports(instance_uuid).await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(
+                    instance = instance_uuid,
+                    "cannot ask OVS for the instance's ports: {e}"
+                );
+                Vec::new()
+            }
+        };
         for v in vifs {
             if !names.contains(&v.devname) {
                 names.push(v.devname.clone());
