@@ -164,6 +164,7 @@ const NOVADOCK_KEYS: &[&str] = &[
     // Read by the Python driver only.
     "api_timeout",
     "action_timeout",
+    "lifecycle_event_delay",
 ];
 
 impl Config {

@@ -28,6 +28,8 @@ pub enum ApiError {
     InstanceInvalidState(String),
     #[error("{0}")]
     SpawnFailed(String),
+    #[error("{0}")]
+    VifPlugFailed(String),
     #[error("Docker engine unavailable: {0}")]
     DockerUnavailable(String),
     #[error("{0}")]
@@ -47,6 +49,7 @@ impl ApiError {
             ApiError::ImageNotFound(_) => "ImageNotFound",
             ApiError::InstanceInvalidState(_) => "InstanceInvalidState",
             ApiError::SpawnFailed(_) => "SpawnFailed",
+            ApiError::VifPlugFailed(_) => "VifPlugFailed",
             ApiError::DockerUnavailable(_) => "DockerUnavailable",
             ApiError::Internal(_) => "Internal",
         }
@@ -61,7 +64,9 @@ impl ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::InstanceExists(_) | ApiError::InstanceInvalidState(_) => StatusCode::CONFLICT,
-            ApiError::SpawnFailed(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::SpawnFailed(_) | ApiError::VifPlugFailed(_) | ApiError::Internal(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
             ApiError::DockerUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }

@@ -36,11 +36,11 @@ if ! docker info >/dev/null 2>&1; then
 fi
 echo "setup: $(docker version --format 'Docker engine {{.Server.Version}}, API {{.Server.APIVersion}}')"
 
-if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import nova, jsonschema" 2>/dev/null; then
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import nova, jsonschema, oslotest, wsgi_intercept" 2>/dev/null; then
     echo "setup: creating .venv with nova==$NOVA_VERSION"
     python3 -m venv .venv
     .venv/bin/pip install -q --upgrade pip
-    .venv/bin/pip install -q "nova==$NOVA_VERSION" jsonschema stestr ruff
+    .venv/bin/pip install -q "nova==$NOVA_VERSION" jsonschema oslotest wsgi-intercept ruff
 fi
 # The shim changes with the tree: always reinstall it.
 .venv/bin/pip install -q --no-deps --force-reinstall ./nova_shim

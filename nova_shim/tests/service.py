@@ -24,6 +24,9 @@ TEST_IMAGE = "novadock-test/busybox:latest"
 GLANCE_TAG = "novadock-glance:{}"
 LABEL_PREFIX = "org.openstack.nova."
 START_TIMEOUT = 60.0
+START_OVS = REPO / "tools" / "start-ovs.sh"
+DEFAULT_OVSDB = "unix:/run/novadock-test-ovs/db.sock"
+OVS_BRIDGE = "br-int"
 
 
 class ServiceError(RuntimeError):
@@ -38,6 +41,8 @@ class NovadockService:
         self.socket_path = None
         self.conf_path = None
         self.log_path = None
+        self.ovs_dir = None
+        self.ovsdb = None
         self._log = None
 
     def start(self):
@@ -49,10 +54,23 @@ class NovadockService:
         self.socket_path = os.path.join(self.tmpdir, "novadock.sock")
         self.conf_path = os.path.join(self.tmpdir, "nova.conf")
         self.log_path = os.path.join(self.tmpdir, "novadock.log")
+        lines = ["[DEFAULT]", "", "[novadock]", f"socket_path = {self.socket_path}"]
+        ovsdb = self._start_ovs()
+        if ovsdb:
+            lines.append(f"ovsdb_connection = {ovsdb}")
         with open(self.conf_path, "w", encoding="utf-8") as f:
-            f.write("[DEFAULT]\n\n[novadock]\n"
-                    f"socket_path = {self.socket_path}\n")
+            f.write("\n".join(lines) + "\n")
         self._log = open(self.log_path, "wb")
+        return self._launch()
+
+    def restart(self, sig=signal.SIGKILL):
+        """Kill the service (by its PID) and start it again on the same
+        configuration, as a crash and a supervisor restart would."""
+        os.kill(self.proc.pid, sig)
+        self.proc.wait(timeout=15)
+        return self._launch()
+
+    def _launch(self):
         env = dict(os.environ)
         env.setdefault("RUST_LOG", "info")
         env.setdefault("RUST_BACKTRACE", "1")
@@ -73,18 +91,64 @@ class NovadockService:
         raise ServiceError(f"novadock serve did not open {self.socket_path} "
                            f"within {START_TIMEOUT:g} s:\n{self.log_tail()}")
 
+    def _start_ovs(self):
+        """The tests' Open vSwitch (userspace datapath), shared with the Rust
+        tests: ``$NOVADOCK_TEST_OVSDB``, default unix:/run/novadock-test-ovs/
+        db.sock. Started through tools/start-ovs.sh if it is not running (and
+        then stopped again at the end); None if Open vSwitch is not installed.
+        """
+        ovsdb = os.environ.get("NOVADOCK_TEST_OVSDB") or DEFAULT_OVSDB
+        sock = ovsdb[len("unix:"):] if ovsdb.startswith("unix:") else None
+        if sock and _unix_socket_answers(sock):
+            self.ovsdb = ovsdb
+            return ovsdb
+        if not (sock and START_OVS.exists() and shutil.which("ovsdb-server")
+                and shutil.which("ovs-vswitchd")):
+            return None
+        ovs_dir = os.path.dirname(sock)
+        p = subprocess.run([str(START_OVS), ovs_dir, OVS_BRIDGE],
+                           capture_output=True, text=True, timeout=60,
+                           stdin=subprocess.DEVNULL)
+        self.ovs_dir = ovs_dir
+        if p.returncode != 0:
+            self._stop_ovs()
+            raise ServiceError(f"{START_OVS} failed ({p.returncode}):\n"
+                               f"{p.stdout}{p.stderr}")
+        self.ovsdb = ovsdb
+        return ovsdb
+
+    def _stop_ovs(self):
+        """Stop the Open vSwitch daemons this fixture started, by PID."""
+        if not self.ovs_dir:
+            return
+        for daemon in ("ovs-vswitchd", "ovsdb-server"):
+            pidfile = os.path.join(self.ovs_dir, f"{daemon}.pid")
+            try:
+                with open(pidfile, encoding="ascii") as f:
+                    pid = int(f.read().strip())
+                os.kill(pid, signal.SIGTERM)
+            except (OSError, ValueError):
+                continue
+            for _ in range(100):
+                try:
+                    os.kill(pid, 0)
+                except OSError:
+                    break
+                time.sleep(0.05)
+        self.ovs_dir = None
+
+    def ovs_vsctl(self, *args, check=True):
+        if not self.ovsdb:
+            raise ServiceError("no Open vSwitch for the tests")
+        p = subprocess.run(["ovs-vsctl", f"--db={self.ovsdb}", "--timeout=10",
+                            *args], capture_output=True, text=True, timeout=30,
+                           stdin=subprocess.DEVNULL)
+        if check and p.returncode != 0:
+            raise ServiceError(f"ovs-vsctl {' '.join(args)} failed: {p.stderr}")
+        return p
+
     def _socket_answers(self):
-        if not os.path.exists(self.socket_path):
-            return False
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            s.settimeout(1)
-            s.connect(self.socket_path)
-            return True
-        except OSError:
-            return False
-        finally:
-            s.close()
+        return _unix_socket_answers(self.socket_path)
 
     def log_tail(self, n=60):
         try:
@@ -103,11 +167,26 @@ class NovadockService:
             except subprocess.TimeoutExpired:
                 os.kill(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=15)
+        self._stop_ovs()
         if self._log is not None:
             self._log.close()
             self._log = None
         if self.tmpdir and not os.environ.get("NOVADOCK_KEEP_TMP"):
             shutil.rmtree(self.tmpdir, ignore_errors=True)
+
+
+def _unix_socket_answers(path):
+    if not os.path.exists(path):
+        return False
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.settimeout(1)
+        s.connect(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
 
 
 _SERVICE = None
@@ -170,7 +249,7 @@ def inspect_container(name_or_id):
 
 def containers_for_uuids(uuids):
     """IDs of every container with an org.openstack.nova.* label equal to one
-    of ``uuids``, or named nova-<uuid>."""
+    of ``uuids`` (instance uuid, image id, ...), or named nova-<uuid>."""
     uuids = {str(u) for u in uuids}
     if not uuids:
         return []
@@ -188,6 +267,28 @@ def containers_for_uuids(uuids):
         if values & uuids or named & uuids:
             found.append(cid)
     return found
+
+
+_BRIDGES_ADDED = []
+
+
+def ensure_ovs_bridge(name):
+    """An OVS bridge (userspace datapath) on the tests' Open vSwitch; one this
+    process adds is deleted again at exit."""
+    svc = get_service()
+    if name in svc.ovs_vsctl("list-br").stdout.split():
+        return
+    svc.ovs_vsctl("--may-exist", "add-br", name, "--", "set", "Bridge", name,
+                  "datapath_type=netdev")
+    if not _BRIDGES_ADDED:
+        atexit.register(_delete_added_bridges, svc)
+    _BRIDGES_ADDED.append(name)
+
+
+def _delete_added_bridges(svc):
+    if svc.ovsdb:
+        for name in _BRIDGES_ADDED:
+            svc.ovs_vsctl("--if-exists", "del-br", name, check=False)
 
 
 def remove_containers_for_uuids(uuids):

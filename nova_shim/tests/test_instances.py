@@ -202,6 +202,14 @@ class LifecycleTestCase(base.FunctionalTestCase):
         self.driver.reboot(self.ctxt, inst, None, "HARD")
         self.assertEqual(power_state.RUNNING, self.state(inst))
 
+    def test_pause_or_suspend_of_stopped_instance_is_invalid_state(self):
+        inst = self.spawn()
+        self.driver.power_off(inst)
+        self.assertRaises(exception.InstanceInvalidState, self.driver.pause, inst)
+        self.assertRaises(exception.InstanceInvalidState, self.driver.suspend,
+                          self.ctxt, inst)
+        self.assertEqual(power_state.SHUTDOWN, self.state(inst))
+
     def test_actions_on_missing_instance(self):
         inst = self.make_instance()
         self.assertRaises(exception.InstanceNotFound, self.driver.get_info, inst)

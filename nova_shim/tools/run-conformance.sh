@@ -27,7 +27,7 @@ import unittest
 
 top = sys.argv[1]
 sys.path.insert(0, top)
-suite = unittest.defaultTestLoader.loadTestsFromName("tests.test_conformance")
+suite = unittest.defaultTestLoader.loadTestsFromName("tests.nova_conformance")
 result = unittest.TextTestRunner(stream=sys.stderr, verbosity=2).run(suite)
 
 with open(os.environ["NOVADOCK_GAPS_FILE"], encoding="utf-8") as f:

@@ -70,7 +70,7 @@ impl Compute {
             return;
         };
         if action == "destroy" {
-            self.states().remove(uuid, true);
+            self.states().remove(uuid, actor.id.as_deref(), true);
             return;
         }
         if !ACTIONS.contains(&action.as_str()) {
@@ -79,7 +79,7 @@ impl Compute {
         let id = actor.id.unwrap_or_default();
         match self.docker().inspect_container(&id, None).await {
             Ok(c) => self.states().set(info(&c)),
-            Err(e) if is_not_found(&e) => self.states().remove(uuid, true),
+            Err(e) if is_not_found(&e) => self.states().remove(uuid, Some(&id), true),
             Err(e) => tracing::warn!(instance = %uuid, "inspecting after {action}: {e}"),
         }
     }

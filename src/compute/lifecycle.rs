@@ -165,7 +165,17 @@ impl Compute {
 
     /// Removes the container; Nova asked for it, so no lifecycle event.
     async fn remove(&self, uuid: &str) -> Result<(), ApiError> {
-        self.states().remove(uuid, false);
+        let id = match self.inspect(uuid).await {
+            Ok(c) => c.id,
+            Err(ApiError::InstanceNotFound(_)) => None,
+            Err(e) => return Err(e),
+        };
+        let removed = self.remove_container(uuid).await;
+        self.states().remove(uuid, id.as_deref(), false);
+        removed
+    }
+
+    async fn remove_container(&self, uuid: &str) -> Result<(), ApiError> {
         let opts = RemoveContainerOptions {
             force: true,
             v: true,
@@ -200,11 +210,7 @@ impl Compute {
             .enumerate()
             .filter_map(|(i, v)| vif::plan(v, i, &self.network().default_bridge).ok())
             .collect();
-        match self.inspect(uuid).await {
-            Ok(_) => self.remove(uuid).await?,
-            Err(ApiError::InstanceNotFound(_)) => {}
-            Err(e) => return Err(e),
-        }
+        self.remove(uuid).await?;
         self.network().unplug_instance(uuid, &vifs).await
     }
 

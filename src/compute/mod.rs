@@ -100,7 +100,7 @@ impl Compute {
                 Ok(i)
             }
             Err(ApiError::InstanceNotFound(u)) => {
-                self.states.remove(uuid, true);
+                self.states.remove(uuid, None, true);
                 Err(ApiError::InstanceNotFound(u))
             }
             Err(e) => Err(e),

@@ -2,7 +2,7 @@
 //! get_info and the lists need no Docker call, and the lifecycle
 //! transitions Nova hears about.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -45,8 +45,15 @@ pub fn lifecycle(old: Option<PowerState>, new: Option<PowerState>) -> Option<Lif
     }
 }
 
+/// How many removed containers are remembered: enough to outlast the events
+/// still in flight about them.
+const GONE_MEMORY: usize = 1024;
+
 pub struct States {
     map: RwLock<HashMap<String, InstanceInfo>>,
+    /// Ids of removed containers: a late event about one must not bring its
+    /// instance back.
+    gone: std::sync::Mutex<VecDeque<String>>,
     synced: AtomicBool,
     tx: broadcast::Sender<Transition>,
 }
@@ -55,6 +62,7 @@ impl Default for States {
     fn default() -> Self {
         States {
             map: RwLock::new(HashMap::new()),
+            gone: std::sync::Mutex::new(VecDeque::new()),
             synced: AtomicBool::new(false),
             tx: broadcast::channel(1024).0,
         }
@@ -83,8 +91,24 @@ impl States {
         self.map.read().unwrap_or_else(|p| p.into_inner())
     }
 
+    fn is_gone(&self, container_id: &str) -> bool {
+        self.gone
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .any(|g| g == container_id)
+    }
+
+    fn bury(&self, container_id: &str) {
+        let mut gone = self.gone.lock().unwrap_or_else(|p| p.into_inner());
+        if gone.len() >= GONE_MEMORY {
+            gone.pop_front();
+        }
+        gone.push_back(container_id.to_string());
+    }
+
     pub fn set(&self, info: InstanceInfo) {
-        if info.uuid.is_empty() {
+        if info.uuid.is_empty() || self.is_gone(&info.container_id) {
             return;
         }
         let uuid = info.uuid.clone();
@@ -98,8 +122,15 @@ impl States {
 
     /// Forgets an instance; `announce` tells Nova it stopped if it was up
     /// (a container removed behind Nova's back).
-    pub fn remove(&self, uuid: &str, announce: bool) {
-        let old = self.write().remove(uuid).map(|i| i.power_state);
+    pub fn remove(&self, uuid: &str, container_id: Option<&str>, announce: bool) {
+        let removed = self.write().remove(uuid);
+        for id in container_id
+            .into_iter()
+            .chain(removed.as_ref().map(|i| i.container_id.as_str()))
+        {
+            self.bury(id);
+        }
+        let old = removed.map(|i| i.power_state);
         if announce {
             self.emit(uuid, old, None);
         }
@@ -223,7 +254,12 @@ mod tests {
             ]
         );
         assert!(st.get("a").is_none());
-        st.remove("b", false);
+        st.remove("b", None, false);
         assert!(rx.try_recv().is_err(), "a quiet removal says nothing");
+        st.set(info("b", Running));
+        assert!(
+            st.get("b").is_none(),
+            "a late event about a removed container is ignored"
+        );
     }
 }

@@ -36,7 +36,15 @@ impl Network {
         if vifs.is_empty() {
             return Ok(());
         }
-        let result = self.plug_inner(instance_uuid, pid, vifs).await;
+        let result = self
+            .plug_inner(instance_uuid, pid, vifs)
+            .await
+            .map_err(|e| match e {
+                ApiError::Internal(m) => {
+                    ApiError::VifPlugFailed(format!("instance {instance_uuid}: {m}"))
+                }
+                other => other,
+            });
         if result.is_err() {
             for v in vifs {
                 self.unplug_one(&v.devname).await;

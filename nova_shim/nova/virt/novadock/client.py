@@ -172,13 +172,22 @@ class NovadockClient:
     def get_instance(self, uuid):
         return self.request("GET", self._instance_path(uuid))
 
-    def destroy(self, uuid):
-        return self.request("DELETE", self._instance_path(uuid), action=True)
+    @staticmethod
+    def _network_info_body(network_info):
+        return None if network_info is None else {"network_info": network_info}
 
-    def reboot(self, uuid, reboot_type):
+    def destroy(self, uuid, network_info=None):
         return self.request(
-            "POST", self._instance_path(uuid, "/reboot"), {"type": reboot_type},
-            action=True,
+            "DELETE", self._instance_path(uuid),
+            self._network_info_body(network_info), action=True,
+        )
+
+    def reboot(self, uuid, reboot_type, network_info=None):
+        body = {"type": reboot_type}
+        if network_info is not None:
+            body["network_info"] = network_info
+        return self.request(
+            "POST", self._instance_path(uuid, "/reboot"), body, action=True
         )
 
     def power_off(self, uuid, timeout, retry_interval):
@@ -189,9 +198,10 @@ class NovadockClient:
             action=True,
         )
 
-    def power_on(self, uuid):
+    def power_on(self, uuid, network_info=None):
         return self.request(
-            "POST", self._instance_path(uuid, "/power-on"), action=True
+            "POST", self._instance_path(uuid, "/power-on"),
+            self._network_info_body(network_info), action=True,
         )
 
     def pause(self, uuid):
@@ -212,3 +222,13 @@ class NovadockClient:
 
     def get_console_output(self, uuid):
         return self.request("GET", self._instance_path(uuid, "/console"))
+
+    def attach_interface(self, uuid, vif):
+        return self.request(
+            "POST", self._instance_path(uuid, "/interfaces"), {"vif": vif},
+            action=True,
+        )
+
+    def detach_interface(self, uuid, port_id):
+        path = self._instance_path(uuid, f"/interfaces/{quote(str(port_id), safe='')}")
+        return self.request("DELETE", path, action=True)

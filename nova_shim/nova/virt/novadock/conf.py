@@ -35,6 +35,14 @@ OPTS = [
         help="Seconds to wait for the novadock service to finish an action "
         "(spawn, reboot, power off, ...).",
     ),
+    cfg.FloatOpt(
+        "lifecycle_event_delay",
+        default=15.0,
+        min=0.0,
+        help="Seconds a STOPPED lifecycle event is held back before Nova hears "
+        "it, dropped if the instance starts again meanwhile (a reboot), as "
+        "the libvirt driver does.",
+    ),
 ]
 
 

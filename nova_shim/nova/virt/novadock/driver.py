@@ -13,11 +13,15 @@ from oslo_serialization import jsonutils
 
 from nova import exception
 from nova.compute import power_state
+import nova.conf
+from nova.network import model as network_model
 from nova.virt import driver
 from nova.virt import hardware
 from nova.virt.novadock import client as novadock_client
+from nova.virt.novadock import events as novadock_events
 
 LOG = logging.getLogger(__name__)
+CONF = nova.conf.CONF
 
 # The spec's PowerState strings, as nova.compute.power_state constants.
 POWER_STATES = {
@@ -69,9 +73,33 @@ def _image_properties(image_meta):
 
 
 def _network_info(network_info):
-    if not network_info:
-        return []
+    """Nova's network_info (a NetworkInfo, its async wrapper or a list of VIF
+    dicts) as JSON primitives; None stays None ("not given")."""
+    if network_info is None:
+        return None
     return jsonutils.loads(jsonutils.dumps(list(network_info)))
+
+
+def _vif(vif):
+    return jsonutils.loads(jsonutils.dumps(vif))
+
+
+def _vif_plugged_events(network_info):
+    """The network-vif-plugged events to wait for: the VIFs Neutron has not
+    reported up yet (what the libvirt driver waits for)."""
+    return [
+        ("network-vif-plugged", vif["id"])
+        for vif in network_info or []
+        if vif.get("active", True) is False
+        and vif.get("vnic_type") != network_model.VNIC_TYPE_REMOTE_MANAGED
+    ]
+
+
+def _neutron_failed_callback(event_name, instance):
+    LOG.error("Neutron reported failure on event %s for instance %s",
+              event_name, instance.uuid, instance=instance)
+    if CONF.vif_plugging_is_fatal:
+        raise exception.VirtualInterfaceCreateException()
 
 
 def spawn_request(instance, image_meta, network_info, power_on):
@@ -99,7 +127,7 @@ def spawn_request(instance, image_meta, network_info, power_on):
             "name": _field(image_meta, "name"),
             "properties": _image_properties(image_meta),
         },
-        "network_info": _network_info(network_info),
+        "network_info": _network_info(network_info) or [],
         "power_on": bool(power_on),
     }
 
@@ -112,6 +140,7 @@ class DockerDriver(driver.ComputeDriver):
         # Claim nothing until the service says what it supports.
         self.capabilities = copy.deepcopy(driver.ComputeDriver.capabilities)
         self._api = novadock_client.NovadockClient()
+        self._events = novadock_events.EventListener(self.emit_event)
 
     # -- host ----------------------------------------------------------------
 
@@ -129,6 +158,10 @@ class DockerDriver(driver.ComputeDriver):
         )
         caps = self._api.get_capabilities()
         self.capabilities.update({k: bool(v) for k, v in caps.items()})
+        self._events.start()
+
+    def cleanup_host(self, host):
+        self._events.stop()
 
     def get_available_nodes(self, refresh=False):
         return [self._api.get_host()["nodename"]]
@@ -189,32 +222,50 @@ class DockerDriver(driver.ComputeDriver):
     def spawn(self, context, instance, image_meta, injected_files,
               admin_password, allocations, network_info=None,
               block_device_info=None, power_on=True, accel_info=None):
-        self._api.spawn(spawn_request(instance, image_meta, network_info, power_on))
+        request = spawn_request(instance, image_meta, network_info, power_on)
+        # Neutron says network-vif-plugged once its agent has wired the OVS
+        # port the service creates; wait for the ports that are not up yet.
+        timeout = CONF.vif_plugging_timeout
+        events = _vif_plugged_events(network_info) if power_on and timeout else []
+        try:
+            with self.virtapi.wait_for_instance_event(
+                instance, events, timeout=timeout,
+                error_callback=_neutron_failed_callback,
+            ):
+                self._api.spawn(request)
+        except exception.InstanceEventTimeout:
+            if CONF.vif_plugging_is_fatal:
+                self._api.destroy(instance.uuid, _network_info(network_info))
+                raise exception.VirtualInterfaceCreateException() from None
+            LOG.warning("Neutron did not confirm the VIFs of %s in %s s; "
+                        "going on as vif_plugging_is_fatal is false",
+                        instance.uuid, timeout, instance=instance)
 
     def destroy(self, context, instance, network_info, block_device_info=None,
                 destroy_disks=True, destroy_secrets=True):
-        self._api.destroy(instance.uuid)
+        self._api.destroy(instance.uuid, _network_info(network_info))
 
     def cleanup(self, context, instance, network_info, block_device_info=None,
                 destroy_disks=True, migrate_data=None, destroy_vifs=True,
                 destroy_secrets=True):
-        self._api.destroy(instance.uuid)
+        self._api.destroy(instance.uuid, _network_info(network_info))
 
     def reboot(self, context, instance, network_info, reboot_type,
                block_device_info=None, bad_volumes_callback=None,
                accel_info=None, share_info=None):
-        self._api.reboot(instance.uuid, str(reboot_type).upper())
+        self._api.reboot(instance.uuid, str(reboot_type).upper(),
+                         _network_info(network_info))
 
     def power_off(self, instance, timeout=0, retry_interval=0):
         self._api.power_off(instance.uuid, int(timeout), int(retry_interval))
 
     def power_on(self, context, instance, network_info,
                  block_device_info=None, accel_info=None, share_info=None):
-        self._api.power_on(instance.uuid)
+        self._api.power_on(instance.uuid, _network_info(network_info))
 
     def resume_state_on_host_boot(self, context, instance, network_info,
                                   share_info, block_device_info=None):
-        self._api.power_on(instance.uuid)
+        self._api.power_on(instance.uuid, _network_info(network_info))
 
     def pause(self, instance):
         self._api.pause(instance.uuid)
@@ -228,3 +279,19 @@ class DockerDriver(driver.ComputeDriver):
     def resume(self, context, instance, network_info, block_device_info=None,
                share_info=None):
         self._api.resume(instance.uuid)
+
+    def poll_rebooting_instances(self, timeout, instances):
+        # Reboots finish within the reboot call: nothing is ever left rebooting.
+        pass
+
+    def attach_interface(self, context, instance, image_meta, vif):
+        try:
+            self._api.attach_interface(instance.uuid, _vif(vif))
+        except exception.VirtualInterfacePlugException as e:
+            LOG.error("Attaching port %s failed: %s", vif["id"], e,
+                      instance=instance)
+            raise exception.InterfaceAttachFailed(
+                instance_uuid=instance.uuid) from e
+
+    def detach_interface(self, context, instance, vif):
+        self._api.detach_interface(instance.uuid, vif["id"])

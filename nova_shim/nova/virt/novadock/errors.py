@@ -12,6 +12,7 @@ CODE_TO_EXCEPTION = {
     "InstanceExists": exception.InstanceExists,
     "InstanceInvalidState": exception.InstanceInvalidState,
     "SpawnFailed": exception.InstanceDeployFailure,
+    "VifPlugFailed": exception.VirtualInterfacePlugException,
     "InvalidInput": exception.InvalidInput,
     "BadRequest": exception.InvalidInput,
     "PayloadTooLarge": exception.InvalidInput,

@@ -1,0 +1,136 @@
+"""Lifecycle events: one streaming request to the service's /v1/events,
+turned into nova.virt.event.LifecycleEvent for Nova.
+
+STOPPED is held back for ``[novadock] lifecycle_event_delay`` seconds and
+dropped if the instance starts again meanwhile, as the libvirt driver does
+for reboots. The listener reconnects by itself when the service restarts.
+"""
+
+import json
+import threading
+
+from oslo_log import log as logging
+
+from nova.virt import event as virtevent
+from nova.virt.novadock import client as novadock_client
+from nova.virt.novadock import conf as novadock_conf
+
+LOG = logging.getLogger(__name__)
+CONF = novadock_conf.CONF
+
+TRANSITIONS = {
+    "started": virtevent.EVENT_LIFECYCLE_STARTED,
+    "stopped": virtevent.EVENT_LIFECYCLE_STOPPED,
+    "paused": virtevent.EVENT_LIFECYCLE_PAUSED,
+    "resumed": virtevent.EVENT_LIFECYCLE_RESUMED,
+    "suspended": virtevent.EVENT_LIFECYCLE_SUSPENDED,
+}
+
+# The service sends a heartbeat every 10 s: three missed ones mean the
+# connection is dead.
+READ_TIMEOUT = 30.0
+RECONNECT_DELAY = 1.0
+
+
+class EventListener:
+    """Follows the service's event stream on a thread of its own."""
+
+    def __init__(self, emit, socket_path=None):
+        self._emit = emit
+        self._socket_path = socket_path
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._delayed = {}
+        self._thread = None
+        self.connected = threading.Event()
+
+    @property
+    def socket_path(self):
+        return self._socket_path or CONF.novadock.socket_path
+
+    def start(self):
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self._run, name="novadock-events", daemon=True)
+        self._thread.start()
+
+    def stop(self):
+        self._stop.set()
+        with self._lock:
+            for timer in self._delayed.values():
+                timer.cancel()
+            self._delayed.clear()
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                self._follow()
+            except Exception as e:  # noqa: BLE001 - any failure means reconnect
+                LOG.warning("novadock event stream at %s lost: %s",
+                            self.socket_path, e)
+            self.connected.clear()
+            self._stop.wait(RECONNECT_DELAY)
+
+    def _follow(self):
+        conn = novadock_client.UnixHTTPConnection(self.socket_path, READ_TIMEOUT)
+        try:
+            conn.request("GET", "/v1/events",
+                         headers={"Accept": "application/x-ndjson"})
+            resp = conn.getresponse()
+            if resp.status != 200:
+                raise OSError(f"GET /v1/events answered HTTP {resp.status}")
+            self.connected.set()
+            LOG.info("Following lifecycle events from %s", self.socket_path)
+            while not self._stop.is_set():
+                line = resp.readline()
+                if not line:
+                    raise OSError("the service closed the event stream")
+                self._handle(line)
+        finally:
+            conn.close()
+
+    def _handle(self, line):
+        try:
+            message = json.loads(line)
+        except ValueError:
+            LOG.warning("novadock sent an event line that is not JSON: %r", line)
+            return
+        transition = TRANSITIONS.get(message.get("event"))
+        if transition is None:
+            if message.get("event") == "lagged":
+                LOG.warning("Missed %s lifecycle events; the power state sync "
+                            "will catch up", message.get("missed"))
+            return
+        self.dispatch(virtevent.LifecycleEvent(message["uuid"], transition))
+
+    def dispatch(self, event):
+        """Emit now, or hold STOPPED back; any other event of the instance
+        drops a held-back STOPPED."""
+        delay = CONF.novadock.lifecycle_event_delay
+        with self._lock:
+            pending = self._delayed.pop(event.uuid, None)
+            if pending is not None:
+                pending.cancel()
+            if event.transition == virtevent.EVENT_LIFECYCLE_STOPPED and delay > 0:
+                timer = threading.Timer(delay, self._emit_delayed, (event,))
+                timer.daemon = True
+                self._delayed[event.uuid] = timer
+                timer.start()
+                return
+        self._safe_emit(event)
+
+    def _emit_delayed(self, event):
+        with self._lock:
+            if self._delayed.get(event.uuid) is None:
+                return
+            del self._delayed[event.uuid]
+        self._safe_emit(event)
+
+    def _safe_emit(self, event):
+        try:
+            self._emit(event)
+        except Exception:
+            LOG.exception("Handling lifecycle event %s failed", event)
+

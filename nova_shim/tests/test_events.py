@@ -1,0 +1,97 @@
+"""Lifecycle events: what Nova hears when a container changes state, through
+the driver's one streaming request to the real service."""
+
+import time
+
+from nova import conf as nova_conf
+from nova.compute import power_state
+from nova.virt import event as virtevent
+from tests import base
+from tests import service
+
+CONF = nova_conf.CONF
+DELAY = 1.0
+
+
+class LifecycleEventTestCase(base.FunctionalTestCase):
+
+    def setUp(self):
+        super().setUp()
+        CONF.set_override("lifecycle_event_delay", DELAY, "novadock")
+        self.addCleanup(CONF.clear_override, "lifecycle_event_delay", "novadock")
+        self.heard = []
+        self.driver.register_event_listener(self.heard.append)
+        self.driver.init_host("novadock-test")
+        self.addCleanup(self.driver.cleanup_host, "novadock-test")
+        self.assertTrue(self.driver._events.connected.wait(10),
+                        "the driver opened the event stream")
+
+    def transitions(self, instance):
+        return [e.transition for e in self.heard if e.uuid == instance.uuid]
+
+    def wait_transition(self, instance, transition, timeout=10.0):
+        self.wait_for(lambda: transition in self.transitions(instance),
+                      timeout=timeout, what=f"{transition} for {instance.uuid}")
+
+    def test_a_container_killed_from_outside_is_reported_stopped(self):
+        inst = self.spawn()
+        self.wait_transition(inst, virtevent.EVENT_LIFECYCLE_STARTED)
+        t0 = time.monotonic()
+        service.docker("kill", f"nova-{inst.uuid}")
+        self.wait_transition(inst, virtevent.EVENT_LIFECYCLE_STOPPED, timeout=10)
+        self.assertLess(time.monotonic() - t0, DELAY + 5, "within seconds")
+        self.assertEqual(power_state.SHUTDOWN,
+                         self.driver.get_info(inst).state)
+
+    def test_a_reboot_does_not_tell_nova_the_instance_stopped(self):
+        inst = self.spawn()
+        self.wait_transition(inst, virtevent.EVENT_LIFECYCLE_STARTED)
+        del self.heard[:]
+        self.driver.reboot(self.ctxt, inst, None, "HARD")
+        self.wait_transition(inst, virtevent.EVENT_LIFECYCLE_STARTED)
+        time.sleep(DELAY + 1)
+        self.assertNotIn(virtevent.EVENT_LIFECYCLE_STOPPED, self.transitions(inst))
+
+    def test_pause_suspend_and_resume_are_heard(self):
+        inst = self.spawn()
+        self.wait_transition(inst, virtevent.EVENT_LIFECYCLE_STARTED)
+        self.driver.pause(inst)
+        self.wait_transition(inst, virtevent.EVENT_LIFECYCLE_PAUSED)
+        self.driver.unpause(inst)
+        self.wait_transition(inst, virtevent.EVENT_LIFECYCLE_RESUMED)
+        del self.heard[:]
+        self.driver.suspend(self.ctxt, inst)
+        self.wait_transition(inst, virtevent.EVENT_LIFECYCLE_SUSPENDED)
+        self.driver.resume(self.ctxt, inst, None)
+        self.wait_transition(inst, virtevent.EVENT_LIFECYCLE_RESUMED)
+
+
+class EventStreamReconnectTestCase(base.FunctionalTestCase):
+    """A service of its own, killed with SIGKILL and started again."""
+
+    def setUp(self):
+        super().setUp()
+        self.own = service.NovadockService().start()
+        self.addCleanup(self.own.stop)
+        CONF.set_override("socket_path", self.own.socket_path, "novadock")
+        CONF.set_override("lifecycle_event_delay", 0.0, "novadock")
+        self.addCleanup(CONF.clear_override, "lifecycle_event_delay", "novadock")
+        self.heard = []
+        self.driver.register_event_listener(self.heard.append)
+        self.driver.init_host("novadock-test")
+        self.addCleanup(self.driver.cleanup_host, "novadock-test")
+        self.assertTrue(self.driver._events.connected.wait(10))
+
+    def test_the_driver_reconnects_after_the_service_restarts(self):
+        inst = self.spawn()
+        self.own.restart()
+        self.wait_for(lambda: self.driver._events.connected.is_set(),
+                      timeout=15, what="the event stream to reconnect")
+        # Nothing was lost: the restarted service rebuilt its state from Docker.
+        self.assertEqual(power_state.RUNNING, self.driver.get_info(inst).state)
+        service.docker("pause", f"nova-{inst.uuid}")
+        self.wait_for(
+            lambda: virtevent.EVENT_LIFECYCLE_PAUSED in [
+                e.transition for e in self.heard if e.uuid == inst.uuid],
+            timeout=10, what="PAUSED after the restart")
+        self.assertEqual(power_state.PAUSED, self.driver.get_info(inst).state)

@@ -1,0 +1,152 @@
+"""network_info as the driver marshals it: an OVS VIF reaches the container
+(eth1, the VIF's MAC and address) and the OVS port Neutron's agent looks for.
+Needs Open vSwitch (the tests' private one, see service.py)."""
+
+import contextlib
+import uuid
+
+from nova import conf as nova_conf
+from nova import exception
+from nova.compute import power_state
+from nova.network import model as network_model
+from tests import base
+from tests import service
+
+BRIDGE = service.OVS_BRIDGE
+CONF = nova_conf.CONF
+
+
+def ovs_vif(port_id, mac, address, cidr="198.18.7.0/24", gateway="198.18.7.1"):
+    subnet = network_model.Subnet(
+        cidr=cidr, gateway=network_model.IP(address=gateway, type="gateway"),
+        ips=[network_model.FixedIP(address=address)], dns=[], routes=[])
+    network = network_model.Network(
+        id=str(uuid.uuid4()), bridge=BRIDGE, label="novadock-test",
+        subnets=[subnet], meta={"mtu": 1400})
+    return network_model.VIF(
+        id=port_id, address=mac, network=network, type="ovs",
+        devname=("tap" + port_id)[:14], ovs_interfaceid=port_id,
+        details={"port_filter": True, "bridge_name": BRIDGE}, active=True,
+        vnic_type="normal")
+
+
+class NetworkTestCase(base.FunctionalTestCase):
+
+    def setUp(self):
+        super().setUp()
+        if not self.service.ovsdb:
+            self.fail("Open vSwitch is not installed: tools/setup-dev.sh installs it")
+
+    def port_external_ids(self, devname):
+        p = self.service.ovs_vsctl("--if-exists", "get", "Interface", devname,
+                                   "external_ids", check=False)
+        return p.stdout.strip()
+
+    def in_container(self, inst, *cmd):
+        return service.docker("exec", f"nova-{inst.uuid}", *cmd).stdout
+
+    def test_ovs_vif_plugged_kept_across_power_cycle_and_removed(self):
+        port_id = str(uuid.uuid4())
+        mac = "fa:16:3e:00:%02x:%02x" % (uuid.uuid4().int % 256, 7)
+        vif = ovs_vif(port_id, mac, "198.18.7.10")
+        network_info = network_model.NetworkInfo([vif])
+        inst = self.spawn(network_info=network_info)
+        self.assertEqual(power_state.RUNNING, self.driver.get_info(inst).state)
+
+        ids = self.port_external_ids(vif["devname"])
+        self.assertIn(port_id, ids)
+        self.assertIn(inst.uuid, ids)
+        self.assertIn(mac, ids)
+        self.assertIn(vif["devname"], self.service.ovs_vsctl(
+            "list-ports", BRIDGE).stdout.split())
+        self.assertEqual(mac, self.in_container(
+            inst, "cat", "/sys/class/net/eth1/address").strip())
+        self.assertIn("198.18.7.10/24", self.in_container(
+            inst, "ip", "-4", "addr", "show", "eth1"))
+
+        # A new process, a new network namespace: plugged again.
+        self.driver.power_off(inst)
+        self.driver.power_on(self.ctxt, inst, network_info)
+        self.assertEqual(mac, self.in_container(
+            inst, "cat", "/sys/class/net/eth1/address").strip())
+        self.driver.reboot(self.ctxt, inst, network_info, "HARD")
+        self.assertIn("198.18.7.10/24", self.in_container(
+            inst, "ip", "-4", "addr", "show", "eth1"))
+
+        self.driver.destroy(self.ctxt, inst, network_info)
+        self.assertIsNone(self.container(inst))
+        self.assertNotIn(vif["devname"], self.service.ovs_vsctl(
+            "list-ports", BRIDGE).stdout.split())
+        self.assertEqual("", self.port_external_ids(vif["devname"]))
+
+    def test_attach_and_detach_interface(self):
+        inst = self.spawn()
+        port_id = str(uuid.uuid4())
+        mac = "fa:16:3e:00:%02x:%02x" % (uuid.uuid4().int % 256, 8)
+        vif = ovs_vif(port_id, mac, "198.18.7.20")
+        self.driver.attach_interface(self.ctxt, inst, self.make_image_meta(), vif)
+        self.assertIn(port_id, self.port_external_ids(vif["devname"]))
+        self.assertEqual(mac, self.in_container(
+            inst, "cat", "/sys/class/net/eth1/address").strip())
+        op, status = self.api.operations[-1]
+        self.assertEqual(("attachInterface", 201), (op, status))
+
+        self.driver.detach_interface(self.ctxt, inst, vif)
+        self.assertEqual("", self.port_external_ids(vif["devname"]))
+        self.assertNotIn("eth1", self.in_container(inst, "ls", "/sys/class/net"))
+        self.driver.detach_interface(self.ctxt, inst, vif)  # not attached: fine
+
+
+class _NeutronVirtAPI:
+    """Stands in for nova-compute's virtapi, i.e. for Neutron's events (the
+    one thing outside this machine): records what the driver waits for and
+    answers as Neutron would, or never."""
+
+    def __init__(self, neutron_answers):
+        self.neutron_answers = neutron_answers
+        self.waited_for = []
+
+    @contextlib.contextmanager
+    def wait_for_instance_event(self, instance, event_names, timeout=300,
+                                error_callback=None):
+        self.waited_for.append((list(event_names), timeout))
+        yield
+        if event_names and not self.neutron_answers:
+            raise exception.InstanceEventTimeout()
+
+
+class VifPluggedEventsTestCase(NetworkTestCase):
+
+    def _down_vif(self, host):
+        port_id = str(uuid.uuid4())
+        vif = ovs_vif(port_id, "fa:16:3e:00:%02x:%02x" % (host, 9),
+                      f"198.18.7.{host}")
+        vif["active"] = False
+        return vif
+
+    def test_spawn_waits_for_network_vif_plugged_of_down_ports(self):
+        self.driver.virtapi = _NeutronVirtAPI(neutron_answers=True)
+        down = self._down_vif(30)
+        inst = self.spawn(network_info=network_model.NetworkInfo([down]))
+        self.assertEqual(
+            [([("network-vif-plugged", down["id"])], CONF.vif_plugging_timeout)],
+            self.driver.virtapi.waited_for)
+        self.assertEqual(power_state.RUNNING, self.driver.get_info(inst).state)
+
+    def test_no_event_from_neutron_fails_the_boot_and_leaves_nothing(self):
+        self.driver.virtapi = _NeutronVirtAPI(neutron_answers=False)
+        down = self._down_vif(31)
+        inst = self.make_instance()
+        self.assertRaises(
+            exception.VirtualInterfaceCreateException, self.spawn,
+            instance=inst, network_info=network_model.NetworkInfo([down]))
+        self.assertIsNone(self.container(inst))
+        self.assertEqual("", self.port_external_ids(down["devname"]))
+
+    def test_not_fatal_when_configured_so(self):
+        CONF.set_override("vif_plugging_is_fatal", False)
+        self.addCleanup(CONF.clear_override, "vif_plugging_is_fatal")
+        self.driver.virtapi = _NeutronVirtAPI(neutron_answers=False)
+        inst = self.spawn(
+            network_info=network_model.NetworkInfo([self._down_vif(32)]))
+        self.assertEqual(power_state.RUNNING, self.driver.get_info(inst).state)
