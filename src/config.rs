@@ -126,6 +126,8 @@ pub struct NovadockConfig {
     pub nova_default_route: bool,
     /// `[neutron] ovs_bridge`: the bridge of a VIF whose network names none.
     pub ovs_bridge: String,
+    /// Address of the read-only Glance facade; None serves none.
+    pub glance_facade_listen: Option<std::net::SocketAddr>,
 }
 
 /// The `[DEFAULT]` options of Nova that shape what the host reports.
@@ -161,6 +163,7 @@ const NOVADOCK_KEYS: &[&str] = &[
     "ovsdb_connection",
     "ovs_vsctl_timeout",
     "default_route",
+    "glance_facade_listen",
     // Read by the Python driver only.
     "api_timeout",
     "action_timeout",
@@ -232,6 +235,7 @@ impl Config {
                 "docker" => false,
                 other => return Err(invalid("default_route", other, "must be nova or docker")),
             },
+            glance_facade_listen: raw.parsed(s, "glance_facade_listen")?,
             ovs_bridge: raw
                 .get("neutron", "ovs_bridge")
                 .filter(|v| !v.is_empty())

@@ -24,8 +24,16 @@ pub enum ApiError {
     InstanceExists(String),
     #[error("{0}")]
     ImageNotFound(String),
+    /// The image exists but cannot be used: wrong format, corrupt, bad checksum.
+    #[error("{0}")]
+    ImageUnacceptable(String),
+    /// Glance could not be reached or refused to hand over data.
+    #[error("{0}")]
+    ImageUnavailable(String),
     #[error("{0}")]
     InstanceInvalidState(String),
+    #[error("instance {0} has no container on this host to snapshot")]
+    InstanceNotRunning(String),
     #[error("{0}")]
     SpawnFailed(String),
     #[error("{0}")]
@@ -47,7 +55,10 @@ impl ApiError {
             ApiError::InstanceNotFound(_) => "InstanceNotFound",
             ApiError::InstanceExists(_) => "InstanceExists",
             ApiError::ImageNotFound(_) => "ImageNotFound",
+            ApiError::ImageUnacceptable(_) => "ImageUnacceptable",
+            ApiError::ImageUnavailable(_) => "ImageUnavailable",
             ApiError::InstanceInvalidState(_) => "InstanceInvalidState",
+            ApiError::InstanceNotRunning(_) => "InstanceNotRunning",
             ApiError::SpawnFailed(_) => "SpawnFailed",
             ApiError::VifPlugFailed(_) => "VifPlugFailed",
             ApiError::DockerUnavailable(_) => "DockerUnavailable",
@@ -57,13 +68,18 @@ impl ApiError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::BadRequest(_) | ApiError::InvalidInput(_) => StatusCode::BAD_REQUEST,
+            ApiError::BadRequest(_)
+            | ApiError::InvalidInput(_)
+            | ApiError::ImageUnacceptable(_) => StatusCode::BAD_REQUEST,
+            ApiError::ImageUnavailable(_) => StatusCode::BAD_GATEWAY,
             ApiError::NoSuchRoute(_)
             | ApiError::InstanceNotFound(_)
             | ApiError::ImageNotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::InstanceExists(_) | ApiError::InstanceInvalidState(_) => StatusCode::CONFLICT,
+            ApiError::InstanceExists(_)
+            | ApiError::InstanceInvalidState(_)
+            | ApiError::InstanceNotRunning(_) => StatusCode::CONFLICT,
             ApiError::SpawnFailed(_) | ApiError::VifPlugFailed(_) | ApiError::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }

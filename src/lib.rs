@@ -7,6 +7,7 @@ pub mod config;
 pub mod docker;
 pub mod error;
 pub mod host;
+pub mod image;
 pub mod model;
 pub mod network;
 pub mod server;

@@ -120,7 +120,19 @@ async fn serve(files: &[PathBuf]) -> Result<(), String> {
     let listener = server::bind(&config.novadock).map_err(|e| e.to_string())?;
     let socket = config.novadock.socket_path.clone();
     tracing::info!(socket = %socket.display(), "serving the driver API");
-    let compute = compute::Compute::new(docker, config);
+    if let Some(addr) = config.novadock.glance_facade_listen {
+        let tcp = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("glance_facade_listen {addr}: {e}"))?;
+        tracing::info!(%addr, "serving the Glance facade");
+        let facade = api::glance_facade::router(docker.clone());
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(tcp, facade).await {
+                tracing::error!("Glance facade stopped: {e}");
+            }
+        });
+    }
+    let compute = compute::Compute::new(docker, config).map_err(|e| e.to_string())?;
     tokio::spawn(compute.clone().follow_docker_events());
     let app = api::router(compute);
     let result = axum::serve(listener, app)

@@ -73,6 +73,9 @@ pub struct SpawnRequest {
     pub network_info: Vec<serde_json::Value>,
     #[serde(default = "default_true")]
     pub power_on: bool,
+    /// Given when the image may have to come from Glance.
+    #[serde(default)]
+    pub glance: Option<GlanceAccess>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -205,4 +208,58 @@ pub struct AttachedInterface {
     pub port_id: String,
     pub ifname: String,
     pub devname: String,
+}
+
+/// Where Glance is and the requesting user's token: every image operation
+/// acts with the user's rights.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GlanceAccess {
+    pub endpoint: String,
+    pub token: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoredImage {
+    pub glance_id: String,
+    pub docker_id: String,
+    pub size: u64,
+    pub checksum: String,
+    pub multihash: String,
+    pub hashing_algo: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GlanceRequest {
+    pub glance: GlanceAccess,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FetchedImage {
+    pub glance_id: String,
+    pub docker_id: String,
+    /// False when the host had it already.
+    pub downloaded: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotImage {
+    /// The Glance image Nova created for the snapshot.
+    pub image_id: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PruneRequest {
+    pub min_age_seconds: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PruneResult {
+    pub removed: Vec<String>,
 }

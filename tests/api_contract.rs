@@ -114,7 +114,13 @@ fn check(spec: &Value, path: &str, method: &str, r: &Response) {
         r.raw
     );
     let documented = resolve(spec, documented);
-    if let Some(schema) = documented.pointer("/content/application~1json/schema") {
+    let binary = documented
+        .get("content")
+        .and_then(Value::as_object)
+        .is_some_and(|c| !c.contains_key("application/json"));
+    if binary {
+        assert!(!r.raw.is_empty(), "{method} {path}: a body is documented");
+    } else if let Some(schema) = documented.pointer("/content/application~1json/schema") {
         validate(spec, schema, &r.body, "body")
             .unwrap_or_else(|e| panic!("{method} {path} {}: {e}", r.status));
     } else {
@@ -135,11 +141,14 @@ async fn every_documented_operation_answers_as_documented() {
     // Bodies for the operations that need one; the instance is spawned first
     // so that the instance routes act on something real.
     let attach = vif(41, 10);
+    let snap = new_uuid();
     let mut spawn_body = spawn_request(&uuid);
     spawn_body["network_info"] = json!([vif(40, 10)]);
     let port_id = attach["id"].as_str().expect("id").to_string();
     let bodies = json!({
         "computeInventory": {"existing": {}},
+        "snapshot": {"image_id": snap},
+        "pruneImages": {"min_age_seconds": 86400},
         "attachInterface": {"vif": attach},
         "powerOn": {"network_info": [vif(40, 10)]},
         "spawn": spawn_body,
@@ -163,6 +172,11 @@ async fn every_documented_operation_answers_as_documented() {
         "resume",
         "attachInterface",
         "detachInterface",
+        "snapshot",
+        "getImage",
+        "readImage",
+        "pruneImages",
+        "deleteImage",
         "reboot",
         "powerOff",
         "powerOn",
@@ -176,8 +190,12 @@ async fn every_documented_operation_answers_as_documented() {
             }
         }
     }
-    // The event stream never ends: tests/events.rs reads it.
-    ops.retain(|(id, _, _)| id != "streamEvents");
+    // Exercised elsewhere: the event stream never ends (tests/events.rs);
+    // storing an image takes a tarball (below); fetching and uploading need
+    // a real Glance (nova_shim and glance_backend tests).
+    ops.retain(|(id, _, _)| {
+        !["streamEvents", "storeImage", "fetchImage", "uploadImage"].contains(&id.as_str())
+    });
     assert_eq!(
         ops.len(),
         order.len(),
@@ -188,7 +206,10 @@ async fn every_documented_operation_answers_as_documented() {
             .iter()
             .find(|(i, _, _)| i == id)
             .unwrap_or_else(|| panic!("{id} in spec"));
-        let url = path.replace("{uuid}", &uuid).replace("{port_id}", &port_id);
+        let url = path
+            .replace("{uuid}", &uuid)
+            .replace("{port_id}", &port_id)
+            .replace("{glance_id}", &snap);
         let body = bodies.get(id).map(Value::to_string);
         let r = request(&svc.socket, &method.to_uppercase(), &url, body.as_deref()).await;
         assert!(r.status < 400, "{id}: {} {}", r.status, r.raw);
@@ -280,4 +301,36 @@ async fn the_socket_is_group_accessible_only() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o660);
+}
+
+#[tokio::test]
+async fn storing_an_image_answers_as_documented() {
+    let spec = spec();
+    let svc = serve(compute().await).await;
+    let id = new_uuid();
+    let tar = docker_save(TEST_IMAGE);
+    let conn = tokio::net::UnixStream::connect(&svc.socket)
+        .await
+        .expect("connect");
+    let (status, body) = exchange(
+        conn,
+        "PUT",
+        &format!("/v1/images/{id}/data"),
+        "application/x-tar",
+        &tar,
+    )
+    .await;
+    let r = Response {
+        status,
+        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+        raw: String::from_utf8_lossy(&body).into_owned(),
+    };
+    check(&spec, "/v1/images/{glance_id}/data", "put", &r);
+    assert_eq!(status, 201);
+    assert_eq!(
+        request(&svc.socket, "DELETE", &format!("/v1/images/{id}"), None)
+            .await
+            .status,
+        204
+    );
 }

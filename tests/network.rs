@@ -129,7 +129,8 @@ async fn docker_can_keep_the_default_route() {
     let c = novadock::compute::Compute::new(
         compute().await.docker().clone(),
         config("default_route = docker\n"),
-    );
+    )
+    .expect("compute");
     let uuid = new_uuid();
     let _g = Cleanup(uuid.clone());
     let v = vif(13, 10);

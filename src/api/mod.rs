@@ -3,6 +3,8 @@
 
 mod driver;
 mod events;
+pub mod glance_facade;
+mod images;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -46,6 +48,18 @@ pub fn router(compute: Compute) -> Router {
             "/v1/instances/{uuid}/interfaces/{port_id}",
             axum::routing::delete(driver::detach_interface),
         )
+        .route("/v1/instances/{uuid}/snapshot", post(images::snapshot))
+        .route("/v1/images/prune", post(images::prune))
+        .route(
+            "/v1/images/{glance_id}",
+            get(images::describe).delete(images::delete),
+        )
+        .route(
+            "/v1/images/{glance_id}/data",
+            get(images::read).put(images::store),
+        )
+        .route("/v1/images/{glance_id}/fetch", post(images::fetch))
+        .route("/v1/images/{glance_id}/upload", post(images::upload))
         .fallback(no_such_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -21,9 +21,14 @@ use crate::network::vif::{self, VifPlan};
 const DEATH_OUTPUT_BYTES: usize = 2048;
 
 impl Compute {
-    /// The local image for a spawn: the one loaded for the Glance image id,
-    /// else the image name as a local reference.
+    /// The local image for a spawn: from Glance (downloaded once, access
+    /// checked with the user's token) when the request says where Glance is;
+    /// else the one loaded for the Glance image id, else the image name as a
+    /// local reference.
     async fn resolve_image(&self, req: &SpawnRequest) -> Result<String, ApiError> {
+        if let (Some(access), Some(id)) = (&req.glance, &req.image.id) {
+            return Ok(self.images().fetch(access, id).await?.docker_id);
+        }
         let mut candidates = Vec::new();
         if let Some(id) = &req.image.id {
             candidates.push(naming::glance_image_reference(id));

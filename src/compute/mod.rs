@@ -7,6 +7,7 @@ pub mod interfaces;
 pub mod lifecycle;
 pub mod power_state;
 pub mod resources;
+pub mod snapshot;
 pub mod state;
 
 use std::collections::HashMap;
@@ -19,6 +20,7 @@ use bollard::query_parameters::ListContainersOptions;
 use crate::config::Config;
 use crate::docker::{is_not_found, naming};
 use crate::error::ApiError;
+use crate::image::Images;
 use crate::model::InstanceInfo;
 use crate::network::Network;
 use crate::network::ovs::Ovs;
@@ -29,10 +31,11 @@ pub struct Compute {
     config: Config,
     network: Network,
     states: Arc<state::States>,
+    images: Images,
 }
 
 impl Compute {
-    pub fn new(docker: Docker, config: Config) -> Self {
+    pub fn new(docker: Docker, config: Config) -> Result<Self, ApiError> {
         let n = &config.novadock;
         let network = Network {
             ovs: Ovs {
@@ -42,12 +45,17 @@ impl Compute {
             default_bridge: n.ovs_bridge.clone(),
             nova_default_route: n.nova_default_route,
         };
-        Compute {
+        Ok(Compute {
+            images: Images::new(docker.clone())?,
             docker,
             config,
             network,
             states: Arc::new(state::States::default()),
-        }
+        })
+    }
+
+    pub fn images(&self) -> &Images {
+        &self.images
     }
 
     pub fn states(&self) -> &state::States {

@@ -217,6 +217,7 @@ mod tests {
             },
             network_info: vec![],
             power_on: true,
+            glance: None,
         }
     }
 

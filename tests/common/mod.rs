@@ -41,7 +41,7 @@ pub async fn compute() -> Compute {
         .inspect_image(TEST_IMAGE)
         .await
         .unwrap_or_else(|_| panic!("{TEST_IMAGE} missing: run tools/build-test-image.sh"));
-    Compute::new(docker, cfg)
+    Compute::new(docker, cfg).expect("compute")
 }
 
 pub fn new_uuid() -> String {
@@ -107,50 +107,20 @@ pub struct Response {
 
 /// One HTTP/1.1 request with Connection: close, read to the end.
 pub async fn request(socket: &Path, method: &str, path: &str, body: Option<&str>) -> Response {
-    let mut s = UnixStream::connect(socket).await.expect("connect");
-    let body = body.unwrap_or("");
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: novadock\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    s.write_all(head.as_bytes()).await.expect("write");
-    // The service may answer (413) and close before reading a huge body.
-    let _ = s.write_all(body.as_bytes()).await;
-    let mut buf = Vec::new();
-    let _ = s.read_to_end(&mut buf).await;
-    let text = String::from_utf8_lossy(&buf).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("status line");
-    let payload = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
-    let payload = if text
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        dechunk(payload)
-    } else {
-        payload.to_string()
-    };
+    let s = UnixStream::connect(socket).await.expect("connect");
+    let (status, payload) = exchange(
+        s,
+        method,
+        path,
+        "application/json",
+        body.unwrap_or("").as_bytes(),
+    )
+    .await;
     Response {
         status,
-        body: serde_json::from_str(&payload).unwrap_or(Value::Null),
-        raw: payload,
+        body: serde_json::from_slice(&payload).unwrap_or(Value::Null),
+        raw: String::from_utf8_lossy(&payload).into_owned(),
     }
-}
-
-fn dechunk(mut s: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = s.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if n == 0 || rest.len() < n {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        s = rest[n..].trim_start_matches("\r\n");
-    }
-    out
 }
 
 pub struct TempDir(pub PathBuf);
@@ -356,4 +326,69 @@ impl EventStream {
         }
         false
     }
+}
+
+/// A request with a binary body over any stream; the answer's status and
+/// de-chunked body bytes.
+pub async fn exchange<S>(
+    mut s: S,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: &[u8],
+) -> (u16, Vec<u8>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: novadock\r\nConnection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).await.expect("write");
+    let _ = s.write_all(body).await;
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf).await;
+    let split = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("headers")
+        + 4;
+    let headers = String::from_utf8_lossy(&buf[..split]).to_ascii_lowercase();
+    let status = headers
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status");
+    let mut rest = &buf[split..];
+    if !headers.contains("transfer-encoding: chunked") {
+        return (status, rest.to_vec());
+    }
+    let mut out = Vec::new();
+    while let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") {
+        let size =
+            usize::from_str_radix(String::from_utf8_lossy(&rest[..eol]).trim(), 16).unwrap_or(0);
+        if size == 0 || rest.len() < eol + 2 + size {
+            break;
+        }
+        out.extend_from_slice(&rest[eol + 2..eol + 2 + size]);
+        rest = &rest[eol + 2 + size..];
+        rest = rest.strip_prefix(b"\r\n").unwrap_or(rest);
+    }
+    (status, out)
+}
+
+pub fn md5_hex(data: &[u8]) -> String {
+    let mut h = novadock::image::digest::Hasher::new("md5").expect("md5");
+    h.update(data);
+    h.hex()
+}
+
+/// `docker save` of an image, as bytes.
+pub fn docker_save(reference: &str) -> Vec<u8> {
+    let out = Command::new("docker")
+        .args(["save", reference])
+        .output()
+        .expect("docker save");
+    assert!(out.status.success());
+    out.stdout
 }

@@ -1,0 +1,176 @@
+//! The engine's images as Glance v2 images, for the read-only facade:
+//! stable ids (uuid v5 of the Docker image id) and the fields Nova, the
+//! openstack client and Horizon read.
+
+use bollard::Docker;
+use bollard::query_parameters::ListImagesOptions;
+use serde_json::{Value, json};
+
+use crate::docker::naming;
+use crate::error::ApiError;
+
+pub fn facade_id(docker_id: &str) -> String {
+    uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, docker_id.as_bytes()).to_string()
+}
+
+#[derive(Debug, Clone)]
+pub struct CatalogImage {
+    pub id: String,
+    pub docker_id: String,
+    pub name: Option<String>,
+    pub tags: Vec<String>,
+    pub size: i64,
+    pub created: i64,
+}
+
+impl CatalogImage {
+    pub fn to_glance(&self) -> Value {
+        let when = format_rfc3339(self.created);
+        json!({
+            "id": self.id,
+            "name": self.name,
+            "status": "active",
+            "visibility": "public",
+            "protected": false,
+            "os_hidden": false,
+            "tags": [],
+            "container_format": "docker",
+            "disk_format": "raw",
+            // Docker's size of the image; its docker save tarball is a little larger.
+            "size": self.size,
+            "virtual_size": null,
+            "checksum": null,
+            "os_hash_algo": null,
+            "os_hash_value": null,
+            "min_disk": 0,
+            "min_ram": 0,
+            "owner": null,
+            "created_at": when,
+            "updated_at": when,
+            "docker_image_id": self.docker_id,
+            "docker_tags": self.tags.join(" "),
+            "self": format!("/v2/images/{}", self.id),
+            "file": format!("/v2/images/{}/file", self.id),
+            "schema": "/v2/schemas/image",
+        })
+    }
+}
+
+/// Every image of the engine, newest first.
+pub async fn list(docker: &Docker) -> Result<Vec<CatalogImage>, ApiError> {
+    let images = docker
+        .list_images(Some(ListImagesOptions::default()))
+        .await?;
+    let mut out: Vec<CatalogImage> = images
+        .into_iter()
+        .map(|i| {
+            let mut tags: Vec<String> = i
+                .repo_tags
+                .into_iter()
+                .filter(|t| t != "<none>:<none>")
+                .collect();
+            tags.sort();
+            // A user's own tag names the image better than the cache's.
+            let cache = format!("{}:", naming::GLANCE_REPOSITORY);
+            let name = tags
+                .iter()
+                .find(|t| !t.starts_with(&cache))
+                .or(tags.first())
+                .cloned();
+            CatalogImage {
+                id: facade_id(&i.id),
+                name,
+                docker_id: i.id,
+                tags,
+                size: i.size,
+                created: i.created,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| a.id.cmp(&b.id)));
+    Ok(out)
+}
+
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// "2026-11-22T02:35:01.5Z" (or with an offset) as Unix seconds.
+pub fn parse_rfc3339(text: &str) -> Option<i64> {
+    let (date, rest) = text.split_once('T')?;
+    let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
+    let (y, mo, da) = (d.next()??, d.next()??, d.next()??);
+    let clock: String = rest.chars().take(8).collect();
+    let mut t = clock.split(':').map(|p| p.parse::<i64>().ok());
+    let (h, mi, s) = (t.next()??, t.next()??, t.next()??);
+    let zone = rest
+        .rfind(['Z', '+', '-'])
+        .map(|i| &rest[i..])
+        .unwrap_or("Z");
+    let offset = if zone == "Z" || zone.len() < 6 {
+        0
+    } else {
+        let sign = if zone.starts_with('-') { -1 } else { 1 };
+        let oh: i64 = zone.get(1..3)?.parse().ok()?;
+        let om: i64 = zone.get(4..6)?.parse().ok()?;
+        sign * (oh * 3600 + om * 60)
+    };
+    Some(days_from_civil(y, mo, da) * 86_400 + h * 3600 + mi * 60 + s - offset)
+}
+
+pub fn format_rfc3339(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_round_trip() {
+        assert_eq!(format_rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_rfc3339(1_795_228_501), "2026-11-21T02:35:01Z");
+        assert_eq!(
+            parse_rfc3339("2026-11-21T02:35:01.123456789Z"),
+            Some(1_795_228_501)
+        );
+        assert_eq!(
+            parse_rfc3339("2026-11-21T04:35:01+02:00"),
+            Some(1_795_228_501)
+        );
+        assert_eq!(parse_rfc3339("not a time"), None);
+    }
+
+    #[test]
+    fn ids_are_stable_uuids() {
+        let a = facade_id("sha256:abc");
+        assert_eq!(a, facade_id("sha256:abc"));
+        assert_ne!(a, facade_id("sha256:abd"));
+        assert_eq!(
+            uuid::Uuid::parse_str(&a).map(|u| u.get_version_num()).ok(),
+            Some(5)
+        );
+    }
+}

@@ -1,0 +1,184 @@
+//! Images in the Docker engine: `docker load` from a stream with the bytes
+//! hashed on the way, `docker save` as a stream, tags and removal.
+
+use std::sync::{Arc, Mutex};
+
+use bollard::Docker;
+use bollard::query_parameters::{ImportImageOptions, RemoveImageOptions, TagImageOptions};
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+
+use super::digest::Hasher;
+use crate::docker::{is_not_found, naming};
+use crate::error::ApiError;
+
+/// What streamed through a load: byte count, digest, and whether the source
+/// itself failed (as opposed to Docker refusing the data).
+struct Tally {
+    bytes: u64,
+    hasher: Option<Hasher>,
+    source_error: Option<String>,
+}
+
+pub struct Loaded {
+    pub docker_id: String,
+    pub bytes: u64,
+    pub digest: Option<String>,
+}
+
+/// Loads a `docker save` tarball; returns the loaded image's id. Nothing is
+/// tagged here: the caller tags only data it has verified.
+pub async fn load<S>(docker: &Docker, data: S, hasher: Option<Hasher>) -> Result<Loaded, ApiError>
+where
+    S: Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
+{
+    let tally = Arc::new(Mutex::new(Tally {
+        bytes: 0,
+        hasher,
+        source_error: None,
+    }));
+    let seen = tally.clone();
+    let counted = data.map(move |chunk| {
+        let mut t = seen.lock().unwrap_or_else(|p| p.into_inner());
+        match &chunk {
+            Ok(b) => {
+                t.bytes += b.len() as u64;
+                if let Some(h) = t.hasher.as_mut() {
+                    h.update(b);
+                }
+            }
+            Err(e) => t.source_error = Some(e.to_string()),
+        }
+        chunk
+    });
+    let mut progress = docker.import_image_stream(ImportImageOptions::default(), counted, None);
+    let mut loaded: Vec<String> = Vec::new();
+    let mut refused: Option<String> = None;
+    while let Some(item) = progress.next().await {
+        match item {
+            Ok(info) => {
+                for line in info.stream.unwrap_or_default().lines() {
+                    if let Some(r) = line.strip_prefix("Loaded image ID: ") {
+                        loaded.push(r.trim().to_string());
+                    } else if let Some(r) = line.strip_prefix("Loaded image: ") {
+                        loaded.push(r.trim().to_string());
+                    }
+                }
+            }
+            Err(e) => refused = Some(e.to_string()),
+        }
+    }
+    let (bytes, digest, source_error) = {
+        let mut t = tally.lock().unwrap_or_else(|p| p.into_inner());
+        (
+            t.bytes,
+            t.hasher.take().map(Hasher::hex),
+            t.source_error.take(),
+        )
+    };
+    if let Some(e) = source_error {
+        return Err(ApiError::ImageUnavailable(format!(
+            "the image data stopped arriving: {e}"
+        )));
+    }
+    if let Some(e) = refused {
+        return Err(ApiError::ImageUnacceptable(format!(
+            "Docker cannot load the image data (a docker save tarball is expected): {e}"
+        )));
+    }
+    let first = loaded.first().ok_or_else(|| {
+        ApiError::ImageUnacceptable(
+            "the image data holds no image (a docker save tarball is expected)".into(),
+        )
+    })?;
+    let image = docker
+        .inspect_image(first)
+        .await
+        .map_err(|e| ApiError::Internal(format!("inspecting the loaded image {first}: {e}")))?;
+    Ok(Loaded {
+        docker_id: image.id.unwrap_or_else(|| first.clone()),
+        bytes,
+        digest,
+    })
+}
+
+/// The Docker image id behind `novadock-glance:<glance_id>`, if loaded.
+pub async fn local(docker: &Docker, glance_id: &str) -> Result<Option<String>, ApiError> {
+    match docker
+        .inspect_image(&naming::glance_image_reference(glance_id))
+        .await
+    {
+        Ok(i) => Ok(i.id),
+        Err(e) if is_not_found(&e) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn tag(docker: &Docker, docker_id: &str, glance_id: &str) -> Result<(), ApiError> {
+    let opts = TagImageOptions {
+        repo: Some(naming::GLANCE_REPOSITORY.to_string()),
+        tag: Some(glance_id.to_string()),
+    };
+    docker.tag_image(docker_id, Some(opts)).await?;
+    Ok(())
+}
+
+/// Removes an image reference; the image goes when nothing else holds it.
+/// Missing is fine; an image a container uses stays (409).
+pub async fn remove(docker: &Docker, reference: &str) -> Result<(), ApiError> {
+    match docker
+        .remove_image(reference, Some(RemoveImageOptions::default()), None)
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if is_not_found(&e) => Ok(()),
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 409,
+            message,
+        }) => Err(ApiError::InstanceInvalidState(format!(
+            "image {reference} is in use: {message}"
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `docker save` of a reference, as a stream. A task owns the Docker
+/// request; the bounded channel carries its backpressure to the reader.
+pub fn save(
+    docker: &Docker,
+    reference: &str,
+) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send + use<> {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    let docker = docker.clone();
+    let reference = reference.to_string();
+    tokio::spawn(async move {
+        let mut chunks = docker.export_image(&reference);
+        while let Some(chunk) = chunks.next().await {
+            let failed = chunk.is_err();
+            if tx.send(chunk.map_err(std::io::Error::other)).await.is_err() || failed {
+                break;
+            }
+        }
+    });
+    futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) })
+}
+
+/// Size and digests of what `save` gives for the reference.
+pub async fn save_digests(
+    docker: &Docker,
+    reference: &str,
+    algo: &str,
+) -> Result<(u64, String, String), ApiError> {
+    let mut md5 = Hasher::new("md5")?;
+    let mut multi = Hasher::new(algo)?;
+    let mut size = 0u64;
+    let mut stream = Box::pin(save(docker, reference));
+    while let Some(chunk) = stream.next().await {
+        let chunk =
+            chunk.map_err(|e| ApiError::Internal(format!("docker save {reference}: {e}")))?;
+        size += chunk.len() as u64;
+        md5.update(&chunk);
+        multi.update(&chunk);
+    }
+    Ok((size, md5.hex(), multi.hex()))
+}

@@ -1,0 +1,140 @@
+//! The Glance v2 API as a compute host needs it, with the requesting user's
+//! token: image metadata, data download and snapshot upload, all streamed.
+
+use bytes::Bytes;
+use futures_util::{Stream, TryStreamExt};
+use serde::Deserialize;
+
+use crate::error::ApiError;
+use crate::model::GlanceAccess;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct GlanceImage {
+    pub id: String,
+    pub name: Option<String>,
+    pub status: Option<String>,
+    pub container_format: Option<String>,
+    pub disk_format: Option<String>,
+    pub size: Option<u64>,
+    pub checksum: Option<String>,
+    pub os_hash_algo: Option<String>,
+    pub os_hash_value: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct Glance {
+    http: reqwest::Client,
+}
+
+fn unreachable(endpoint: &str, e: reqwest::Error) -> ApiError {
+    ApiError::ImageUnavailable(format!("Glance at {endpoint} cannot be reached: {e}"))
+}
+
+impl Glance {
+    pub fn new() -> Result<Glance, ApiError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .build()
+            .map_err(|e| ApiError::Internal(format!("HTTP client: {e}")))?;
+        Ok(Glance { http })
+    }
+
+    fn url(access: &GlanceAccess, path: &str) -> String {
+        format!("{}{path}", access.endpoint.trim_end_matches('/'))
+    }
+
+    fn get(&self, access: &GlanceAccess, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .get(Self::url(access, path))
+            .header("X-Auth-Token", &access.token)
+    }
+
+    /// The image as the user sees it; NotFound also when the user may not
+    /// see it, which is how access to a cached image is checked.
+    pub async fn image(&self, access: &GlanceAccess, id: &str) -> Result<GlanceImage, ApiError> {
+        let resp = self
+            .get(access, &format!("/v2/images/{id}"))
+            .send()
+            .await
+            .map_err(|e| unreachable(&access.endpoint, e))?;
+        match resp.status().as_u16() {
+            200 => resp.json::<GlanceImage>().await.map_err(|e| {
+                ApiError::ImageUnavailable(format!("Glance answered image {id} oddly: {e}"))
+            }),
+            401 | 403 | 404 => Err(ApiError::ImageNotFound(format!(
+                "image {id} is not in Glance or this user may not use it (Glance answered {})",
+                resp.status()
+            ))),
+            s => Err(ApiError::ImageUnavailable(format!(
+                "Glance answered {s} for image {id}"
+            ))),
+        }
+    }
+
+    /// The image's data as a stream of chunks.
+    pub async fn download(
+        &self,
+        access: &GlanceAccess,
+        id: &str,
+    ) -> Result<impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static, ApiError> {
+        let resp = self
+            .get(access, &format!("/v2/images/{id}/file"))
+            .send()
+            .await
+            .map_err(|e| unreachable(&access.endpoint, e))?;
+        if !resp.status().is_success() {
+            return Err(ApiError::ImageUnavailable(format!(
+                "Glance answered {} for the data of image {id}",
+                resp.status()
+            )));
+        }
+        Ok(resp.bytes_stream().map_err(std::io::Error::other))
+    }
+
+    /// Marks the image as a container image, then uploads its data.
+    pub async fn upload<S>(&self, access: &GlanceAccess, id: &str, data: S) -> Result<(), ApiError>
+    where
+        S: Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
+    {
+        let patch = serde_json::json!([
+            {"op": "replace", "path": "/container_format", "value": "docker"},
+            {"op": "replace", "path": "/disk_format", "value": "raw"},
+        ]);
+        let resp = self
+            .http
+            .patch(Self::url(access, &format!("/v2/images/{id}")))
+            .header("X-Auth-Token", &access.token)
+            .header(
+                "Content-Type",
+                "application/openstack-images-v2.1-json-patch",
+            )
+            .body(patch.to_string())
+            .send()
+            .await
+            .map_err(|e| unreachable(&access.endpoint, e))?;
+        if !resp.status().is_success() {
+            return Err(ApiError::ImageUnavailable(format!(
+                "Glance refused to mark image {id} as a docker image: {} {}",
+                resp.status(),
+                resp.text().await.unwrap_or_default()
+            )));
+        }
+        let resp = self
+            .http
+            .put(Self::url(access, &format!("/v2/images/{id}/file")))
+            .header("X-Auth-Token", &access.token)
+            .header("Content-Type", "application/octet-stream")
+            .body(reqwest::Body::wrap_stream(data))
+            .send()
+            .await
+            .map_err(|e| unreachable(&access.endpoint, e))?;
+        if !resp.status().is_success() {
+            return Err(ApiError::ImageUnavailable(format!(
+                "Glance refused the data of image {id}: {} {}",
+                resp.status(),
+                resp.text().await.unwrap_or_default()
+            )));
+        }
+        Ok(())
+    }
+}
