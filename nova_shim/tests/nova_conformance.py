@@ -59,6 +59,8 @@ class NovadockConformanceTestCase(test_virt_drivers._VirtDriverTestCase,
         self.flags(socket_path=svc.socket_path, group="novadock")
         self.api = spec.ValidatingClient()
         self.connection._api = self.api
+        # init_host starts the driver's event listener: stop it with the test.
+        self.addCleanup(self.connection.cleanup_host, "myhostname")
         self.addCleanup(
             lambda: service.remove_containers_for_uuids(self.api.spawned_uuids))
         ref = service.tag_test_image(SUITE_IMAGE_ID)

@@ -18,7 +18,7 @@ const GIB: u64 = 1024 * 1024 * 1024;
 /// The capabilities Nova reads from a driver; only what works is true.
 pub fn capabilities() -> BTreeMap<&'static str, bool> {
     BTreeMap::from([
-        ("has_imagecache", false),
+        ("has_imagecache", true),
         ("supports_evacuate", false),
         ("supports_migrate_to_same_host", false),
         ("supports_attach_interface", true),

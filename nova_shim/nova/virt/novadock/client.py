@@ -232,3 +232,55 @@ class NovadockClient:
     def detach_interface(self, uuid, port_id):
         path = self._instance_path(uuid, f"/interfaces/{quote(str(port_id), safe='')}")
         return self.request("DELETE", path, action=True)
+
+    def snapshot(self, uuid, image_id):
+        return self.request(
+            "POST", self._instance_path(uuid, "/snapshot"), {"image_id": image_id},
+            action=True,
+        )
+
+    @staticmethod
+    def _image_path(image_id, suffix=""):
+        return f"/v1/images/{quote(str(image_id), safe='')}{suffix}"
+
+    def upload_image(self, image_id, access):
+        return self.request(
+            "POST", self._image_path(image_id, "/upload"), {"glance": access},
+            action=True,
+        )
+
+    def fetch_image(self, image_id, access):
+        return self.request(
+            "POST", self._image_path(image_id, "/fetch"), {"glance": access},
+            action=True,
+        )
+
+    def prune_images(self, min_age_seconds):
+        return self.request(
+            "POST", "/v1/images/prune", {"min_age_seconds": int(min_age_seconds)},
+            action=True,
+        )
+
+    def read_image(self, image_id, chunk_size=65536):
+        """The stored image's tarball as an iterator of chunks, streamed."""
+        conn = UnixHTTPConnection(self.socket_path, self.action_timeout)
+        conn.request("GET", self._image_path(image_id, "/data"))
+        resp = conn.getresponse()
+        if resp.status != 200:
+            body = resp.read()
+            conn.close()
+            err = json.loads(body or b"{}").get("error") or {}
+            raise errors.to_exception(err.get("code"), err.get("message", ""),
+                                      resp.status)
+
+        def chunks():
+            try:
+                while True:
+                    data = resp.read(chunk_size)
+                    if not data:
+                        return
+                    yield data
+            finally:
+                conn.close()
+
+        return chunks()

@@ -9,6 +9,9 @@ from nova import exception
 CODE_TO_EXCEPTION = {
     "InstanceNotFound": exception.InstanceNotFound,
     "ImageNotFound": exception.ImageNotFound,
+    "ImageUnacceptable": exception.ImageUnacceptable,
+    "ImageUnavailable": exception.GlanceConnectionFailed,
+    "InstanceNotRunning": exception.InstanceNotRunning,
     "InstanceExists": exception.InstanceExists,
     "InstanceInvalidState": exception.InstanceInvalidState,
     "SpawnFailed": exception.InstanceDeployFailure,
