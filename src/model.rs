@@ -263,3 +263,23 @@ pub struct PruneRequest {
 pub struct PruneResult {
     pub removed: Vec<String>,
 }
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MigrateRequest {
+    /// Nova's destination host address.
+    pub dest: String,
+    #[serde(default)]
+    pub timeout: u64,
+    #[serde(default)]
+    pub retry_interval: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevertRequest {
+    #[serde(default)]
+    pub network_info: Vec<serde_json::Value>,
+    #[serde(default = "default_true")]
+    pub power_on: bool,
+}

@@ -68,7 +68,8 @@ async fn a_docker_save_tarball_is_stored_read_back_and_deleted() {
         &tar,
     )
     .await;
-    assert_eq!(status, 409, "an id is stored once");
+    assert_eq!(status, 201, "an id already stored keeps its image");
+    assert!(images_with_tag(&format!("novadock-glance:{id}")));
     assert_eq!(
         request(&svc.socket, "DELETE", &format!("/v1/images/{id}"), None)
             .await

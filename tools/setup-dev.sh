@@ -3,7 +3,8 @@
 # as root, and is a no-op for what is already there:
 #   Debian packages (docker.io, openvswitch-switch, busybox-static, ...),
 #   a running dockerd,
-#   the Python venv .venv with nova from PyPI and the novadock shim.
+#   the Python venv .venv with nova from PyPI and the novadock driver,
+#   and .venv-glance with glance-api and the novadock glance_store driver.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,4 +45,6 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import nova, jsonschema, 
 fi
 # The shim changes with the tree: always reinstall it.
 .venv/bin/pip install -q --no-deps --force-reinstall ./nova_shim
+# glance-api from PyPI with the novadock store, for the image tests.
+tools/glance/setup.sh
 echo "setup: done"

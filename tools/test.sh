@@ -23,8 +23,11 @@ cargo test --locked
 step "cargo test: dockerd restart (restarts this machine's dockerd)"
 cargo test --locked --test dockerd_restart -- --ignored
 step "ruff"
-.venv/bin/ruff check nova_shim
+.venv/bin/ruff check nova_shim glance_backend
+.venv/bin/ruff check --config glance_backend/pyproject.toml tools/glance
 step "python tests (real service, real dockerd, nova $(.venv/bin/python -c 'import nova.version as v; print(v.version_string())'))"
 NOVADOCK_BIN="$PWD/target/debug/novadock" .venv/bin/python -m unittest discover -s nova_shim/tests -t nova_shim -v
+step "glance_store driver and Glance facade (real glance-api $(.venv-glance/bin/python -c 'import glance.version as v; print(v.version_info.version_string())'))"
+NOVADOCK_BIN="$PWD/target/debug/novadock" .venv-glance/bin/python -m unittest discover -s glance_backend/tests -t glance_backend -v
 step "nova driver conformance suite"
 NOVADOCK_BIN="$PWD/target/debug/novadock" PYTHON="$PWD/.venv/bin/python" nova_shim/tools/run-conformance.sh

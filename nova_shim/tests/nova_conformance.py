@@ -12,6 +12,7 @@ Run it serially: the suite counts every instance on the host.
 import logging
 import os
 
+from nova import exception
 from nova import test
 from nova.tests.unit.virt import test_virt_drivers
 import nova.virt.novadock  # noqa: F401  (registers [novadock] options)
@@ -89,6 +90,22 @@ class NovadockConformanceTestCase(test_virt_drivers._VirtDriverTestCase,
     def test_live_migration_force_complete(self):
         instance_ref, network_info = self._get_running_instance()
         self.connection.live_migration_force_complete(instance_ref)
+
+    # The suite resizes to "dest_host", another host: novadock refuses that
+    # before changing anything (InstanceFaultRollback, tested in
+    # test_instances). The same call, to this host, as Nova makes it with
+    # allow_resize_to_same_host.
+    @test_virt_drivers.catch_notimplementederror
+    def test_migrate_disk_and_power_off(self):
+        from nova.tests.unit import utils as test_utils
+
+        instance_ref, network_info = self._get_running_instance()
+        flavor_ref = test_utils.get_test_flavor()
+        self.connection.migrate_disk_and_power_off(
+            self.ctxt, instance_ref, self.connection.get_host_ip_addr(),
+            flavor_ref, network_info)
+        self.assertRaises(exception.InstanceNotFound,
+                          self.connection.get_info, instance_ref)
 
     # The suite's test VIF carries 10.0.0.x and 2001:b105:f00d:: addresses;
     # plugged for real, they would appear on the test bridge. The same VIF is

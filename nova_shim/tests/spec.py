@@ -39,6 +39,8 @@ class SpecValidator:
         for template, item in self.spec["paths"].items():
             pattern = re.sub(r"\{([^}]+)\}", r"(?P<\1>[^/]+)", template)
             self._routes.append((re.compile(f"^{pattern}$"), template, item))
+        # Literal segments win over parameters, as in the service's router.
+        self._routes.sort(key=lambda r: r[1].count("{"))
 
     # -- helpers ---------------------------------------------------------------
 

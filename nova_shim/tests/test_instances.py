@@ -223,3 +223,41 @@ class LifecycleTestCase(base.FunctionalTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ResizeTestCase(base.FunctionalTestCase):
+    """Resize on the same host through the driver, as Nova's resize drives it."""
+
+    def _resize(self, inst, memory_mb):
+        host_ip = self.driver.get_host_ip_addr()
+        self.driver.migrate_disk_and_power_off(
+            self.ctxt, inst, host_ip, inst.flavor, None)
+        aside = service.inspect_container(f"nova-{inst.uuid}-resize")
+        self.assertFalse(aside["State"]["Running"], "set aside, stopped")
+        inst.flavor.memory_mb = memory_mb
+        self.driver.finish_migration(
+            self.ctxt, None, inst, "", None, self.make_image_meta(), True, {})
+
+    def test_resize_confirm_and_revert(self):
+        inst = self.spawn(memory_mb=64)
+        service.docker("exec", f"nova-{inst.uuid}", "sh", "-c",
+                       "echo kept > /root/marker")
+        self._resize(inst, 96)
+        self.assertEqual(96 * 2**20, self.container(inst)["HostConfig"]["Memory"])
+        self.assertEqual("kept\n", service.docker(
+            "exec", f"nova-{inst.uuid}", "cat", "/root/marker").stdout)
+        self.driver.confirm_migration(self.ctxt, None, inst, None)
+        self.assertIsNone(service.inspect_container(f"nova-{inst.uuid}-resize"))
+
+        self._resize(inst, 128)
+        self.driver.finish_revert_migration(self.ctxt, inst, None, None)
+        self.assertEqual(96 * 2**20, self.container(inst)["HostConfig"]["Memory"])
+        self.assertEqual(power_state.RUNNING, self.driver.get_info(inst).state)
+
+    def test_resize_to_another_host_rolls_back(self):
+        inst = self.spawn()
+        self.assertRaises(
+            exception.InstanceFaultRollback,
+            self.driver.migrate_disk_and_power_off,
+            self.ctxt, inst, "198.18.250.250", inst.flavor, None)
+        self.assertEqual(power_state.RUNNING, self.driver.get_info(inst).state)

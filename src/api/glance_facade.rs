@@ -130,7 +130,11 @@ async fn file(State(docker): State<Docker>, Path(id): Path<String>) -> Response 
     match find(&docker, &id).await {
         Ok(i) => Response::builder()
             .header(header::CONTENT_TYPE, "application/octet-stream")
-            .body(Body::from_stream(engine::save(&docker, &i.docker_id)))
+            // Saved by its name, so `docker load` brings the tag back too.
+            .body(Body::from_stream(engine::save(
+                &docker,
+                i.name.as_deref().unwrap_or(&i.docker_id),
+            )))
             .unwrap_or_else(|_| Response::new(Body::empty())),
         Err(r) => r,
     }

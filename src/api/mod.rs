@@ -5,6 +5,7 @@ mod driver;
 mod events;
 pub mod glance_facade;
 mod images;
+mod migration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -49,6 +50,19 @@ pub fn router(compute: Compute) -> Router {
             axum::routing::delete(driver::detach_interface),
         )
         .route("/v1/instances/{uuid}/snapshot", post(images::snapshot))
+        .route("/v1/instances/{uuid}/migrate", post(migration::migrate))
+        .route(
+            "/v1/instances/{uuid}/finish-migration",
+            post(migration::finish),
+        )
+        .route(
+            "/v1/instances/{uuid}/confirm-migration",
+            post(migration::confirm),
+        )
+        .route(
+            "/v1/instances/{uuid}/revert-migration",
+            post(migration::revert),
+        )
         .route("/v1/images/prune", post(images::prune))
         .route(
             "/v1/images/{glance_id}",

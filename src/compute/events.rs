@@ -15,6 +15,7 @@ use crate::docker::{is_not_found, naming};
 /// Container actions that can change a power state.
 const ACTIONS: &[&str] = &[
     "create", "start", "die", "stop", "kill", "pause", "unpause", "update", "oom", "restart",
+    "rename",
 ];
 
 impl Compute {
@@ -69,6 +70,13 @@ impl Compute {
         let Some(uuid) = attrs.get(naming::LABEL_UUID) else {
             return;
         };
+        // A container set aside by a resize is not the instance.
+        if attrs
+            .get("name")
+            .is_some_and(|n| *n != naming::container_name(uuid))
+        {
+            return;
+        }
         if action == "destroy" {
             self.states().remove(uuid, actor.id.as_deref(), true);
             return;

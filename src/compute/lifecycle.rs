@@ -169,7 +169,7 @@ impl Compute {
     }
 
     /// Removes the container; Nova asked for it, so no lifecycle event.
-    async fn remove(&self, uuid: &str) -> Result<(), ApiError> {
+    pub(crate) async fn remove(&self, uuid: &str) -> Result<(), ApiError> {
         let id = match self.inspect(uuid).await {
             Ok(c) => c.id,
             Err(ApiError::InstanceNotFound(_)) => None,
@@ -216,6 +216,7 @@ impl Compute {
             .filter_map(|(i, v)| vif::plan(v, i, &self.network().default_bridge).ok())
             .collect();
         self.remove(uuid).await?;
+        self.forget_resize(uuid).await;
         self.network().unplug_instance(uuid, &vifs).await
     }
 

@@ -5,6 +5,7 @@ pub mod console;
 pub mod events;
 pub mod interfaces;
 pub mod lifecycle;
+pub mod migration;
 pub mod power_state;
 pub mod resources;
 pub mod snapshot;
@@ -138,6 +139,18 @@ impl Compute {
         let mut out = Vec::with_capacity(summaries.len());
         for s in summaries {
             let Some(id) = s.id else { continue };
+            // Only an instance's own container: not one set aside by a resize.
+            let own = s
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(naming::LABEL_UUID))
+                .is_some_and(|u| {
+                    let name = format!("/{}", naming::container_name(u));
+                    s.names.as_ref().is_some_and(|n| n.contains(&name))
+                });
+            if !own {
+                continue;
+            }
             // The listing lacks the OOM flag and CPU weight that tell CRASHED
             // and SUSPENDED apart, so each container is inspected.
             match self.docker.inspect_container(&id, None).await {

@@ -19,8 +19,8 @@ const GIB: u64 = 1024 * 1024 * 1024;
 pub fn capabilities() -> BTreeMap<&'static str, bool> {
     BTreeMap::from([
         ("has_imagecache", true),
-        ("supports_evacuate", false),
-        ("supports_migrate_to_same_host", false),
+        ("supports_evacuate", true),
+        ("supports_migrate_to_same_host", true),
         ("supports_attach_interface", true),
         ("supports_device_tagging", false),
         ("supports_tagged_attach_interface", false),

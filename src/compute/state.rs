@@ -120,17 +120,14 @@ impl States {
         self.emit(&uuid, old, Some(new));
     }
 
-    /// Forgets an instance; `announce` tells Nova it stopped if it was up
-    /// (a container removed behind Nova's back).
+    /// Forgets an instance; `container_id`, when given, is gone for good
+    /// (removed, not set aside); `announce` tells Nova it stopped if it was
+    /// up (a container removed behind Nova's back).
     pub fn remove(&self, uuid: &str, container_id: Option<&str>, announce: bool) {
-        let removed = self.write().remove(uuid);
-        for id in container_id
-            .into_iter()
-            .chain(removed.as_ref().map(|i| i.container_id.as_str()))
-        {
+        if let Some(id) = container_id {
             self.bury(id);
         }
-        let old = removed.map(|i| i.power_state);
+        let old = self.write().remove(uuid).map(|i| i.power_state);
         if announce {
             self.emit(uuid, old, None);
         }
@@ -254,7 +251,7 @@ mod tests {
             ]
         );
         assert!(st.get("a").is_none());
-        st.remove("b", None, false);
+        st.remove("b", Some("c"), false);
         assert!(rx.try_recv().is_err(), "a quiet removal says nothing");
         st.set(info("b", Running));
         assert!(

@@ -12,13 +12,23 @@ use std::sync::{Arc, Mutex};
 use bollard::Docker;
 use bollard::query_parameters::{ListContainersOptions, ListImagesOptions};
 use bytes::Bytes;
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt};
 
 use crate::docker::naming;
 use crate::error::ApiError;
 use crate::model::{FetchedImage, GlanceAccess, StoredImage};
 use digest::Hasher;
 use glance::Glance;
+
+/// Glance's os_hash_algo choices for stored data (MD5 is the `checksum`).
+fn multihash_algo(algo: &str) -> Result<(), ApiError> {
+    match algo {
+        "sha256" | "sha384" | "sha512" => Ok(()),
+        other => Err(ApiError::InvalidInput(format!(
+            "hashing_algo {other:?}: sha256, sha384 or sha512"
+        ))),
+    }
+}
 
 #[derive(Clone)]
 pub struct Images {
@@ -118,9 +128,15 @@ impl Images {
         let lock = self.lock_for(glance_id);
         let _held = lock.lock().await;
         if engine::local(&self.docker, glance_id).await?.is_some() {
-            return Err(ApiError::InstanceExists(format!(
-                "image {glance_id} is already stored"
-            )));
+            // Glance writes an image's data once; the engine has it already
+            // when it is this host's snapshot, committed under that id.
+            let mut data = Box::pin(data);
+            while let Some(chunk) = data.next().await {
+                chunk.map_err(|e| {
+                    ApiError::ImageUnavailable(format!("the image data stopped arriving: {e}"))
+                })?;
+            }
+            return self.describe(glance_id, algo).await;
         }
         let loaded = engine::load(&self.docker, data, None).await?;
         engine::tag(&self.docker, &loaded.docker_id, glance_id).await?;
@@ -129,6 +145,7 @@ impl Images {
 
     /// Size and digests of the stored image's tarball.
     pub async fn describe(&self, glance_id: &str, algo: &str) -> Result<StoredImage, ApiError> {
+        multihash_algo(algo)?;
         let docker_id = engine::local(&self.docker, glance_id)
             .await?
             .ok_or_else(|| {

@@ -284,3 +284,27 @@ class NovadockClient:
                 conn.close()
 
         return chunks()
+
+    def migrate(self, uuid, dest, timeout, retry_interval):
+        return self.request(
+            "POST", self._instance_path(uuid, "/migrate"),
+            {"dest": dest, "timeout": timeout, "retry_interval": retry_interval},
+            action=True,
+        )
+
+    def finish_migration(self, uuid, spawn_request):
+        return self.request(
+            "POST", self._instance_path(uuid, "/finish-migration"), spawn_request,
+            action=True,
+        )
+
+    def confirm_migration(self, uuid):
+        return self.request(
+            "POST", self._instance_path(uuid, "/confirm-migration"), action=True
+        )
+
+    def revert_migration(self, uuid, network_info, power_on):
+        return self.request(
+            "POST", self._instance_path(uuid, "/revert-migration"),
+            {"network_info": network_info, "power_on": power_on}, action=True,
+        )

@@ -332,6 +332,34 @@ class DockerDriver(driver.ComputeDriver):
                 LOG.info("Removed unused cached images: %s",
                          ", ".join(removed["removed"]))
 
+    # -- resize on this host ---------------------------------------------------
+
+    def migrate_disk_and_power_off(self, context, instance, dest, flavor,
+                                   network_info, block_device_info=None,
+                                   timeout=0, retry_interval=0):
+        try:
+            self._api.migrate(instance.uuid, dest, int(timeout), int(retry_interval))
+        except exception.InvalidInput as e:
+            # Refused before anything changed: Nova rolls the resize back.
+            raise exception.InstanceFaultRollback(inner_exception=e) from e
+        return ""
+
+    def finish_migration(self, context, migration, instance, disk_info,
+                         network_info, image_meta, resize_instance, allocations,
+                         block_device_info=None, power_on=True, share_info=None):
+        self._api.finish_migration(
+            instance.uuid,
+            spawn_request(instance, image_meta, network_info, power_on))
+
+    def confirm_migration(self, context, migration, instance, network_info):
+        self._api.confirm_migration(instance.uuid)
+
+    def finish_revert_migration(self, context, instance, network_info, migration,
+                                block_device_info=None, power_on=True,
+                                share_info=None):
+        self._api.revert_migration(
+            instance.uuid, _network_info(network_info) or [], bool(power_on))
+
     def poll_rebooting_instances(self, timeout, instances):
         # Reboots finish within the reboot call: nothing is ever left rebooting.
         pass

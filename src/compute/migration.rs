@@ -1,0 +1,155 @@
+//! Resize on this host: the old container is kept aside, stopped, until Nova
+//! confirms or reverts; the new one boots from the old one's filesystem with
+//! the new flavor. Moving to another host goes through evacuate/rebuild.
+
+use bollard::models::ContainerConfig;
+use bollard::query_parameters::{CommitContainerOptions, RenameContainerOptions};
+
+use super::Compute;
+use crate::docker::{is_not_found, naming};
+use crate::error::ApiError;
+use crate::image::engine;
+use crate::model::{InstanceInfo, SpawnRequest};
+
+/// Where the old container waits while a resize is unconfirmed.
+pub fn aside_name(uuid: &str) -> String {
+    format!("nova-{uuid}-resize")
+}
+
+pub fn resize_image(uuid: &str) -> String {
+    format!("novadock-resize:{uuid}")
+}
+
+impl Compute {
+    /// True when `dest` (Nova's destination host address) is this host.
+    async fn is_this_host(&self, dest: &str) -> Result<bool, ApiError> {
+        let host = self.host().await?;
+        Ok(dest == host.host_ip || dest == host.nodename)
+    }
+
+    pub async fn migrate_out(
+        &self,
+        uuid: &str,
+        dest: &str,
+        timeout: u64,
+        retry_interval: u64,
+    ) -> Result<(), ApiError> {
+        if !self.is_this_host(dest).await? {
+            return Err(ApiError::InvalidInput(format!(
+                "instance {uuid}: novadock resizes on the same host only (destination {dest}); \
+                 move instances between hosts with evacuate or rebuild"
+            )));
+        }
+        self.inspect(uuid).await?;
+        self.power_off(uuid, timeout, retry_interval).await?;
+        let opts = RenameContainerOptions {
+            name: aside_name(uuid),
+        };
+        self.docker()
+            .rename_container(&naming::container_name(uuid), opts)
+            .await?;
+        self.states().remove(uuid, None, false);
+        Ok(())
+    }
+
+    /// Boots the resized instance: the old filesystem, the new flavor.
+    pub async fn finish_migration(&self, req: &SpawnRequest) -> Result<InstanceInfo, ApiError> {
+        let uuid = &req.instance.uuid;
+        let image = resize_image(uuid);
+        let (repo, tag) = image.split_once(':').unwrap_or((&image, "latest"));
+        let opts = CommitContainerOptions {
+            container: Some(aside_name(uuid)),
+            repo: Some(repo.to_string()),
+            tag: Some(tag.to_string()),
+            comment: Some(format!("resize of Nova instance {uuid}")),
+            ..Default::default()
+        };
+        let committed = match self
+            .docker()
+            .commit_container(opts, ContainerConfig::default())
+            .await
+        {
+            Ok(id) => id.id,
+            Err(e) if is_not_found(&e) => {
+                return Err(ApiError::InstanceNotFound(format!(
+                    "{uuid} (no resize in progress)"
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let mut from_old = req.clone();
+        from_old.glance = None;
+        from_old.image.id = None;
+        from_old.image.name = Some(committed);
+        self.spawn(&from_old).await
+    }
+
+    /// Nova confirmed the resize: the old container goes. The image of its
+    /// filesystem stays while the new container runs on it (destroy removes it).
+    pub async fn confirm_migration(&self, uuid: &str) -> Result<(), ApiError> {
+        self.remove_aside(uuid).await
+    }
+
+    /// What a resize left of a destroyed instance.
+    pub async fn forget_resize(&self, uuid: &str) {
+        if let Err(e) = self.remove_aside(uuid).await {
+            tracing::warn!(instance = uuid, "removing the resize's old container: {e}");
+        }
+        if let Err(e) = engine::remove(self.docker(), &resize_image(uuid)).await {
+            tracing::warn!(instance = uuid, "removing the resize image: {e}");
+        }
+    }
+
+    /// Nova reverted the resize: the new container goes, the old one comes back.
+    pub async fn revert_migration(
+        &self,
+        uuid: &str,
+        network_info: &[serde_json::Value],
+        power_on: bool,
+    ) -> Result<InstanceInfo, ApiError> {
+        let aside = self
+            .docker()
+            .inspect_container(&aside_name(uuid), None)
+            .await;
+        match aside {
+            Ok(_) => {
+                // The new container only: destroy would take the old one too.
+                self.remove(uuid).await?;
+                let vifs = self.network().plan(network_info)?;
+                self.network().unplug_instance(uuid, &vifs).await?;
+                let opts = RenameContainerOptions {
+                    name: naming::container_name(uuid),
+                };
+                self.docker()
+                    .rename_container(&aside_name(uuid), opts)
+                    .await?;
+                engine::remove(self.docker(), &resize_image(uuid)).await?;
+            }
+            // Reverted before the new container existed, or already reverted.
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(e.into()),
+        }
+        if power_on {
+            self.power_on(uuid, network_info).await
+        } else {
+            self.refresh(uuid).await
+        }
+    }
+
+    async fn remove_aside(&self, uuid: &str) -> Result<(), ApiError> {
+        let opts = bollard::query_parameters::RemoveContainerOptions {
+            force: true,
+            v: true,
+            ..Default::default()
+        };
+        match self
+            .docker()
+            .remove_container(&aside_name(uuid), Some(opts))
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
