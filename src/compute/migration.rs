@@ -65,6 +65,7 @@ impl Compute {
             ..Default::default()
         };
         let committed = match self
+            .images()
             .docker()
             .commit_container(opts, ContainerConfig::default())
             .await

@@ -28,6 +28,7 @@ impl Compute {
             ..Default::default()
         };
         let id = self
+            .images()
             .docker()
             .commit_container(opts, ContainerConfig::default())
             .await?;

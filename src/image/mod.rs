@@ -20,6 +20,8 @@ use crate::model::{FetchedImage, GlanceAccess, StoredImage};
 use digest::Hasher;
 use glance::Glance;
 
+const IMAGE_TRANSFER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
+
 /// Glance's os_hash_algo choices for stored data (MD5 is the `checksum`).
 fn multihash_algo(algo: &str) -> Result<(), ApiError> {
     match algo {
@@ -42,10 +44,17 @@ pub struct Images {
 impl Images {
     pub fn new(docker: Docker) -> Result<Images, ApiError> {
         Ok(Images {
-            docker,
+            // Loading or saving a large image takes far longer than Docker's
+            // other calls; a stalled transfer still ends with its source.
+            docker: docker.with_timeout(IMAGE_TRANSFER_TIMEOUT),
             glance: Glance::new()?,
             locks: Arc::new(Mutex::new(HashMap::new())),
         })
+    }
+
+    /// The Docker client for long transfers: loads, saves and commits.
+    pub fn docker(&self) -> &Docker {
+        &self.docker
     }
 
     fn lock_for(&self, glance_id: &str) -> Arc<tokio::sync::Mutex<()>> {
