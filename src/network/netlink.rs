@@ -8,7 +8,7 @@ use std::os::fd::AsRawFd;
 
 use futures_util::TryStreamExt;
 use rtnetlink::packet_route::link::LinkAttribute;
-use rtnetlink::packet_route::route::RouteHeader;
+use rtnetlink::packet_route::route::{RouteHeader, RouteMessage};
 use rtnetlink::{Handle, LinkUnspec, LinkVeth, RouteMessageBuilder, new_connection};
 
 use super::vif::VifPlan;
@@ -239,18 +239,8 @@ async fn configure(handle: &Handle, v: &VifPlan) -> Result<(), ApiError> {
             .map_err(|e| err(&format!("adding {addr}/{prefix} to {}", v.ifname), e))?;
     }
     for (dest, prefix, gw) in &v.routes {
-        let msg = match (dest, gw) {
-            (IpAddr::V4(d), IpAddr::V4(g)) => RouteMessageBuilder::<Ipv4Addr>::new()
-                .destination_prefix(*d, *prefix)
-                .gateway(*g)
-                .output_interface(index)
-                .build(),
-            (IpAddr::V6(d), IpAddr::V6(g)) => RouteMessageBuilder::<Ipv6Addr>::new()
-                .destination_prefix(*d, *prefix)
-                .gateway(*g)
-                .output_interface(index)
-                .build(),
-            _ => continue,
+        let Some(msg) = route_message(Some((*dest, *prefix)), *gw, index) else {
+            continue;
         };
         handle
             .route()
@@ -271,48 +261,70 @@ fn enable_ipv6(ifname: &str) -> Result<(), ApiError> {
     std::fs::write(&path, "0").map_err(|e| err(&format!("writing {path}"), e))
 }
 
+/// A route via `gw` on link `index`; to `dest` or, without one, the default.
+fn route_message(dest: Option<(IpAddr, u8)>, gw: IpAddr, index: u32) -> Option<RouteMessage> {
+    match (dest, gw) {
+        (None, IpAddr::V4(g)) => Some(
+            RouteMessageBuilder::<Ipv4Addr>::new()
+                .gateway(g)
+                .output_interface(index)
+                .build(),
+        ),
+        (None, IpAddr::V6(g)) => Some(
+            RouteMessageBuilder::<Ipv6Addr>::new()
+                .gateway(g)
+                .output_interface(index)
+                .build(),
+        ),
+        (Some((IpAddr::V4(d), p)), IpAddr::V4(g)) => Some(
+            RouteMessageBuilder::<Ipv4Addr>::new()
+                .destination_prefix(d, p)
+                .gateway(g)
+                .output_interface(index)
+                .build(),
+        ),
+        (Some((IpAddr::V6(d), p)), IpAddr::V6(g)) => Some(
+            RouteMessageBuilder::<Ipv6Addr>::new()
+                .destination_prefix(d, p)
+                .gateway(g)
+                .output_interface(index)
+                .build(),
+        ),
+        _ => None,
+    }
+}
+
 /// Default routes via the first VIF subnets that have gateways, replacing
 /// Docker's.
 async fn set_default_routes(handle: &Handle, vifs: &[VifPlan]) -> Result<(), ApiError> {
-    let v4 = vifs.iter().find_map(|v| v.gateway4.map(|g| (g, v)));
-    let v6 = vifs.iter().find_map(|v| v.gateway6.map(|g| (g, v)));
-    if let Some((gw, v)) = v4 {
-        delete_defaults(handle, RouteMessageBuilder::<Ipv4Addr>::new().build()).await?;
+    let v4 = vifs
+        .iter()
+        .find_map(|v| v.gateway4.map(|g| (IpAddr::V4(g), v)));
+    let v6 = vifs
+        .iter()
+        .find_map(|v| v.gateway6.map(|g| (IpAddr::V6(g), v)));
+    for (gw, v) in v4.into_iter().chain(v6) {
+        let family = if gw.is_ipv4() {
+            RouteMessageBuilder::<Ipv4Addr>::new().build()
+        } else {
+            RouteMessageBuilder::<Ipv6Addr>::new().build()
+        };
+        delete_defaults(handle, family).await?;
         let index = index_of(handle, &v.ifname).await?.unwrap_or_default();
-        let msg = RouteMessageBuilder::<Ipv4Addr>::new()
-            .gateway(gw)
-            .output_interface(index)
-            .build();
-        handle
-            .route()
-            .add(msg)
-            .replace()
-            .execute()
-            .await
-            .map_err(|e| err(&format!("default route via {gw}"), e))?;
-    }
-    if let Some((gw, v)) = v6 {
-        delete_defaults(handle, RouteMessageBuilder::<Ipv6Addr>::new().build()).await?;
-        let index = index_of(handle, &v.ifname).await?.unwrap_or_default();
-        let msg = RouteMessageBuilder::<Ipv6Addr>::new()
-            .gateway(gw)
-            .output_interface(index)
-            .build();
-        handle
-            .route()
-            .add(msg)
-            .replace()
-            .execute()
-            .await
-            .map_err(|e| err(&format!("default route via {gw}"), e))?;
+        if let Some(msg) = route_message(None, gw, index) {
+            handle
+                .route()
+                .add(msg)
+                .replace()
+                .execute()
+                .await
+                .map_err(|e| err(&format!("default route via {gw}"), e))?;
+        }
     }
     Ok(())
 }
 
-async fn delete_defaults(
-    handle: &Handle,
-    filter: rtnetlink::packet_route::route::RouteMessage,
-) -> Result<(), ApiError> {
+async fn delete_defaults(handle: &Handle, filter: RouteMessage) -> Result<(), ApiError> {
     let mut routes = handle.route().get(filter).execute();
     let mut defaults = Vec::new();
     while let Some(r) = routes
