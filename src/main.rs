@@ -133,6 +133,12 @@ async fn serve(files: &[PathBuf]) -> Result<(), String> {
         });
     }
     let compute = compute::Compute::new(docker, config).map_err(|e| e.to_string())?;
+    match compute.remove_orphaned_vifs().await {
+        Ok(removed) if !removed.is_empty() => tracing::info!(?removed, "removed orphaned VIFs"),
+        Ok(_) => {}
+        // A host without Open vSwitch has no VIFs to lose.
+        Err(e) => tracing::warn!("cannot look for orphaned VIFs: {e}"),
+    }
     tokio::spawn(compute.clone().follow_docker_events());
     let app = api::router(compute);
     let result = axum::serve(listener, app)

@@ -312,3 +312,36 @@ async fn fifty_create_delete_cycles_leave_nothing_behind() {
         .count();
     assert_eq!(left, 0, "no container left");
 }
+
+#[tokio::test]
+async fn vifs_of_instances_without_a_container_are_removed_at_start() {
+    let c = compute().await;
+    let uuid = new_uuid();
+    let _g = Cleanup(uuid.clone());
+    let live = vif(21, 10);
+    c.spawn(&req(with_vifs(&uuid, std::slice::from_ref(&live))))
+        .await
+        .expect("spawn");
+    // What a crash between plugging and removing leaves: a port whose
+    // instance has no container.
+    let orphan = format!("tap{}", &new_uuid()[..11]);
+    vsctl(&[
+        "add-port",
+        "br-int",
+        &orphan,
+        "--",
+        "set",
+        "Interface",
+        &orphan,
+        &format!("external_ids:vm-uuid={}", new_uuid()),
+    ]);
+    let removed = c.remove_orphaned_vifs().await.expect("reconcile");
+    assert!(removed.contains(&orphan), "{removed:?}");
+    assert!(
+        !removed.contains(&devname(&live)),
+        "a live instance keeps its VIF"
+    );
+    assert_eq!(leftovers(&[orphan]), (0, 0));
+    assert_eq!(leftovers(&[devname(&live)]).1, 1);
+    c.destroy(&uuid, &[]).await.expect("destroy");
+}

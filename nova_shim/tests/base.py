@@ -48,6 +48,12 @@ class FunctionalTestCase(unittest.TestCase):
         self.addCleanup(self._remove_spawned)
 
     def _remove_spawned(self):
+        # As Nova would: destroy, which also removes the VIFs; then make sure.
+        for inst_uuid in self.api.spawned_uuids:
+            try:
+                self.driver.destroy(self.ctxt, objects.Instance(uuid=inst_uuid), None)
+            except Exception:  # noqa: BLE001 - the docker cleanup below still runs
+                pass
         service.remove_containers_for_uuids(self.api.spawned_uuids)
 
     # -- building Nova objects --------------------------------------------------

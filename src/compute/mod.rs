@@ -7,6 +7,7 @@ pub mod interfaces;
 pub mod lifecycle;
 pub mod migration;
 pub mod power_state;
+pub mod reconcile;
 pub mod resources;
 pub mod snapshot;
 pub mod state;

@@ -100,4 +100,33 @@ impl Ovs {
             .filter(|l| !l.is_empty())
             .collect())
     }
+
+    /// Every OVS interface that names an instance: (name, vm-uuid).
+    pub async fn ports_with_vm_uuid(&self) -> Result<Vec<(String, String)>, ApiError> {
+        let out = self
+            .vsctl(&[
+                "--format=csv".into(),
+                "--data=bare".into(),
+                "--no-headings".into(),
+                "--columns=name,external_ids".into(),
+                "find".into(),
+                "Interface".into(),
+                "external_ids:vm-uuid!=\"\"".into(),
+            ])
+            .await?;
+        Ok(out
+            .lines()
+            .filter_map(|line| {
+                let (name, ids) = line.split_once(',')?;
+                let vm = ids
+                    .trim_matches('"')
+                    .split_whitespace()
+                    .find_map(|kv| kv.strip_prefix("vm-uuid="))?;
+                Some((
+                    name.trim_matches('"').to_string(),
+                    vm.trim_matches('"').to_string(),
+                ))
+            })
+            .collect())
+    }
 }
