@@ -56,15 +56,26 @@ pub async fn run(files: &[PathBuf]) -> Outcome {
     let n = &cfg.novadock;
     match docker::connect(&n.docker_url).await {
         Ok(d) => match d.version().await {
-            Ok(v) => out.say(
-                true,
-                format!(
-                    "docker: {} answers, engine {}, API {}",
-                    n.docker_url,
-                    v.version.unwrap_or_default(),
-                    d.client_version()
-                ),
-            ),
+            Ok(v) => {
+                out.say(
+                    true,
+                    format!(
+                        "docker: {} answers, engine {}, API {}",
+                        n.docker_url,
+                        v.version.unwrap_or_default(),
+                        d.client_version()
+                    ),
+                );
+                if let Ok(info) = d.info().await
+                    && info.live_restore_enabled != Some(true)
+                {
+                    out.lines.push(
+                        "WARN docker: live-restore is off: a dockerd restart stops every instance \
+                         (set \"live-restore\": true in /etc/docker/daemon.json)"
+                            .to_string(),
+                    );
+                }
+            }
             Err(e) => out.say(
                 false,
                 format!("docker: {} does not answer: {e}", n.docker_url),

@@ -1,6 +1,7 @@
-//! A dockerd restart followed by power_on brings the instance back with its
-//! network. It restarts the machine's dockerd, so it is #[ignore]d in the
-//! ordinary run and tools/test.sh runs it on its own (`-- --ignored`).
+//! Instances keep running, with their network, while dockerd restarts
+//! (live-restore), and the service follows the new dockerd. It restarts the
+//! machine's dockerd, so it is #[ignore]d in the ordinary run and
+//! tools/test.sh runs it on its own (`-- --ignored`).
 
 mod common;
 
@@ -52,8 +53,15 @@ fn restart_dockerd() {
 
 #[tokio::test]
 #[ignore = "restarts the machine's dockerd: tools/test.sh runs it alone"]
-async fn network_comes_back_after_a_dockerd_restart_and_power_on() {
+async fn instances_and_their_network_outlive_a_dockerd_restart() {
+    let info = run("docker", &["info", "--format", "{{.LiveRestoreEnabled}}"]);
+    assert_eq!(
+        info.trim(),
+        "true",
+        "dockerd must run with --live-restore (tools/setup-dev.sh)"
+    );
     let c = compute().await;
+    tokio::spawn(c.clone().follow_docker_events());
     let uuid = new_uuid();
     let _g = Cleanup(uuid.clone());
     let v = vif(30, 10);
@@ -66,23 +74,33 @@ async fn network_comes_back_after_a_dockerd_restart_and_power_on() {
     assert!(probe.ping("198.18.30.10"));
 
     restart_dockerd();
-    // Restart policy "no": the container is down, as a VM would be after its hypervisor went.
+    // The service notices the stream ended, reconnects and rebuilds its map.
+    let mut synced = false;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if c.states().is_synced() && c.get_info(&uuid).await.is_ok() {
+            synced = true;
+            break;
+        }
+    }
+    assert!(synced, "the service follows the new dockerd");
     assert_eq!(
         c.get_info(&uuid).await.expect("info").power_state,
-        PowerState::Shutdown
-    );
-    assert_eq!(
-        c.power_on(&uuid, &nwinfo)
-            .await
-            .expect("power on")
-            .power_state,
         PowerState::Running
     );
-    assert!(probe.ping("198.18.30.10"), "eth1 answers again");
+    assert!(probe.ping("198.18.30.10"), "eth1 still answers");
     assert_eq!(
         exec(&uuid, "cat /sys/class/net/eth1/address").trim(),
         v["address"].as_str().expect("mac")
     );
+
+    // Had the host rebooted instead, power_on plugs everything again.
+    c.power_off(&uuid, 0, 0).await.expect("off");
+    assert_eq!(
+        c.power_on(&uuid, &nwinfo).await.expect("on").power_state,
+        PowerState::Running
+    );
+    assert!(probe.ping("198.18.30.10"));
     c.destroy(&uuid, &nwinfo).await.expect("destroy");
     assert!(!host_link_exists(v["devname"].as_str().expect("devname")));
 }

@@ -27,7 +27,8 @@ fi
 if ! docker info >/dev/null 2>&1; then
     echo "setup: starting dockerd"
     mkdir -p /var/log
-    nohup dockerd --bip 198.19.255.1/24 --default-address-pool base=198.19.0.0/17,size=24 \
+    # --live-restore: containers (instances) keep running while dockerd restarts.
+    nohup dockerd --live-restore --bip 198.19.255.1/24 --default-address-pool base=198.19.0.0/17,size=24 \
         >/var/log/novadock-ci-dockerd.log 2>&1 &
     for _ in $(seq 1 60); do
         docker info >/dev/null 2>&1 && break
@@ -35,6 +36,8 @@ if ! docker info >/dev/null 2>&1; then
     done
     docker info >/dev/null 2>&1 || { echo "setup: dockerd did not start:"; tail -20 /var/log/novadock-ci-dockerd.log; exit 1; }
 fi
+docker info --format '{{.LiveRestoreEnabled}}' | grep -q true \
+    || echo "setup: WARNING: dockerd runs without live-restore: a dockerd restart stops every instance"
 echo "setup: $(docker version --format 'Docker engine {{.Server.Version}}, API {{.Server.APIVersion}}')"
 
 if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import nova, jsonschema, oslotest, wsgi_intercept" 2>/dev/null; then
