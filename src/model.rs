@@ -283,3 +283,30 @@ pub struct RevertRequest {
     #[serde(default = "default_true")]
     pub power_on: bool,
 }
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NicDiagnostics {
+    pub devname: String,
+    pub mac_address: String,
+    pub rx_octets: u64,
+    pub rx_packets: u64,
+    pub rx_errors: u64,
+    pub rx_drop: u64,
+    pub tx_octets: u64,
+    pub tx_packets: u64,
+    pub tx_errors: u64,
+    pub tx_drop: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Diagnostics {
+    pub power_state: PowerState,
+    pub uptime_seconds: i64,
+    pub vcpus: i64,
+    pub cpu_time_ns: u64,
+    pub memory_limit_mb: i64,
+    pub memory_used_mb: i64,
+    pub nics: Vec<NicDiagnostics>,
+}

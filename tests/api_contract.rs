@@ -170,6 +170,7 @@ async fn every_documented_operation_answers_as_documented() {
         "listInstances",
         "getInstance",
         "getConsoleOutput",
+        "getDiagnostics",
         "pause",
         "unpause",
         "suspend",

@@ -150,3 +150,25 @@ class VifPluggedEventsTestCase(NetworkTestCase):
         inst = self.spawn(
             network_info=network_model.NetworkInfo([self._down_vif(32)]))
         self.assertEqual(power_state.RUNNING, self.driver.get_info(inst).state)
+
+
+class DiagnosticsTestCase(NetworkTestCase):
+
+    def test_diagnostics_show_cpu_memory_and_the_vif_traffic(self):
+        port_id = str(uuid.uuid4())
+        vif = ovs_vif(port_id, "fa:16:3e:00:50:01", "198.18.7.80")
+        inst = self.spawn(network_info=network_model.NetworkInfo([vif]),
+                          memory_mb=80)
+        # Traffic out of eth1: counted as the instance's tx.
+        self.in_container(inst, "sh", "-c",
+                          "ping -c 3 -W 1 198.18.7.1 >/dev/null 2>&1; true")
+        diags = self.driver.get_instance_diagnostics(inst)
+        self.assertEqual("running", diags.state)
+        self.assertEqual(80, diags.memory_details.maximum)
+        self.assertGreater(diags.memory_details.used, 0)
+        self.assertGreater(diags.cpu_details[0].time, 0)
+        self.assertEqual(["fa:16:3e:00:50:01"],
+                         [n.mac_address for n in diags.nic_details])
+        self.assertGreaterEqual(diags.nic_details[0].tx_packets, 1)
+        legacy = self.driver.get_diagnostics(inst)
+        self.assertGreaterEqual(legacy[f"{vif['devname']}_tx_packets"], 1)

@@ -164,3 +164,10 @@ pub async fn detach_interface(
     c.detach_interface(&instance_uuid(&uuid)?, &port_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+pub async fn diagnostics(
+    State(c): State<Compute>,
+    Path(uuid): Path<String>,
+) -> ApiResult<Diagnostics> {
+    Ok(Json(c.diagnostics(&instance_uuid(&uuid)?).await?))
+}

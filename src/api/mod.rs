@@ -41,6 +41,7 @@ pub fn router(compute: Compute) -> Router {
         .route("/v1/instances/{uuid}/suspend", post(driver::suspend))
         .route("/v1/instances/{uuid}/resume", post(driver::resume))
         .route("/v1/instances/{uuid}/console", get(driver::console))
+        .route("/v1/instances/{uuid}/diagnostics", get(driver::diagnostics))
         .route(
             "/v1/instances/{uuid}/interfaces",
             post(driver::attach_interface),

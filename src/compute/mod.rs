@@ -2,6 +2,7 @@
 //! and host resources. Every answer comes from Docker or the host itself.
 
 pub mod console;
+pub mod diagnostics;
 pub mod events;
 pub mod interfaces;
 pub mod lifecycle;

@@ -1,6 +1,8 @@
 //! OVS ports through `ovs-vsctl`: there is no Rust OVSDB client, and this
 //! is the tool Neutron's own agents and os-vif use.
 
+use std::collections::HashMap;
+
 use tokio::process::Command;
 
 use super::vif::VifPlan;
@@ -101,8 +103,11 @@ impl Ovs {
             .collect())
     }
 
-    /// Every OVS interface that names an instance: (name, vm-uuid).
-    pub async fn ports_with_vm_uuid(&self) -> Result<Vec<(String, String)>, ApiError> {
+    /// OVS interfaces matching `condition`, each with its external_ids.
+    async fn interfaces_with_ids(
+        &self,
+        condition: &str,
+    ) -> Result<Vec<(String, HashMap<String, String>)>, ApiError> {
         let out = self
             .vsctl(&[
                 "--format=csv".into(),
@@ -111,22 +116,46 @@ impl Ovs {
                 "--columns=name,external_ids".into(),
                 "find".into(),
                 "Interface".into(),
-                "external_ids:vm-uuid!=\"\"".into(),
+                condition.to_string(),
             ])
             .await?;
         Ok(out
             .lines()
             .filter_map(|line| {
                 let (name, ids) = line.split_once(',')?;
-                let vm = ids
+                let ids = ids
                     .trim_matches('"')
                     .split_whitespace()
-                    .find_map(|kv| kv.strip_prefix("vm-uuid="))?;
-                Some((
-                    name.trim_matches('"').to_string(),
-                    vm.trim_matches('"').to_string(),
-                ))
+                    .filter_map(|kv| kv.split_once('='))
+                    .map(|(k, v)| (k.to_string(), v.trim_matches('"').to_string()))
+                    .collect();
+                Some((name.trim_matches('"').to_string(), ids))
             })
+            .collect())
+    }
+
+    /// Every OVS interface that names an instance: (name, vm-uuid).
+    pub async fn ports_with_vm_uuid(&self) -> Result<Vec<(String, String)>, ApiError> {
+        let found = self
+            .interfaces_with_ids("external_ids:vm-uuid!=\"\"")
+            .await?;
+        Ok(found
+            .into_iter()
+            .filter_map(|(name, mut ids)| Some((name, ids.remove("vm-uuid")?)))
+            .collect())
+    }
+
+    /// The instance's OVS interfaces with the MAC each carries: (name, mac).
+    pub async fn instance_port_macs(
+        &self,
+        instance_uuid: &str,
+    ) -> Result<Vec<(String, String)>, ApiError> {
+        let found = self
+            .interfaces_with_ids(&format!("external_ids:vm-uuid={instance_uuid}"))
+            .await?;
+        Ok(found
+            .into_iter()
+            .filter_map(|(name, mut ids)| Some((name, ids.remove("attached-mac")?)))
             .collect())
     }
 }

@@ -308,3 +308,6 @@ class NovadockClient:
             "POST", self._instance_path(uuid, "/revert-migration"),
             {"network_info": network_info, "power_on": power_on}, action=True,
         )
+
+    def get_diagnostics(self, uuid):
+        return self.request("GET", self._instance_path(uuid, "/diagnostics"))
