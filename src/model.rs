@@ -310,3 +310,10 @@ pub struct Diagnostics {
     pub memory_used_mb: i64,
     pub nics: Vec<NicDiagnostics>,
 }
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlugResult {
+    /// Container interfaces that were missing and are now plugged.
+    pub plugged: Vec<String>,
+}

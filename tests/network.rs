@@ -345,3 +345,48 @@ async fn vifs_of_instances_without_a_container_are_removed_at_start() {
     assert_eq!(leftovers(&[devname(&live)]).1, 1);
     c.destroy(&uuid, &[]).await.expect("destroy");
 }
+
+#[tokio::test]
+async fn a_running_instance_missing_a_vif_gets_it_back() {
+    let c = compute().await;
+    let uuid = new_uuid();
+    let _g = Cleanup(uuid.clone());
+    let v1 = vif(22, 10);
+    let v2 = vif(23, 10);
+    let nwinfo = vec![v1.clone(), v2.clone()];
+    c.spawn(&req(with_vifs(&uuid, &nwinfo)))
+        .await
+        .expect("spawn");
+    assert!(
+        c.ensure_plugged(&uuid, &nwinfo)
+            .await
+            .expect("check")
+            .is_empty(),
+        "nothing to do"
+    );
+
+    // eth2 lost (its host end deleted), eth1's OVS port lost.
+    run("ip", &["link", "del", &devname(&v2)]);
+    vsctl(&["del-port", &devname(&v1)]);
+    let probe = Probe::new(23);
+    let plugged = c.ensure_plugged(&uuid, &nwinfo).await.expect("plug");
+    assert_eq!(plugged, vec!["eth2".to_string()]);
+    assert_eq!(
+        exec(&uuid, "cat /sys/class/net/eth2/address").trim(),
+        v2["address"].as_str().expect("mac")
+    );
+    assert!(probe.ping("198.18.23.10"), "eth2 answers again");
+    assert_eq!(
+        leftovers(&[devname(&v1)]),
+        (1, 1),
+        "eth1's OVS port is back"
+    );
+
+    let mut bad = vif(24, 10);
+    bad["type"] = "binding_failed".into();
+    assert!(matches!(
+        c.ensure_plugged(&uuid, &[bad]).await,
+        Err(novadock::error::ApiError::VifPlugFailed(_))
+    ));
+    c.destroy(&uuid, &[]).await.expect("destroy");
+}

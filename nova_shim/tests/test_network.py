@@ -3,6 +3,7 @@
 Needs Open vSwitch (the tests' private one, see service.py)."""
 
 import contextlib
+import subprocess
 import uuid
 
 from nova import conf as nova_conf
@@ -30,7 +31,9 @@ def ovs_vif(port_id, mac, address, cidr="198.18.7.0/24", gateway="198.18.7.1"):
         vnic_type="normal")
 
 
-class NetworkTestCase(base.FunctionalTestCase):
+class NetworkTestBase(base.FunctionalTestCase):
+    """Helpers for tests with VIFs: Open vSwitch must be there."""
+
 
     def setUp(self):
         super().setUp()
@@ -44,6 +47,9 @@ class NetworkTestCase(base.FunctionalTestCase):
 
     def in_container(self, inst, *cmd):
         return service.docker("exec", f"nova-{inst.uuid}", *cmd).stdout
+
+
+class NetworkTestCase(NetworkTestBase):
 
     def test_ovs_vif_plugged_kept_across_power_cycle_and_removed(self):
         port_id = str(uuid.uuid4())
@@ -115,7 +121,7 @@ class _NeutronVirtAPI:
             raise exception.InstanceEventTimeout()
 
 
-class VifPluggedEventsTestCase(NetworkTestCase):
+class VifPluggedEventsTestCase(NetworkTestBase):
 
     def _down_vif(self, host):
         port_id = str(uuid.uuid4())
@@ -152,7 +158,7 @@ class VifPluggedEventsTestCase(NetworkTestCase):
         self.assertEqual(power_state.RUNNING, self.driver.get_info(inst).state)
 
 
-class DiagnosticsTestCase(NetworkTestCase):
+class DiagnosticsTestCase(NetworkTestBase):
 
     def test_diagnostics_show_cpu_memory_and_the_vif_traffic(self):
         port_id = str(uuid.uuid4())
@@ -172,3 +178,26 @@ class DiagnosticsTestCase(NetworkTestCase):
         self.assertGreaterEqual(diags.nic_details[0].tx_packets, 1)
         legacy = self.driver.get_diagnostics(inst)
         self.assertGreaterEqual(legacy[f"{vif['devname']}_tx_packets"], 1)
+
+
+class PlugVifsTestCase(NetworkTestBase):
+
+    def test_plug_vifs_at_start_up_restores_a_lost_interface(self):
+        vif = ovs_vif(str(uuid.uuid4()), "fa:16:3e:00:60:01", "198.18.7.90")
+        network_info = network_model.NetworkInfo([vif])
+        inst = self.spawn(network_info=network_info)
+        self.driver.plug_vifs(inst, network_info)  # all there: nothing changes
+        subprocess.run(["ip", "link", "del", vif["devname"]], check=True)
+        self.assertNotIn("eth1", self.in_container(inst, "ls", "/sys/class/net"))
+        self.driver.plug_vifs(inst, network_info)
+        self.assertEqual("fa:16:3e:00:60:01", self.in_container(
+            inst, "cat", "/sys/class/net/eth1/address").strip())
+        self.assertIn(inst.uuid, self.port_external_ids(vif["devname"]))
+
+    def test_a_vif_that_cannot_be_plugged_is_a_plug_failure(self):
+        inst = self.spawn()
+        vif = ovs_vif(str(uuid.uuid4()), "fa:16:3e:00:60:02", "198.18.7.91")
+        vif["type"] = "binding_failed"
+        self.assertRaises(exception.VirtualInterfacePlugException,
+                          self.driver.plug_vifs, inst,
+                          network_model.NetworkInfo([vif]))

@@ -171,3 +171,15 @@ pub async fn diagnostics(
 ) -> ApiResult<Diagnostics> {
     Ok(Json(c.diagnostics(&instance_uuid(&uuid)?).await?))
 }
+
+pub async fn plug(
+    State(c): State<Compute>,
+    Path(uuid): Path<String>,
+    req: Result<Json<NetworkInfoRequest>, JsonRejection>,
+) -> ApiResult<PlugResult> {
+    let uuid = instance_uuid(&uuid)?;
+    let req = body(req)?;
+    Ok(Json(PlugResult {
+        plugged: c.ensure_plugged(&uuid, &req.network_info).await?,
+    }))
+}

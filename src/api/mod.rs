@@ -50,6 +50,7 @@ pub fn router(compute: Compute) -> Router {
             "/v1/instances/{uuid}/interfaces/{port_id}",
             axum::routing::delete(driver::detach_interface),
         )
+        .route("/v1/instances/{uuid}/plug", post(driver::plug))
         .route("/v1/instances/{uuid}/snapshot", post(images::snapshot))
         .route("/v1/instances/{uuid}/migrate", post(migration::migrate))
         .route(

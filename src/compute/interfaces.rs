@@ -72,3 +72,50 @@ impl Compute {
         Ok(())
     }
 }
+
+impl Compute {
+    /// nova-compute's start-up check of a running instance: VIFs missing
+    /// from the container are plugged, OVS ports missing for present ones
+    /// are added again. A stopped instance is plugged when it starts.
+    pub async fn ensure_plugged(
+        &self,
+        uuid: &str,
+        network_info: &[serde_json::Value],
+    ) -> Result<Vec<String>, ApiError> {
+        let vifs = self.network().plan(network_info).map_err(|e| match e {
+            ApiError::InvalidInput(m) => ApiError::VifPlugFailed(m),
+            other => other,
+        })?;
+        let c = self.inspect(uuid).await?;
+        let state = super::info(&c).power_state;
+        let Some(pid) = c
+            .state
+            .as_ref()
+            .and_then(|s| s.pid)
+            .filter(|p| *p > 0 && power_state::is_up(&state))
+            .and_then(|p| u32::try_from(p).ok())
+        else {
+            return Ok(Vec::new());
+        };
+        let present = netlink::container_links(pid).await?;
+        let ports = self.network().ovs.instance_ports(uuid).await?;
+        let mut missing = Vec::new();
+        for v in vifs {
+            if !present.contains(&v.ifname) {
+                missing.push(v);
+            } else if !ports.contains(&v.devname) && netlink::host_link_exists(&v.devname).await? {
+                self.network().ovs.add_port(&v, uuid).await?;
+            }
+        }
+        let names = missing.iter().map(|v| v.ifname.clone()).collect();
+        if !missing.is_empty() {
+            tracing::warn!(
+                instance = uuid,
+                ?names,
+                "plugging VIFs the running container lacks"
+            );
+            self.network().plug(uuid, pid, &missing).await?;
+        }
+        Ok(names)
+    }
+}

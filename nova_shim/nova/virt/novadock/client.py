@@ -311,3 +311,9 @@ class NovadockClient:
 
     def get_diagnostics(self, uuid):
         return self.request("GET", self._instance_path(uuid, "/diagnostics"))
+
+    def plug_vifs(self, uuid, network_info):
+        return self.request(
+            "POST", self._instance_path(uuid, "/plug"),
+            {"network_info": network_info}, action=True,
+        )

@@ -393,6 +393,11 @@ class DockerDriver(driver.ComputeDriver):
         # Reboots finish within the reboot call: nothing is ever left rebooting.
         pass
 
+    def plug_vifs(self, instance, network_info):
+        # nova-compute's start-up check: a running container gets back the
+        # VIFs it lacks.
+        self._api.plug_vifs(instance.uuid, _network_info(network_info) or [])
+
     def attach_interface(self, context, instance, image_meta, vif):
         try:
             self._api.attach_interface(instance.uuid, _vif(vif))
