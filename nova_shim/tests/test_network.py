@@ -201,3 +201,37 @@ class PlugVifsTestCase(NetworkTestBase):
         self.assertRaises(exception.VirtualInterfacePlugException,
                           self.driver.plug_vifs, inst,
                           network_model.NetworkInfo([vif]))
+
+
+class RebuildTestCase(NetworkTestBase):
+    """Nova's rebuild (and evacuate on the new host) for a driver without its
+    own: destroy, then spawn the new image with the same network_info."""
+
+    def test_rebuild_keeps_identity_and_network_with_the_new_image(self):
+        vif = ovs_vif(str(uuid.uuid4()), "fa:16:3e:00:70:01", "198.18.7.95")
+        network_info = network_model.NetworkInfo([vif])
+        inst = self.spawn(network_info=network_info)
+        # The new image: the old one plus a file.
+        self.in_container(inst, "sh", "-c", "echo new-image > /root/which")
+        new_id = str(uuid.uuid4())
+        service.docker("commit", f"nova-{inst.uuid}", f"novadock-glance:{new_id}")
+        self.addCleanup(service.docker, "rmi", f"novadock-glance:{new_id}",
+                        check=False)
+        old_container = self.container(inst)["Id"]
+
+        self.driver.destroy(self.ctxt, inst, network_info)
+        self.driver.spawn(self.ctxt, inst, self.make_image_meta(image_id=new_id),
+                          [], None, {}, network_info=network_info)
+
+        after = self.container(inst)
+        self.assertNotEqual(old_container, after["Id"])
+        self.assertEqual(inst.uuid,
+                         after["Config"]["Labels"]["org.openstack.nova.instance-uuid"])
+        self.assertEqual(new_id,
+                         after["Config"]["Labels"]["org.openstack.nova.image-id"])
+        self.assertEqual("new-image\n", self.in_container(inst, "cat", "/root/which"))
+        self.assertEqual("fa:16:3e:00:70:01", self.in_container(
+            inst, "cat", "/sys/class/net/eth1/address").strip())
+        self.assertIn("198.18.7.95/24", self.in_container(
+            inst, "ip", "-4", "addr", "show", "eth1"))
+        self.assertIn(inst.uuid, self.port_external_ids(vif["devname"]))
