@@ -1,6 +1,6 @@
 //! Interface hot-plug on a running instance: eth(N+1) appears or goes.
 
-use super::{Compute, power_state};
+use super::{Compute, running_pid};
 use crate::error::ApiError;
 use crate::model::AttachedInterface;
 use crate::network::{netlink, vif};
@@ -12,18 +12,11 @@ impl Compute {
         vif_json: &serde_json::Value,
     ) -> Result<AttachedInterface, ApiError> {
         let c = self.inspect(uuid).await?;
-        let state = super::info(&c).power_state;
-        let pid = c
-            .state
-            .as_ref()
-            .and_then(|s| s.pid)
-            .filter(|p| *p > 0 && power_state::is_up(&state))
-            .and_then(|p| u32::try_from(p).ok())
-            .ok_or_else(|| {
-                ApiError::InstanceInvalidState(format!(
-                    "instance {uuid} is not running: cannot attach an interface"
-                ))
-            })?;
+        let pid = running_pid(&c).ok_or_else(|| {
+            ApiError::InstanceInvalidState(format!(
+                "instance {uuid} is not running: cannot attach an interface"
+            ))
+        })?;
         // The next free ethN after the ones the container has.
         let taken = netlink::container_links(pid).await?;
         let next = taken
@@ -87,14 +80,7 @@ impl Compute {
             other => other,
         })?;
         let c = self.inspect(uuid).await?;
-        let state = super::info(&c).power_state;
-        let Some(pid) = c
-            .state
-            .as_ref()
-            .and_then(|s| s.pid)
-            .filter(|p| *p > 0 && power_state::is_up(&state))
-            .and_then(|p| u32::try_from(p).ok())
-        else {
+        let Some(pid) = running_pid(&c) else {
             return Ok(Vec::new());
         };
         let present = netlink::container_links(pid).await?;

@@ -9,7 +9,7 @@ use bollard::query_parameters::{
 };
 use futures_util::StreamExt;
 
-use super::{Compute, console, info, label, power_state};
+use super::{Compute, console, info, label, power_state, running_pid};
 use crate::docker::container_spec::{self, SUSPENDED_CPU_SHARES};
 use crate::docker::{is_not_found, naming};
 use crate::error::ApiError;
@@ -149,17 +149,11 @@ impl Compute {
             return Ok(());
         }
         let c = self.inspect(uuid).await?;
-        let pid = c
-            .state
-            .as_ref()
-            .and_then(|s| s.pid)
-            .filter(|p| *p > 0)
-            .and_then(|p| u32::try_from(p).ok())
-            .ok_or_else(|| {
-                ApiError::InstanceInvalidState(format!(
-                    "instance {uuid} has no running process to plug"
-                ))
-            })?;
+        let pid = running_pid(&c).ok_or_else(|| {
+            ApiError::InstanceInvalidState(format!(
+                "instance {uuid} has no running process to plug"
+            ))
+        })?;
         self.network().plug(uuid, pid, vifs).await?;
         let dns: Vec<_> = vifs.iter().flat_map(|v| v.dns.iter().copied()).collect();
         if let Some(path) = c.resolv_conf_path.as_deref().filter(|p| !p.is_empty()) {
@@ -175,22 +169,20 @@ impl Compute {
             Err(ApiError::InstanceNotFound(_)) => None,
             Err(e) => return Err(e),
         };
-        let removed = self.remove_container(uuid).await;
+        let removed = self.remove_container(&naming::container_name(uuid)).await;
         self.states().remove(uuid, id.as_deref(), false);
         removed
     }
 
-    async fn remove_container(&self, uuid: &str) -> Result<(), ApiError> {
+    /// Removes a container by name, with its anonymous volumes; a missing one
+    /// is already removed.
+    pub(crate) async fn remove_container(&self, name: &str) -> Result<(), ApiError> {
         let opts = RemoveContainerOptions {
             force: true,
             v: true,
             ..Default::default()
         };
-        match self
-            .docker()
-            .remove_container(&naming::container_name(uuid), Some(opts))
-            .await
-        {
+        match self.docker().remove_container(name, Some(opts)).await {
             Ok(()) => Ok(()),
             Err(e) if is_not_found(&e) => Ok(()),
             // Another removal is already under way: the container is going.

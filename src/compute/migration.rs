@@ -138,19 +138,6 @@ impl Compute {
     }
 
     async fn remove_aside(&self, uuid: &str) -> Result<(), ApiError> {
-        let opts = bollard::query_parameters::RemoveContainerOptions {
-            force: true,
-            v: true,
-            ..Default::default()
-        };
-        match self
-            .docker()
-            .remove_container(&aside_name(uuid), Some(opts))
-            .await
-        {
-            Ok(()) => Ok(()),
-            Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) => Err(e.into()),
-        }
+        self.remove_container(&aside_name(uuid)).await
     }
 }

@@ -175,6 +175,19 @@ pub fn label<'a>(c: &'a ContainerInspectResponse, key: &str) -> Option<&'a str> 
         .map(String::as_str)
 }
 
+/// The pid of the container's main process while it has one (running or
+/// frozen): what a network namespace is entered through.
+pub fn running_pid(c: &ContainerInspectResponse) -> Option<u32> {
+    if !power_state::is_up(&info(c).power_state) {
+        return None;
+    }
+    c.state
+        .as_ref()
+        .and_then(|s| s.pid)
+        .filter(|p| *p > 0)
+        .and_then(|p| u32::try_from(p).ok())
+}
+
 pub fn info(c: &ContainerInspectResponse) -> InstanceInfo {
     InstanceInfo {
         uuid: label(c, naming::LABEL_UUID).unwrap_or_default().to_string(),
