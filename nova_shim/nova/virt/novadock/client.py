@@ -95,29 +95,33 @@ class NovadockClient:
     def request(self, method, path, body=None, action=False):
         """One call: returns the decoded JSON body (None for an empty one)."""
         timeout = self.action_timeout if action else self.api_timeout
-        where = f"novadock service at {self.socket_path}"
         try:
             resp = self._exchange(method, path, body, timeout)
-        except TimeoutError as e:
-            raise exception.NovaException(
-                message=f"{method} {path}: no answer from the {where} within "
-                f"{timeout:g} s ({e or 'timed out'})"
-            ) from e
-        except FileNotFoundError as e:
-            raise exception.HypervisorUnavailable(
-                message=f"{method} {path}: the {where} is not running "
-                f"(socket {self.socket_path} does not exist)"
-            ) from e
-        except ConnectionRefusedError as e:
-            raise exception.HypervisorUnavailable(
-                message=f"{method} {path}: the {where} refused the connection "
-                f"(is novadock serve running?)"
-            ) from e
         except (OSError, http.client.HTTPException) as e:
-            raise exception.HypervisorUnavailable(
-                message=f"{method} {path}: cannot talk to the {where}: {e!r}"
-            ) from e
+            raise self._unreachable(method, path, e, timeout) from e
+        return self._decode(method, path, resp)
 
+    def _unreachable(self, method, path, e, timeout):
+        """The Nova exception for a service that did not answer."""
+        where = f"novadock service at {self.socket_path}"
+        if isinstance(e, TimeoutError):
+            return exception.NovaException(
+                message=f"{method} {path}: no answer from the {where} within "
+                f"{timeout:g} s ({e or 'timed out'})")
+        if isinstance(e, FileNotFoundError):
+            return exception.HypervisorUnavailable(
+                message=f"{method} {path}: the {where} is not running "
+                f"(socket {self.socket_path} does not exist)")
+        if isinstance(e, ConnectionRefusedError):
+            return exception.HypervisorUnavailable(
+                message=f"{method} {path}: the {where} refused the connection "
+                f"(is novadock serve running?)")
+        return exception.HypervisorUnavailable(
+            message=f"{method} {path}: cannot talk to the {where}: {e!r}")
+
+    def _decode(self, method, path, resp):
+        """The JSON body of a 2xx answer; the matching exception otherwise."""
+        where = f"novadock service at {self.socket_path}"
         try:
             decoded = resp.json()
         except ValueError as e:
@@ -263,15 +267,19 @@ class NovadockClient:
 
     def read_image(self, image_id, chunk_size=65536):
         """The stored image's tarball as an iterator of chunks, streamed."""
+        path = self._image_path(image_id, "/data")
         conn = UnixHTTPConnection(self.socket_path, self.action_timeout)
-        conn.request("GET", self._image_path(image_id, "/data"))
-        resp = conn.getresponse()
-        if resp.status != 200:
+        try:
+            conn.request("GET", path)
+            resp = conn.getresponse()
+        except (OSError, http.client.HTTPException) as e:
+            conn.close()
+            raise self._unreachable("GET", path, e, self.action_timeout) from e
+        if not 200 <= resp.status < 300:
             body = resp.read()
             conn.close()
-            err = json.loads(body or b"{}").get("error") or {}
-            raise errors.to_exception(err.get("code"), err.get("message", ""),
-                                      resp.status)
+            # An error answer: _decode raises the matching exception.
+            self._decode("GET", path, Response(resp.status, {}, body))
 
         def chunks():
             try:
