@@ -277,6 +277,28 @@ pub struct MigrateRequest {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct MigrateResult {
+    /// False when the instance leaves this host: its filesystem must then be
+    /// exported (`POST /v1/instances/{uuid}/migration-images`).
+    pub same_host: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportRequest {
+    /// The Glance image created to carry the filesystem to the destination.
+    pub image_id: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MigrationImages {
+    /// Glance ids of the images exported for the instance's move.
+    pub images: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RevertRequest {
     #[serde(default)]
     pub network_info: Vec<serde_json::Value>,

@@ -1,5 +1,5 @@
-//! Resize on the same host: new limits, the same filesystem and network,
-//! confirm and revert.
+//! Resize on the same host (new limits, the same filesystem and network,
+//! confirm and revert) and the source side of a move to another host.
 
 mod common;
 
@@ -91,22 +91,113 @@ async fn resize_revert_brings_the_old_container_back() {
 }
 
 #[tokio::test]
-async fn resize_to_another_host_is_refused_and_changes_nothing() {
+async fn migrating_to_another_host_exports_the_filesystem_as_a_bootable_image() {
     let c = compute().await;
     let uuid = new_uuid();
+    let glance_id = new_uuid();
     let _g = Cleanup(uuid.clone());
-    c.spawn(&req(spawn_request(&uuid))).await.expect("spawn");
-    let err = c
-        .migrate_out(&uuid, "198.18.250.250", 0, 0)
+    let _g2 = Cleanup(format!("{uuid}-resize"));
+    let _i = ImageCleanup(format!("novadock-glance:{glance_id}"));
+    let v = vif(52, 10);
+    let port = v["devname"].as_str().expect("devname").to_string();
+    let mut r = spawn_request(&uuid);
+    r["network_info"] = serde_json::json!([v]);
+    c.spawn(&req(r)).await.expect("spawn");
+    exec(&uuid, "echo travelled > /root/marker");
+
+    let same_host = c
+        .migrate_out(&uuid, "198.18.250.250", 5, 1)
         .await
-        .expect_err("other host");
+        .expect("migrate");
+    assert!(!same_host, "198.18.250.250 is not this host");
     assert!(
-        matches!(err, ApiError::InvalidInput(ref m) if m.contains("same host")),
-        "{err}"
+        !c.list().await.expect("list").iter().any(|i| i.uuid == uuid),
+        "the stopped old container is no longer an instance of this host"
     );
+    let aside = docker_inspect(&format!("nova-{uuid}-resize")).expect("kept aside for a revert");
+    assert_eq!(aside["State"]["Running"], false);
+
+    let exported = c
+        .export_migration_image(&uuid, &glance_id)
+        .await
+        .expect("export");
+    let image = docker_inspect_image(&format!("novadock-glance:{glance_id}")).expect("image");
+    assert_eq!(image["Id"], exported.docker_id.as_str());
     assert_eq!(
-        c.get_info(&uuid).await.expect("info").power_state,
-        PowerState::Running
+        image["Config"]["Labels"]["org.openstack.nova.migration-of"],
+        uuid.as_str()
     );
-    c.destroy(&uuid, &[]).await.expect("destroy");
+
+    // What the destination does with it: boot the Glance image.
+    let other = new_uuid();
+    let _g3 = Cleanup(other.clone());
+    let mut booted = spawn_request(&other);
+    booted["image"]["id"] = glance_id.clone().into();
+    c.spawn(&req(booted))
+        .await
+        .expect("boot the exported image");
+    assert_eq!(exec(&other, "cat /root/marker"), "travelled\n");
+    c.destroy(&other, &[]).await.expect("destroy the copy");
+
+    // Confirm on the source: the old container, its OVS port and the export go.
+    c.confirm_migration(&uuid).await.expect("confirm");
+    assert_eq!(
+        c.forget_migration_images(&uuid).await.expect("forget"),
+        vec![glance_id.clone()]
+    );
+    assert!(docker_inspect_image(&format!("novadock-glance:{glance_id}")).is_none());
+    assert!(docker_inspect(&format!("nova-{uuid}-resize")).is_none());
+    assert!(
+        !vsctl(&["list-ports", "br-int"]).lines().any(|p| p == port),
+        "the source's OVS port {port} is gone"
+    );
+}
+
+#[tokio::test]
+async fn a_reverted_migration_to_another_host_brings_the_instance_back() {
+    let c = compute().await;
+    let uuid = new_uuid();
+    let glance_id = new_uuid();
+    let _g = Cleanup(uuid.clone());
+    let _g2 = Cleanup(format!("{uuid}-resize"));
+    let _i = ImageCleanup(format!("novadock-glance:{glance_id}"));
+    let v = vif(51, 10);
+    let mut r = spawn_request(&uuid);
+    r["network_info"] = serde_json::json!([v]);
+    c.spawn(&req(r)).await.expect("spawn");
+
+    assert!(
+        !c.migrate_out(&uuid, "198.18.250.250", 5, 1)
+            .await
+            .expect("migrate")
+    );
+    c.export_migration_image(&uuid, &glance_id)
+        .await
+        .expect("export");
+    assert_eq!(
+        c.forget_migration_images(&uuid).await.expect("forget"),
+        vec![glance_id.clone()]
+    );
+    assert!(docker_inspect_image(&format!("novadock-glance:{glance_id}")).is_none());
+
+    let info = c
+        .revert_migration(&uuid, std::slice::from_ref(&v), true)
+        .await
+        .expect("revert");
+    assert_eq!(info.power_state, PowerState::Running);
+    assert_eq!(
+        exec(&uuid, "cat /sys/class/net/eth1/address").trim(),
+        v["address"].as_str().expect("mac")
+    );
+    c.destroy(&uuid, &[v]).await.expect("destroy");
+}
+
+#[tokio::test]
+async fn exporting_without_a_migration_in_progress_is_instance_not_found() {
+    let c = compute().await;
+    let err = c
+        .export_migration_image(&new_uuid(), &new_uuid())
+        .await
+        .expect_err("nothing aside");
+    assert!(matches!(err, ApiError::InstanceNotFound(_)), "{err}");
 }

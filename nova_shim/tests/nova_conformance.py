@@ -91,9 +91,10 @@ class NovadockConformanceTestCase(test_virt_drivers._VirtDriverTestCase,
         instance_ref, network_info = self._get_running_instance()
         self.connection.live_migration_force_complete(instance_ref)
 
-    # The suite resizes to "dest_host", another host: novadock refuses that
-    # before changing anything (InstanceFaultRollback, tested in
-    # test_instances). The same call, to this host, as Nova makes it with
+    # The suite resizes to "dest_host", another host: the filesystem would
+    # then travel as a Glance image, and the suite has no Glance (tested in
+    # test_glance_images; without Glance the move rolls back, test_instances).
+    # The same call, to this host, as Nova makes it with
     # allow_resize_to_same_host.
     @test_virt_drivers.catch_notimplementederror
     def test_migrate_disk_and_power_off(self):

@@ -3,12 +3,15 @@ tools/glance/up.sh on loopback, no keystone): boot from Glance, snapshot
 back into it, one download for ten boots, and the failures a user can act on.
 """
 
+import io
 import json
 import pathlib
 import socket
 import subprocess
+import tarfile
 import tempfile
 import threading
+import urllib.error
 import urllib.request
 import uuid
 
@@ -140,6 +143,43 @@ class GlanceImagesTestCase(base.FunctionalTestCase):
             data = resp.read()
         load = subprocess.run(["docker", "load"], input=data, capture_output=True)
         self.assertIn(b"Loaded image", load.stdout, load.stderr)
+
+    def test_a_move_to_another_host_carries_the_filesystem_through_glance(self):
+        inst = self.boot(self.create_image())
+        service.docker("exec", f"nova-{inst.uuid}", "sh", "-c",
+                       "echo moved > /root/mark")
+        disk_info = self.driver.migrate_disk_and_power_off(
+            self.ctxt, inst, "198.18.250.250", inst.flavor, None)
+        moved = json.loads(disk_info)["novadock_image"]
+        self.glance_ids.append(moved)
+        shown = self.glance("GET", f"/v2/images/{moved}")
+        self.assertEqual(("active", "docker", "raw", "private", inst.uuid), (
+            shown["status"], shown["container_format"], shown["disk_format"],
+            shown["visibility"], shown["novadock_migration_of"]))
+        self.assertRaises(exception.InstanceNotFound, self.driver.get_info, inst)
+
+        # Glance serves it as a docker save tarball (here from its novadock
+        # store, this engine), which another host loads and boots.
+        req = urllib.request.Request(
+            f"{self.endpoint.rstrip('/')}/v2/images/{moved}/file",
+            headers={"X-Auth-Token": "novadock-test-token"})
+        with urllib.request.urlopen(req, timeout=300) as resp:
+            with tarfile.open(fileobj=io.BytesIO(resp.read())) as tar:
+                manifest = json.load(tar.extractfile("manifest.json"))
+        self.assertEqual([f"novadock-glance:{moved}"], manifest[0]["RepoTags"])
+        copy = self.boot(moved)
+        self.assertEqual("moved\n", service.docker(
+            "exec", f"nova-{copy.uuid}", "cat", "/root/mark").stdout)
+        self.driver.destroy(self.ctxt, copy, None)
+
+        # Reverted: the instance runs here again and the image is gone.
+        self.driver.finish_revert_migration(self.ctxt, inst, None, None)
+        self.assertEqual(power_state.RUNNING, self.driver.get_info(inst).state)
+        self.assertEqual("moved\n", service.docker(
+            "exec", f"nova-{inst.uuid}", "cat", "/root/mark").stdout)
+        with self.assertRaises(urllib.error.HTTPError) as gone:
+            self.glance("GET", f"/v2/images/{moved}")
+        self.assertEqual(404, gone.exception.code)
 
     def test_ten_concurrent_boots_of_one_image_download_it_once(self):
         image_id = self.create_image()

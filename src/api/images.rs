@@ -16,7 +16,7 @@ use crate::compute::Compute;
 use crate::error::ApiError;
 use crate::model::*;
 
-fn glance_id(raw: &str) -> Result<String, ApiError> {
+pub(super) fn glance_id(raw: &str) -> Result<String, ApiError> {
     uuid::Uuid::parse_str(raw)
         .map(|u| u.hyphenated().to_string())
         .map_err(|e| ApiError::BadRequest(format!("{raw:?} is not a Glance image id: {e}")))

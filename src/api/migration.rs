@@ -1,10 +1,11 @@
-//! Handlers of the same-host resize routes.
+//! Handlers of the resize and cold-migration routes.
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
+use super::images::glance_id;
 use super::{body, instance_uuid};
 use crate::compute::Compute;
 use crate::error::ApiError;
@@ -14,12 +15,36 @@ pub async fn migrate(
     State(c): State<Compute>,
     Path(uuid): Path<String>,
     req: Result<Json<MigrateRequest>, JsonRejection>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Json<MigrateResult>, ApiError> {
     let uuid = instance_uuid(&uuid)?;
     let req = body(req)?;
-    c.migrate_out(&uuid, &req.dest, req.timeout, req.retry_interval)
+    let same_host = c
+        .migrate_out(&uuid, &req.dest, req.timeout, req.retry_interval)
         .await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(Json(MigrateResult { same_host }))
+}
+
+pub async fn export_image(
+    State(c): State<Compute>,
+    Path(uuid): Path<String>,
+    req: Result<Json<ExportRequest>, JsonRejection>,
+) -> Result<(StatusCode, Json<FetchedImage>), ApiError> {
+    let uuid = instance_uuid(&uuid)?;
+    let id = glance_id(&body(req)?.image_id)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(c.export_migration_image(&uuid, &id).await?),
+    ))
+}
+
+pub async fn forget_images(
+    State(c): State<Compute>,
+    Path(uuid): Path<String>,
+) -> Result<Json<MigrationImages>, ApiError> {
+    let uuid = instance_uuid(&uuid)?;
+    Ok(Json(MigrationImages {
+        images: c.forget_migration_images(&uuid).await?,
+    }))
 }
 
 pub async fn finish(

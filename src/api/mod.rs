@@ -54,6 +54,10 @@ pub fn router(compute: Compute) -> Router {
         .route("/v1/instances/{uuid}/snapshot", post(images::snapshot))
         .route("/v1/instances/{uuid}/migrate", post(migration::migrate))
         .route(
+            "/v1/instances/{uuid}/migration-images",
+            post(migration::export_image).delete(migration::forget_images),
+        )
+        .route(
             "/v1/instances/{uuid}/finish-migration",
             post(migration::finish),
         )

@@ -1,15 +1,21 @@
-//! Resize on this host: the old container is kept aside, stopped, until Nova
-//! confirms or reverts; the new one boots from the old one's filesystem with
-//! the new flavor. Moving to another host goes through evacuate/rebuild.
+//! Resize and cold migration. The old container is kept aside, stopped, until
+//! Nova confirms or reverts. On this host the new one boots from the old
+//! one's filesystem with the new flavor; to another host that filesystem is
+//! exported as an image (labelled with the instance) that travels through
+//! Glance, and the destination boots it like any Glance image.
+
+use std::collections::HashMap;
 
 use bollard::models::ContainerConfig;
-use bollard::query_parameters::{CommitContainerOptions, RenameContainerOptions};
+use bollard::query_parameters::{
+    CommitContainerOptions, ListImagesOptions, RenameContainerOptions,
+};
 
 use super::Compute;
 use crate::docker::{is_not_found, naming};
 use crate::error::ApiError;
 use crate::image::engine;
-use crate::model::{InstanceInfo, SpawnRequest};
+use crate::model::{FetchedImage, InstanceInfo, SpawnRequest};
 
 /// Where the old container waits while a resize is unconfirmed.
 pub fn aside_name(uuid: &str) -> String {
@@ -27,19 +33,16 @@ impl Compute {
         Ok(dest == host.host_ip || dest == host.nodename)
     }
 
+    /// Stops the instance and sets its container aside; true when `dest` is
+    /// this host (the resize then finishes here from the aside container).
     pub async fn migrate_out(
         &self,
         uuid: &str,
         dest: &str,
         timeout: u64,
         retry_interval: u64,
-    ) -> Result<(), ApiError> {
-        if !self.is_this_host(dest).await? {
-            return Err(ApiError::InvalidInput(format!(
-                "instance {uuid}: novadock resizes on the same host only (destination {dest}); \
-                 move instances between hosts with evacuate or rebuild"
-            )));
-        }
+    ) -> Result<bool, ApiError> {
+        let same_host = self.is_this_host(dest).await?;
         self.inspect(uuid).await?;
         self.power_off(uuid, timeout, retry_interval).await?;
         let opts = RenameContainerOptions {
@@ -49,7 +52,63 @@ impl Compute {
             .rename_container(&naming::container_name(uuid), opts)
             .await?;
         self.states().remove(uuid, None, false);
-        Ok(())
+        Ok(same_host)
+    }
+
+    /// Commits the aside container as the image of Glance image `glance_id`,
+    /// for the destination host to boot.
+    pub async fn export_migration_image(
+        &self,
+        uuid: &str,
+        glance_id: &str,
+    ) -> Result<FetchedImage, ApiError> {
+        let opts = CommitContainerOptions {
+            container: Some(aside_name(uuid)),
+            repo: Some(naming::GLANCE_REPOSITORY.to_string()),
+            tag: Some(glance_id.to_string()),
+            comment: Some(format!("migration of Nova instance {uuid}")),
+            changes: Some(format!("LABEL {}={uuid}", naming::LABEL_MIGRATION_OF)),
+            ..Default::default()
+        };
+        match self
+            .images()
+            .docker()
+            .commit_container(opts, ContainerConfig::default())
+            .await
+        {
+            Ok(id) => Ok(FetchedImage {
+                glance_id: glance_id.to_string(),
+                docker_id: id.id,
+                downloaded: false,
+            }),
+            Err(e) if is_not_found(&e) => Err(ApiError::InstanceNotFound(format!(
+                "{uuid} (no migration in progress)"
+            ))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Removes this host's copies of the images exported for the instance's
+    /// move; returns their Glance ids, for the caller to delete them there.
+    pub async fn forget_migration_images(&self, uuid: &str) -> Result<Vec<String>, ApiError> {
+        let opts = ListImagesOptions {
+            filters: Some(HashMap::from([(
+                "label".to_string(),
+                vec![format!("{}={uuid}", naming::LABEL_MIGRATION_OF)],
+            )])),
+            ..Default::default()
+        };
+        let prefix = format!("{}:", naming::GLANCE_REPOSITORY);
+        let mut ids = Vec::new();
+        for image in self.docker().list_images(Some(opts)).await? {
+            for tag in &image.repo_tags {
+                if let Some(glance_id) = tag.strip_prefix(&prefix) {
+                    engine::remove(self.docker(), tag).await?;
+                    ids.push(glance_id.to_string());
+                }
+            }
+        }
+        Ok(ids)
     }
 
     /// Boots the resized instance: the old filesystem, the new flavor.
@@ -88,7 +147,21 @@ impl Compute {
     /// Nova confirmed the resize: the old container goes. The image of its
     /// filesystem stays while the new container runs on it (destroy removes it).
     pub async fn confirm_migration(&self, uuid: &str) -> Result<(), ApiError> {
-        self.remove_aside(uuid).await
+        self.remove_aside(uuid).await?;
+        match self.inspect(uuid).await {
+            // Resized here: the new container uses the same VIFs.
+            Ok(_) => Ok(()),
+            // Moved to another host: its OVS ports here lead nowhere now.
+            Err(ApiError::InstanceNotFound(_)) => {
+                for (port, vm) in self.network().ovs.ports_with_vm_uuid().await? {
+                    if vm == uuid {
+                        self.network().unplug_one(&port).await;
+                    }
+                }
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// What a resize left of a destroyed instance.
@@ -98,6 +171,9 @@ impl Compute {
         }
         if let Err(e) = engine::remove(self.docker(), &resize_image(uuid)).await {
             tracing::warn!(instance = uuid, "removing the resize image: {e}");
+        }
+        if let Err(e) = self.forget_migration_images(uuid).await {
+            tracing::warn!(instance = uuid, "removing the migration images: {e}");
         }
     }
 

@@ -12,6 +12,8 @@ pub const LABEL_MEMORY_MB: &str = "org.openstack.nova.memory-mb";
 pub const LABEL_IMAGE: &str = "org.openstack.nova.image-id";
 /// The flavor's CPU weight, restored on resume (suspend lowers it).
 pub const LABEL_CPU_SHARES: &str = "org.openstack.nova.cpu-shares";
+/// On an image exported for a move to another host: the instance it carries.
+pub const LABEL_MIGRATION_OF: &str = "org.openstack.nova.migration-of";
 
 /// Images loaded for a Glance image carry this repository, tagged with the id.
 pub const GLANCE_REPOSITORY: &str = "novadock-glance";

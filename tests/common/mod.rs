@@ -70,6 +70,30 @@ pub fn docker_inspect(name: &str) -> Option<Value> {
     v.get(0).cloned()
 }
 
+/// `docker image inspect`, as an operator would look.
+pub fn docker_inspect_image(reference: &str) -> Option<Value> {
+    let out = Command::new("docker")
+        .args(["image", "inspect", reference])
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let v: Value = serde_json::from_slice(&out.stdout).ok()?;
+    v.get(0).cloned()
+}
+
+/// Removes an image whatever happened in the test.
+pub struct ImageCleanup(pub String);
+
+impl Drop for ImageCleanup {
+    fn drop(&mut self) {
+        let _ = Command::new("docker")
+            .args(["image", "rm", "-f", &self.0])
+            .output();
+    }
+}
+
 /// Removes the instance's container whatever happened in the test.
 pub struct Cleanup(pub String);
 

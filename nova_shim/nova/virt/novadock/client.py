@@ -293,11 +293,40 @@ class NovadockClient:
 
         return chunks()
 
+    def store_image(self, image_id, chunks):
+        """``PUT /v1/images/<id>/data``: loads the tarball yielded by
+        ``chunks`` into the engine, sent chunk by chunk as it comes."""
+        path = self._image_path(image_id, "/data")
+        conn = UnixHTTPConnection(self.socket_path, self.action_timeout)
+        try:
+            conn.request("PUT", path, body=(c for c in chunks if c),
+                         headers={"Accept": "application/json",
+                                  "Content-Type": "application/x-tar"},
+                         encode_chunked=True)
+            r = conn.getresponse()
+            resp = Response(r.status, dict(r.getheaders()), r.read())
+        except (OSError, http.client.HTTPException) as e:
+            raise self._unreachable("PUT", path, e, self.action_timeout) from e
+        finally:
+            conn.close()
+        return self._decode("PUT", path, resp)
+
     def migrate(self, uuid, dest, timeout, retry_interval):
         return self.request(
             "POST", self._instance_path(uuid, "/migrate"),
             {"dest": dest, "timeout": timeout, "retry_interval": retry_interval},
             action=True,
+        )
+
+    def export_migration_image(self, uuid, image_id):
+        return self.request(
+            "POST", self._instance_path(uuid, "/migration-images"),
+            {"image_id": image_id}, action=True,
+        )
+
+    def forget_migration_images(self, uuid):
+        return self.request(
+            "DELETE", self._instance_path(uuid, "/migration-images"), action=True
         )
 
     def finish_migration(self, uuid, spawn_request):

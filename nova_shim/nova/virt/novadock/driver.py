@@ -14,6 +14,7 @@ from oslo_serialization import jsonutils
 from nova import exception
 from nova.compute import power_state
 from nova.compute import task_states
+from nova.compute import vm_states
 import nova.conf
 from nova.image import glance
 from nova.network import model as network_model
@@ -103,6 +104,14 @@ def _neutron_failed_callback(event_name, instance):
               event_name, instance.uuid, instance=instance)
     if CONF.vif_plugging_is_fatal:
         raise exception.VirtualInterfaceCreateException()
+
+
+def _migration_image(disk_info):
+    """The Glance image a move to another host left in disk_info, or None
+    for a resize on the same host."""
+    if not disk_info:
+        return None
+    return jsonutils.loads(disk_info).get("novadock_image")
 
 
 def glance_access(context):
@@ -334,6 +343,10 @@ class DockerDriver(driver.ComputeDriver):
         self._api.snapshot(instance.uuid, image_id)
         update_task_state(task_state=task_states.IMAGE_UPLOADING,
                           expected_state=task_states.IMAGE_PENDING_UPLOAD)
+        self._upload_image(context, image_id)
+
+    def _upload_image(self, context, image_id):
+        """Sends the engine's image for Glance image ``image_id`` to Glance."""
         access = glance_access(context)
         if access is not None:
             self._api.upload_image(image_id, access)
@@ -344,6 +357,12 @@ class DockerDriver(driver.ComputeDriver):
             context, image_id,
             {"container_format": "docker", "disk_format": "raw"},
             data=self._api.read_image(image_id), purge_props=False)
+
+    def _download_image(self, context, image_id):
+        """Loads Glance image ``image_id`` into the engine through Nova's image
+        API, for when the service has no endpoint to fetch it from."""
+        data = glance.API().download(context, image_id)
+        self._api.store_image(image_id, [data] if isinstance(data, bytes) else data)
 
     def cache_image(self, context, image_id):
         access = glance_access(context)
@@ -361,33 +380,77 @@ class DockerDriver(driver.ComputeDriver):
                 LOG.info("Removed unused cached images: %s",
                          ", ".join(removed["removed"]))
 
-    # -- resize on this host ---------------------------------------------------
+    # -- resize and cold migration ----------------------------------------------
 
     def migrate_disk_and_power_off(self, context, instance, dest, flavor,
                                    network_info, block_device_info=None,
                                    timeout=0, retry_interval=0):
+        moved = self._api.migrate(instance.uuid, dest, int(timeout),
+                                  int(retry_interval))
+        if moved["same_host"]:
+            return ""
+        # To another host the filesystem travels as a private Glance image;
+        # disk_info tells the destination which.
         try:
-            self._api.migrate(instance.uuid, dest, int(timeout), int(retry_interval))
-        except exception.InvalidInput as e:
-            # Refused before anything changed: Nova rolls the resize back.
+            image = glance.API().create(context, {
+                "name": f"{instance.uuid}-migration",
+                "container_format": "docker",
+                "disk_format": "raw",
+                "visibility": "private",
+                "properties": {"novadock_migration_of": instance.uuid},
+            })
+            self._api.export_migration_image(instance.uuid, image["id"])
+            self._upload_image(context, image["id"])
+        except Exception as e:
+            # Nothing has left the host: the instance comes back as it was
+            # and Nova rolls the migration back.
+            LOG.error("Exporting the instance for %s failed: %s", dest, e,
+                      instance=instance)
+            self._api.revert_migration(
+                instance.uuid, _network_info(network_info) or [],
+                _field(instance, "vm_state") != vm_states.STOPPED)
+            self._forget_migration_images(context, instance)
             raise exception.InstanceFaultRollback(inner_exception=e) from e
-        return ""
+        return jsonutils.dumps({"novadock_image": image["id"]})
 
     def finish_migration(self, context, migration, instance, disk_info,
                          network_info, image_meta, resize_instance, allocations,
                          block_device_info=None, power_on=True, share_info=None):
-        self._api.finish_migration(
-            instance.uuid,
-            spawn_request(instance, image_meta, network_info, power_on))
+        moved = _migration_image(disk_info)
+        if moved is None:
+            self._api.finish_migration(
+                instance.uuid,
+                spawn_request(instance, image_meta, network_info, power_on))
+            return
+        access = glance_access(context)
+        if access is None:
+            self._download_image(context, moved)
+        request = spawn_request(instance, image_meta, network_info, power_on,
+                                access)
+        request["image"]["id"] = moved
+        self._api.spawn(request)
 
     def confirm_migration(self, context, migration, instance, network_info):
         self._api.confirm_migration(instance.uuid)
+        self._forget_migration_images(context, instance)
 
     def finish_revert_migration(self, context, instance, network_info, migration,
                                 block_device_info=None, power_on=True,
                                 share_info=None):
         self._api.revert_migration(
             instance.uuid, _network_info(network_info) or [], bool(power_on))
+        self._forget_migration_images(context, instance)
+
+    def _forget_migration_images(self, context, instance):
+        """Deletes the images exported for a move, here and in Glance."""
+        for image_id in self._api.forget_migration_images(instance.uuid)["images"]:
+            try:
+                glance.API().delete(context, image_id)
+            except exception.ImageNotFound:
+                pass
+            except Exception as e:  # noqa: BLE001 - a leftover image is no failure
+                LOG.warning("Could not delete migration image %s: %s",
+                            image_id, e, instance=instance)
 
     def poll_rebooting_instances(self, timeout, instances):
         # Reboots finish within the reboot call: nothing is ever left rebooting.
