@@ -109,14 +109,34 @@ impl RawConfig {
     }
 }
 
+/// Taken from Docker's default capability set (which keeps 14): raw sockets
+/// (forged packets on the tenant network), device nodes, audit writes, and
+/// changing file or process capabilities.
+pub const DEFAULT_CAP_DROP: &[&str] = &["AUDIT_WRITE", "MKNOD", "NET_RAW", "SETFCAP", "SETPCAP"];
+
+/// An oslo.config list option: comma-separated, blanks ignored.
+fn list(v: &str) -> Vec<String> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(String::from)
+        .collect()
+}
+
 /// `[novadock]` options.
 #[derive(Debug, Clone)]
 pub struct NovadockConfig {
     pub socket_path: PathBuf,
     pub socket_group: Option<String>,
+    /// Users (names or uids) whose processes may use the socket, checked by
+    /// peer credentials; None lets socket_group's members in. Root and the
+    /// service's own user always may.
+    pub socket_allowed_users: Option<Vec<String>>,
     pub docker_url: String,
     pub docker_network: String,
     pub pids_limit: i64,
+    /// Capabilities taken from Docker's default set in every container.
+    pub cap_drop: Vec<String>,
     pub startup_check_seconds: f64,
     pub soft_reboot_timeout: u64,
     /// ovs-vsctl's `--db`; None is Open vSwitch's default socket.
@@ -155,9 +175,11 @@ pub struct Config {
 const NOVADOCK_KEYS: &[&str] = &[
     "socket_path",
     "socket_group",
+    "socket_allowed_users",
     "docker_url",
     "docker_network",
     "pids_limit",
+    "cap_drop",
     "startup_check_seconds",
     "soft_reboot_timeout",
     "ovsdb_connection",
@@ -201,6 +223,22 @@ impl Config {
                 "must be between 0 and 60",
             ));
         }
+        let cap_drop = match raw.get(s, "cap_drop") {
+            None => DEFAULT_CAP_DROP.iter().map(|c| c.to_string()).collect(),
+            Some(v) => list(v)
+                .into_iter()
+                .map(|c| {
+                    let c = c.to_ascii_uppercase();
+                    let c = c.strip_prefix("CAP_").unwrap_or(&c).to_string();
+                    if !c.is_empty() && c.bytes().all(|b| b.is_ascii_uppercase() || b == b'_') {
+                        Ok(c)
+                    } else {
+                        Err(invalid("cap_drop", v, "capability names are letters and _"))
+                    }
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        };
+        let socket_allowed_users = raw.get(s, "socket_allowed_users").map(list);
         let docker_network = raw
             .get(s, "docker_network")
             .filter(|v| !v.is_empty())
@@ -216,6 +254,7 @@ impl Config {
                 .get(s, "socket_group")
                 .filter(|v| !v.is_empty())
                 .map(String::from),
+            socket_allowed_users,
             docker_url: raw
                 .get(s, "docker_url")
                 .filter(|v| !v.is_empty())
@@ -223,6 +262,7 @@ impl Config {
                 .to_string(),
             docker_network,
             pids_limit,
+            cap_drop,
             startup_check_seconds,
             soft_reboot_timeout: raw.parsed::<u64>(s, "soft_reboot_timeout")?.unwrap_or(60),
             ovsdb_connection: raw
@@ -317,6 +357,28 @@ mod tests {
         assert!(!c.novadock.nova_default_route);
         assert_eq!(c.novadock.ovs_bridge, "br-x");
         assert!(Config::from_raw(&raw(&["[novadock]\ndefault_route = both\n"])).is_err());
+    }
+
+    #[test]
+    fn security_lists() {
+        let c = Config::from_raw(&raw(&[""])).expect("valid");
+        assert_eq!(c.novadock.cap_drop, DEFAULT_CAP_DROP);
+        assert_eq!(c.novadock.socket_allowed_users, None);
+        let c = Config::from_raw(&raw(&[
+            "[novadock]\ncap_drop =\nsocket_allowed_users = nova, glance,\n",
+        ]))
+        .expect("valid");
+        assert!(
+            c.novadock.cap_drop.is_empty(),
+            "an empty list drops nothing"
+        );
+        assert_eq!(
+            c.novadock.socket_allowed_users,
+            Some(vec!["nova".to_string(), "glance".to_string()])
+        );
+        let err = Config::from_raw(&raw(&["[novadock]\ncap_drop = NET-RAW\n"]))
+            .expect_err("not a capability name");
+        assert!(err.to_string().contains("cap_drop"), "{err}");
     }
 
     #[test]

@@ -10,6 +10,9 @@ use serde_json::json;
 pub enum ApiError {
     #[error("{0}")]
     BadRequest(String),
+    /// The peer's user may not use the socket.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("no such route: {0}")]
     NoSuchRoute(String),
     #[error("method not allowed")]
@@ -48,6 +51,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::BadRequest(_) => "BadRequest",
+            ApiError::Forbidden(_) => "Forbidden",
             ApiError::NoSuchRoute(_) => "NoSuchRoute",
             ApiError::MethodNotAllowed => "MethodNotAllowed",
             ApiError::PayloadTooLarge => "PayloadTooLarge",
@@ -66,12 +70,18 @@ impl ApiError {
         }
     }
 
+    /// The JSON error body every failure is answered with.
+    pub fn body(&self) -> serde_json::Value {
+        json!({"error": {"code": self.code(), "message": self.to_string()}})
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_)
             | ApiError::InvalidInput(_)
             | ApiError::ImageUnacceptable(_) => StatusCode::BAD_REQUEST,
             ApiError::ImageUnavailable(_) => StatusCode::BAD_GATEWAY,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NoSuchRoute(_)
             | ApiError::InstanceNotFound(_)
             | ApiError::ImageNotFound(_) => StatusCode::NOT_FOUND,
@@ -96,8 +106,7 @@ impl IntoResponse for ApiError {
         } else {
             tracing::info!(code = self.code(), "{self}");
         }
-        let body = json!({"error": {"code": self.code(), "message": self.to_string()}});
-        (status, Json(body)).into_response()
+        (status, Json(self.body())).into_response()
     }
 }
 

@@ -1,12 +1,18 @@
-//! The Unix socket the driver API is served on: 0660, owned by socket_group.
+//! The Unix socket the driver API is served on: 0660, owned by socket_group,
+//! and each connection's peer credentials checked against the allowed users.
 
+use std::collections::HashSet;
 use std::ffi::CString;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
 
-use tokio::net::UnixListener;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{UnixListener, UnixStream};
 
 use crate::config::NovadockConfig;
+use crate::error::ApiError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SocketError {
@@ -27,6 +33,8 @@ pub enum SocketError {
         path: String,
         source: std::io::Error,
     },
+    #[error("socket_allowed_users: no such user {0:?}")]
+    NoSuchUser(String),
     #[error("socket_group {0:?} does not exist")]
     NoSuchGroup(String),
     #[error("cannot give {path} to group {group}: {source}")]
@@ -50,7 +58,148 @@ pub fn group_id(name: &str) -> Option<libc::gid_t> {
     }
 }
 
-pub fn bind(cfg: &NovadockConfig) -> Result<UnixListener, SocketError> {
+/// The uid of a user name (or a numeric uid), through the system's user database.
+pub fn user_id(name: &str) -> Option<libc::uid_t> {
+    if let Ok(uid) = name.parse::<libc::uid_t>() {
+        return Some(uid);
+    }
+    let c = CString::new(name).ok()?;
+    // SAFETY: getpwnam reads a NUL-terminated name; the result is copied at once.
+    let pw = unsafe { libc::getpwnam(c.as_ptr()) };
+    if pw.is_null() {
+        None
+    } else {
+        // SAFETY: non-null entries returned by getpwnam are valid.
+        Some(unsafe { (*pw).pw_uid })
+    }
+}
+
+/// Who may talk to the service, by the peer credentials of a connection.
+#[derive(Debug, Clone)]
+pub struct PeerPolicy {
+    uids: HashSet<libc::uid_t>,
+    /// Members of this group (primary or supplementary) may, too.
+    gid: Option<libc::gid_t>,
+}
+
+impl PeerPolicy {
+    pub fn from_config(cfg: &NovadockConfig) -> Result<Self, SocketError> {
+        // SAFETY: geteuid has no preconditions.
+        let mut uids = HashSet::from([0, unsafe { libc::geteuid() }]);
+        let mut gid = None;
+        match &cfg.socket_allowed_users {
+            Some(users) => {
+                for u in users {
+                    uids.insert(user_id(u).ok_or_else(|| SocketError::NoSuchUser(u.clone()))?);
+                }
+            }
+            None => {
+                if let Some(g) = &cfg.socket_group {
+                    gid = Some(group_id(g).ok_or_else(|| SocketError::NoSuchGroup(g.clone()))?);
+                }
+            }
+        }
+        Ok(PeerPolicy { uids, gid })
+    }
+
+    /// Ok, or why the peer of `stream` is refused.
+    pub fn check(&self, stream: &UnixStream) -> Result<(), String> {
+        let cred = stream
+            .peer_cred()
+            .map_err(|e| format!("cannot read the peer's credentials: {e}"))?;
+        if self.uids.contains(&cred.uid()) {
+            return Ok(());
+        }
+        if let Some(gid) = self.gid {
+            let groups = cred.pid().map(supplementary_groups).unwrap_or_default();
+            if cred.gid() == gid || groups.contains(&gid) {
+                return Ok(());
+            }
+        }
+        Err(format!(
+            "uid {} may not use the novadock service (see [novadock] socket_allowed_users \
+             and socket_group)",
+            cred.uid()
+        ))
+    }
+}
+
+/// The supplementary groups of a process, from /proc (empty if it is gone).
+fn supplementary_groups(pid: i32) -> Vec<libc::gid_t> {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("Groups:"))?;
+            Some(
+                line["Groups:".len()..]
+                    .split_whitespace()
+                    .filter_map(|g| g.parse().ok())
+                    .collect(),
+            )
+        })
+        .unwrap_or_default()
+}
+
+/// The socket's listener: hands axum only the connections the policy allows;
+/// the others get a JSON 403 and are closed.
+pub struct CheckedListener {
+    inner: UnixListener,
+    policy: Arc<PeerPolicy>,
+}
+
+impl axum::serve::Listener for CheckedListener {
+    type Io = UnixStream;
+    type Addr = tokio::net::unix::SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            match self.inner.accept().await {
+                Ok((stream, addr)) => match self.policy.check(&stream) {
+                    Ok(()) => return (stream, addr),
+                    Err(reason) => {
+                        tracing::warn!("refused a connection: {reason}");
+                        tokio::spawn(refuse(stream, reason));
+                    }
+                },
+                Err(e) => {
+                    // Out of file descriptors and the like: wait, don't spin.
+                    tracing::warn!("accepting a connection: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.inner.local_addr()
+    }
+}
+
+/// Reads the request head (bounded in size and time), answers 403, closes.
+async fn refuse(mut stream: UnixStream, reason: String) {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 4096];
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        while head.len() < 64 * 1024 && !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => head.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    let body = ApiError::Forbidden(reason).body().to_string();
+    let response = format!(
+        "HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = stream.write_all(response.as_bytes()).await;
+    let _ = stream.shutdown().await;
+}
+
+pub fn bind(cfg: &NovadockConfig) -> Result<CheckedListener, SocketError> {
+    let policy = Arc::new(PeerPolicy::from_config(cfg)?);
     let path = &cfg.socket_path;
     let shown = path.display().to_string();
     if let Some(dir) = path.parent() {
@@ -87,7 +236,10 @@ pub fn bind(cfg: &NovadockConfig) -> Result<UnixListener, SocketError> {
             source,
         })?;
     }
-    Ok(listener)
+    Ok(CheckedListener {
+        inner: listener,
+        policy,
+    })
 }
 
 pub fn remove(path: &Path) {

@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use bollard::Docker;
-use bollard::models::ContainerInspectResponse;
+use bollard::models::{ContainerInspectResponse, ContainerSummary};
 use bollard::query_parameters::ListContainersOptions;
 
 use crate::config::Config;
@@ -127,8 +127,9 @@ impl Compute {
         Ok(out)
     }
 
-    /// Every container that carries an instance uuid label.
-    pub async fn containers(&self) -> Result<Vec<ContainerInspectResponse>, ApiError> {
+    /// The listing of every instance's own container (not one set aside by a
+    /// resize): one Docker call, labels included.
+    pub async fn container_summaries(&self) -> Result<Vec<ContainerSummary>, ApiError> {
         let opts = ListContainersOptions {
             all: true,
             filters: Some(HashMap::from([(
@@ -137,22 +138,25 @@ impl Compute {
             )])),
             ..Default::default()
         };
-        let summaries = self.docker.list_containers(Some(opts)).await?;
-        let mut out = Vec::with_capacity(summaries.len());
-        for s in summaries {
-            let Some(id) = s.id else { continue };
-            // Only an instance's own container: not one set aside by a resize.
-            let own = s
-                .labels
+        let mut summaries = self.docker.list_containers(Some(opts)).await?;
+        summaries.retain(|s| {
+            s.labels
                 .as_ref()
                 .and_then(|l| l.get(naming::LABEL_UUID))
                 .is_some_and(|u| {
                     let name = format!("/{}", naming::container_name(u));
                     s.names.as_ref().is_some_and(|n| n.contains(&name))
-                });
-            if !own {
-                continue;
-            }
+                })
+        });
+        Ok(summaries)
+    }
+
+    /// Every instance's own container, inspected.
+    pub async fn containers(&self) -> Result<Vec<ContainerInspectResponse>, ApiError> {
+        let summaries = self.container_summaries().await?;
+        let mut out = Vec::with_capacity(summaries.len());
+        for s in summaries {
+            let Some(id) = s.id else { continue };
             // The listing lacks the OOM flag and CPU weight that tell CRASHED
             // and SUSPENDED apart, so each container is inspected.
             match self.docker.inspect_container(&id, None).await {

@@ -112,10 +112,16 @@ impl Compute {
         let cpus = host::cpu_count();
         // vCPUs the flavors of this host's containers claim.
         let vcpus_used: i64 = self
-            .containers()
+            .container_summaries()
             .await?
             .iter()
-            .filter_map(|c| super::label(c, naming::LABEL_VCPUS)?.parse::<i64>().ok())
+            .filter_map(|c| {
+                c.labels
+                    .as_ref()?
+                    .get(naming::LABEL_VCPUS)?
+                    .parse::<i64>()
+                    .ok()
+            })
             .sum();
         let (vendor, model) = host::cpu_model();
         let arch = std::env::consts::ARCH.to_string();

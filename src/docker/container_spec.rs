@@ -158,6 +158,8 @@ pub fn build(
         cpu_quota,
         pids_limit: Some(cfg.pids_limit),
         privileged: Some(false),
+        cap_drop: Some(cfg.cap_drop.clone()),
+        // Docker's default seccomp profile stays: only no-new-privileges is added.
         security_opt: Some(vec!["no-new-privileges:true".to_string()]),
         network_mode: Some(cfg.docker_network.clone()),
         // Nova owns the lifecycle: a container that stops stays stopped, as a VM would.

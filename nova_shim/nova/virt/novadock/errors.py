@@ -20,6 +20,7 @@ CODE_TO_EXCEPTION = {
     "BadRequest": exception.InvalidInput,
     "PayloadTooLarge": exception.InvalidInput,
     "DockerUnavailable": exception.HypervisorUnavailable,
+    "Forbidden": exception.Forbidden,
 }
 
 
