@@ -10,7 +10,9 @@ mod migration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::extract::rejection::JsonRejection;
-use axum::http::{StatusCode, Uri};
+use axum::http::{StatusCode, Uri, header};
+use axum::middleware::map_response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 use crate::compute::Compute;
@@ -83,7 +85,33 @@ pub fn router(compute: Compute) -> Router {
         .fallback(no_such_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(map_response(json_errors))
         .with_state(compute)
+}
+
+/// Failures axum answers by itself (a path parameter that is not UTF-8, a
+/// bad query string...) come as plain text: give them the JSON error shape.
+async fn json_errors(resp: Response) -> Response {
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if is_json || !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let text = axum::body::to_bytes(resp.into_body(), 64 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed,
+        StatusCode::NOT_FOUND => ApiError::NoSuchRoute(text),
+        _ if status.is_client_error() => ApiError::BadRequest(text),
+        _ => ApiError::Internal(text),
+    }
+    .into_response()
 }
 
 async fn no_such_route(uri: Uri) -> ApiError {
