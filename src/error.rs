@@ -33,6 +33,9 @@ pub enum ApiError {
     /// Glance could not be reached or refused to hand over data.
     #[error("{0}")]
     ImageUnavailable(String),
+    /// The host's Docker storage is full: another host may have room.
+    #[error("{0}")]
+    InsufficientStorage(String),
     #[error("{0}")]
     InstanceInvalidState(String),
     #[error("instance {0} has no container on this host to snapshot")]
@@ -61,6 +64,7 @@ impl ApiError {
             ApiError::ImageNotFound(_) => "ImageNotFound",
             ApiError::ImageUnacceptable(_) => "ImageUnacceptable",
             ApiError::ImageUnavailable(_) => "ImageUnavailable",
+            ApiError::InsufficientStorage(_) => "InsufficientStorage",
             ApiError::InstanceInvalidState(_) => "InstanceInvalidState",
             ApiError::InstanceNotRunning(_) => "InstanceNotRunning",
             ApiError::SpawnFailed(_) => "SpawnFailed",
@@ -82,6 +86,7 @@ impl ApiError {
             | ApiError::ImageUnacceptable(_) => StatusCode::BAD_REQUEST,
             ApiError::ImageUnavailable(_) => StatusCode::BAD_GATEWAY,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::NoSuchRoute(_)
             | ApiError::InstanceNotFound(_)
             | ApiError::ImageNotFound(_) => StatusCode::NOT_FOUND,

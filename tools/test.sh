@@ -22,6 +22,8 @@ step "cargo test (real dockerd, real Open vSwitch)"
 cargo test --locked
 step "cargo test: dockerd restart (restarts this machine's dockerd)"
 cargo test --locked --test dockerd_restart -- --ignored
+step "cargo test: Open vSwitch restart (restarts the tests' switch)"
+cargo test --locked --test ovs_restart -- --ignored
 step "ruff"
 .venv/bin/ruff check nova_shim glance_backend
 .venv/bin/ruff check --config glance_backend/pyproject.toml tools/glance

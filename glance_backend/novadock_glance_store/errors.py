@@ -38,7 +38,7 @@ def from_response(status, body, method, path, image_id=None):
             "serve images?)")
     if code == "ImageNotFound" or status == 404:
         return exceptions.NotFound(message=what, image=image_id)
-    if code == "PayloadTooLarge" or status == 413:
+    if code in ("PayloadTooLarge", "InsufficientStorage") or status in (413, 507):
         return exceptions.StorageFull(message=what)
     if status == 400 or code in ("InvalidInput", "BadRequest"):
         return exceptions.Invalid(message=what)

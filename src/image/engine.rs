@@ -82,6 +82,11 @@ where
         )));
     }
     if let Some(e) = refused {
+        if e.contains("no space left on device") {
+            return Err(ApiError::InsufficientStorage(format!(
+                "the Docker engine's storage on this host is full; the image was not loaded: {e}"
+            )));
+        }
         return Err(ApiError::ImageUnacceptable(format!(
             "Docker cannot load the image data (a docker save tarball is expected): {e}"
         )));

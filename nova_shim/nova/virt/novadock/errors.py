@@ -21,6 +21,8 @@ CODE_TO_EXCEPTION = {
     "PayloadTooLarge": exception.InvalidInput,
     "DockerUnavailable": exception.HypervisorUnavailable,
     "Forbidden": exception.Forbidden,
+    # The host's fault, not the image's: Nova may reschedule elsewhere.
+    "InsufficientStorage": exception.InstanceDeployFailure,
 }
 
 

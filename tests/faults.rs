@@ -1,0 +1,466 @@
+//! Faults with nothing lost: Glance going away in the middle of a download,
+//! the engine's disk filling up while an image loads, and dockerd stopped
+//! during a burst of spawns (Open vSwitch restarted: tests/ovs_restart.rs).
+//! Each ends with clear typed errors, instances in a state Nova understands,
+//! and no container, veth, OVS port or half-loaded image left behind.
+//!
+//! The disruptive ones run against a dockerd of their own, so the machine's
+//! engine is never touched.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::routing::get;
+use bytes::Bytes;
+use common::*;
+use novadock::compute::Compute;
+use novadock::error::ApiError;
+use novadock::model::{GlanceAccess, PowerState, SpawnRequest};
+
+fn req(v: serde_json::Value) -> SpawnRequest {
+    serde_json::from_value(v).expect("request")
+}
+
+fn docker_cli(host: Option<&str>, args: &[&str]) -> std::process::Output {
+    let mut cmd = Command::new("docker");
+    if let Some(h) = host {
+        cmd.args(["-H", h]);
+    }
+    cmd.args(args).output().expect("docker CLI")
+}
+
+/// A unique, bootable image: the test image's busybox plus `extra_mib` of
+/// random data, as a `docker save` tarball (the image itself is removed from
+/// the machine's engine again). Returns (tarball path, image id).
+fn unique_image(dir: &Path, extra_mib: usize) -> (PathBuf, String) {
+    let root = dir.join("rootfs");
+    std::fs::create_dir_all(root.join("bin")).expect("rootfs");
+    std::fs::copy("/bin/busybox", root.join("bin/busybox")).expect("busybox-static");
+    std::os::unix::fs::symlink("busybox", root.join("bin/sh")).expect("sh");
+    std::os::unix::fs::symlink("busybox", root.join("bin/sleep")).expect("sleep");
+    std::os::unix::fs::symlink("busybox", root.join("bin/cat")).expect("cat");
+    std::fs::write(root.join("marker"), new_uuid()).expect("marker");
+    let mut blob = Vec::with_capacity(extra_mib << 20);
+    let mut x: u64 = uuid::Uuid::new_v4().as_u128() as u64 | 1;
+    while blob.len() < extra_mib << 20 {
+        // xorshift: incompressible enough, and fast.
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        blob.extend_from_slice(&x.to_le_bytes());
+    }
+    std::fs::write(root.join("blob"), blob).expect("blob");
+    let tag = format!("novadock-fault/{}:1", &new_uuid()[..8]);
+    let script = format!(
+        "tar -C {} -c . | docker import -c 'CMD [\"/bin/sleep\", \"600\"]' - {tag} >/dev/null",
+        root.display()
+    );
+    run("sh", &["-c", &script]);
+    let id = run("docker", &["image", "inspect", "-f", "{{.Id}}", &tag])
+        .trim()
+        .to_string();
+    let tarball = dir.join("image.tar");
+    run(
+        "docker",
+        &["save", "-o", &tarball.display().to_string(), &tag],
+    );
+    run("docker", &["rmi", &tag]);
+    (tarball, id)
+}
+
+// -- Glance going away mid-download -------------------------------------------
+
+#[derive(Clone)]
+struct FakeGlance {
+    data: Bytes,
+    /// While set, the image data stops halfway and the connection breaks.
+    broken: Arc<AtomicBool>,
+}
+
+/// Glance's two image routes, as another host's Glance would answer them.
+async fn fake_glance(glance: FakeGlance) -> String {
+    async fn show(
+        State(g): State<FakeGlance>,
+        axum::extract::Path(id): axum::extract::Path<String>,
+    ) -> axum::Json<serde_json::Value> {
+        axum::Json(serde_json::json!({
+            "id": id, "status": "active", "container_format": "docker", "disk_format": "raw",
+            "size": g.data.len(), "checksum": md5_hex(&g.data),
+        }))
+    }
+    async fn file(State(g): State<FakeGlance>) -> axum::response::Response {
+        let half = g.data.len() / 2;
+        let chunks: Vec<Result<Bytes, std::io::Error>> = if g.broken.load(Ordering::SeqCst) {
+            vec![
+                Ok(g.data.slice(..half)),
+                Err(std::io::Error::other("glance-api went away")),
+            ]
+        } else {
+            vec![Ok(g.data.slice(..half)), Ok(g.data.slice(half..))]
+        };
+        axum::response::Response::new(Body::from_stream(futures_util::stream::iter(chunks)))
+    }
+    let app = axum::Router::new()
+        .route("/v2/images/{id}", get(show))
+        .route("/v2/images/{id}/file", get(file))
+        .with_state(glance);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn glance_going_away_mid_download_loads_nothing_and_the_retry_boots() {
+    let c = compute().await;
+    let dir = TempDir::new();
+    let (tarball, image_id) = unique_image(&dir.0, 4);
+    let glance = FakeGlance {
+        data: Bytes::from(std::fs::read(&tarball).expect("tarball")),
+        broken: Arc::new(AtomicBool::new(true)),
+    };
+    let access = GlanceAccess {
+        endpoint: fake_glance(glance.clone()).await,
+        token: "t".into(),
+    };
+    let glance_id = new_uuid();
+    let _i = ImageCleanup(format!("novadock-glance:{glance_id}"));
+    let uuid = new_uuid();
+    let _g = Cleanup(uuid.clone());
+    let mut r = spawn_request(&uuid);
+    r["image"]["id"] = glance_id.clone().into();
+    r["glance"] = serde_json::to_value(&access).expect("access");
+
+    let err = c.spawn(&req(r.clone())).await.expect_err("half an image");
+    assert!(
+        matches!(err, ApiError::ImageUnavailable(ref m) if m.contains("stopped arriving")),
+        "{err}"
+    );
+    assert!(
+        docker_inspect(&format!("nova-{uuid}")).is_none(),
+        "no container"
+    );
+    assert!(docker_inspect_image(&format!("novadock-glance:{glance_id}")).is_none());
+    assert!(
+        docker_inspect_image(&image_id).is_none(),
+        "no half-loaded image"
+    );
+
+    glance.broken.store(false, Ordering::SeqCst);
+    let info = c.spawn(&req(r)).await.expect("Glance is back");
+    assert_eq!(info.power_state, PowerState::Running);
+    assert!(!exec(&uuid, "cat /marker").is_empty());
+    c.destroy(&uuid, &[]).await.expect("destroy");
+}
+
+// -- A private dockerd --------------------------------------------------------
+
+/// A dockerd of the test's own (live-restore), on its own bridge in
+/// 198.19.<net>.0/24, optionally on a small tmpfs so that its disk can fill
+/// up. Stopped by its PID. (Not `--bridge=none`: that makes dockerd delete
+/// the host's docker0.)
+struct PrivateDockerd {
+    dir: PathBuf,
+    root: PathBuf,
+    bridge: String,
+    tmpfs: bool,
+}
+
+impl PrivateDockerd {
+    fn start(net: u8, tmpfs_size: Option<&str>) -> Self {
+        let tag = &new_uuid()[..8];
+        let d = PrivateDockerd {
+            dir: PathBuf::from(format!("/run/novadock-fault-{tag}")),
+            root: PathBuf::from(format!("/var/lib/novadock-fault-{tag}")),
+            bridge: format!("ndf-{tag}"),
+            tmpfs: tmpfs_size.is_some(),
+        };
+        run("ip", &["link", "add", &d.bridge, "type", "bridge"]);
+        let addr = format!("198.19.{net}.1/24");
+        run("ip", &["addr", "add", &addr, "dev", &d.bridge]);
+        run("ip", &["link", "set", &d.bridge, "up"]);
+        std::fs::create_dir_all(&d.dir).expect("run dir");
+        std::fs::create_dir_all(&d.root).expect("data root");
+        if let Some(size) = tmpfs_size {
+            run(
+                "mount",
+                &[
+                    "-t",
+                    "tmpfs",
+                    "-o",
+                    &format!("size={size}"),
+                    "tmpfs",
+                    &d.root.display().to_string(),
+                ],
+            );
+        }
+        d.launch();
+        // The test image, for spawns.
+        let script = format!(
+            "docker save {TEST_IMAGE} | docker -H {} load >/dev/null",
+            d.url()
+        );
+        run("sh", &["-c", &script]);
+        d
+    }
+
+    fn url(&self) -> String {
+        format!("unix://{}/docker.sock", self.dir.display())
+    }
+
+    fn pid(&self) -> Option<i32> {
+        std::fs::read_to_string(self.dir.join("docker.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    fn launch(&self) {
+        let log = std::fs::File::create(self.dir.join("dockerd.log")).expect("log");
+        let mut child = Command::new("dockerd")
+            .args(["-H", &self.url()])
+            .arg(format!("--data-root={}", self.root.display()))
+            .arg(format!("--exec-root={}/exec", self.dir.display()))
+            .arg(format!("--pidfile={}/docker.pid", self.dir.display()))
+            .arg(format!("--bridge={}", self.bridge))
+            .args([
+                "--iptables=false",
+                "--ip-masq=false",
+                "--ip6tables=false",
+                "--live-restore",
+            ])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("dockerd");
+        // Reaped whenever it exits (stop() signals it by its pidfile).
+        std::thread::spawn(move || child.wait());
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if docker_cli(Some(&self.url()), &["info"]).status.success() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!(
+            "the private dockerd did not start: see {}",
+            self.dir.display()
+        );
+    }
+
+    /// Stops dockerd (SIGTERM, by PID) and waits for it to be gone.
+    fn stop(&self) {
+        let Some(pid) = self.pid() else { return };
+        // SAFETY: kill has no memory-safety preconditions.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        // SAFETY: signal 0 only checks that the process exists.
+        while Instant::now() < deadline && unsafe { libc::kill(pid, 0) } == 0 {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn images(&self) -> Vec<String> {
+        let out = docker_cli(Some(&self.url()), &["images", "-aq", "--no-trunc"]);
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(String::from)
+            .collect()
+    }
+
+    fn containers(&self) -> Vec<String> {
+        let out = docker_cli(Some(&self.url()), &["ps", "-a", "--format", "{{.Names}}"]);
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(String::from)
+            .collect()
+    }
+}
+
+impl Drop for PrivateDockerd {
+    fn drop(&mut self) {
+        // Live-restore keeps containers running without dockerd: remove them first.
+        if self.pid().is_some() {
+            for name in self.containers() {
+                let _ = docker_cli(Some(&self.url()), &["rm", "-f", &name]);
+            }
+        }
+        self.stop();
+        if self.tmpfs {
+            let _ = Command::new("umount")
+                .arg(&self.root)
+                .stderr(Stdio::null())
+                .status();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+        let _ = std::fs::remove_dir_all(&self.root);
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.bridge])
+            .status();
+    }
+}
+
+async fn compute_on(url: &str) -> Compute {
+    let cfg = config(&format!("docker_url = {url}\ndocker_network = none\n"));
+    let docker = novadock::docker::connect(url)
+        .await
+        .expect("private dockerd");
+    Compute::new(docker, cfg).expect("compute")
+}
+
+fn used_mib(path: &Path) -> u64 {
+    let out = run(
+        "df",
+        &["-B1M", "--output=used", &path.display().to_string()],
+    );
+    out.lines()
+        .nth(1)
+        .and_then(|l| l.trim().parse().ok())
+        .expect("df")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_while_loading_is_a_clear_error_and_leaves_no_partial_image() {
+    let engine = PrivateDockerd::start(252, Some("96m"));
+    let c = compute_on(&engine.url()).await;
+    let dir = TempDir::new();
+    let (tarball, image_id) = unique_image(&dir.0, 160);
+    let before = engine.images();
+    let used = used_mib(&engine.root);
+
+    let data = std::fs::read(&tarball).expect("tarball");
+    let glance_id = new_uuid();
+    let stream = futures_util::stream::iter(
+        data.chunks(1 << 20)
+            .map(|c| Ok::<_, std::io::Error>(Bytes::copy_from_slice(c)))
+            .collect::<Vec<_>>(),
+    );
+    let err = c
+        .images()
+        .store(&glance_id, stream, "sha512")
+        .await
+        .expect_err("160 MiB do not fit in 96");
+    assert!(
+        matches!(err, ApiError::InsufficientStorage(ref m) if m.contains("full")),
+        "{err}"
+    );
+    assert_eq!(engine.images(), before, "no half-loaded image");
+    assert!(!engine.images().contains(&image_id));
+    assert!(
+        used_mib(&engine.root) <= used + 2,
+        "the space is given back: {} MiB used, {used} before",
+        used_mib(&engine.root)
+    );
+
+    // Nothing lost: the engine still loads what fits and boots it.
+    let small = TempDir::new();
+    let (tarball, _) = unique_image(&small.0, 1);
+    let data = Bytes::from(std::fs::read(&tarball).expect("tarball"));
+    let fits = new_uuid();
+    c.images()
+        .store(&fits, futures_util::stream::iter([Ok(data)]), "sha512")
+        .await
+        .expect("a small image fits");
+    let uuid = new_uuid();
+    let mut r = spawn_request(&uuid);
+    r["image"]["id"] = fits.into();
+    let info = c.spawn(&req(r)).await.expect("boots");
+    assert_eq!(info.power_state, PowerState::Running);
+    c.destroy(&uuid, &[]).await.expect("destroy");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dockerd_stopped_during_a_burst_of_spawns_loses_nothing() {
+    let engine = PrivateDockerd::start(253, None);
+    let c = compute_on(&engine.url()).await;
+    let n: u8 = 8;
+    let plans: Vec<(String, serde_json::Value)> =
+        (0..n).map(|i| (new_uuid(), vif(70 + i, 10))).collect();
+    let launch = |uuid: &String, v: &serde_json::Value| {
+        let c = c.clone();
+        let mut r = spawn_request(uuid);
+        r["network_info"] = serde_json::json!([v]);
+        tokio::spawn(async move { c.spawn(&req(r)).await })
+    };
+    // Two finish before the stop, two are under way when it comes, and four
+    // arrive while dockerd is down.
+    let mut tasks: Vec<_> = plans[..2].iter().map(|(u, v)| launch(u, v)).collect();
+    let mut results = Vec::new();
+    for t in tasks.drain(..) {
+        results.push(t.await.expect("no panic"));
+    }
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    tasks.extend(plans[2..4].iter().map(|(u, v)| launch(u, v)));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stopper = std::thread::spawn({
+        let pid = engine.pid().expect("dockerd pid");
+        move || {
+            // SAFETY: kill has no memory-safety preconditions.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+        }
+    });
+    stopper.join().expect("stopper");
+    engine.stop();
+    // The other half arrives while it is down.
+    tasks.extend(plans[4..].iter().map(|(u, v)| launch(u, v)));
+    for t in tasks {
+        results.push(t.await.expect("no panic"));
+    }
+    engine.launch();
+
+    let failed = results.iter().filter(|r| r.is_err()).count();
+    eprintln!("{failed} of {n} spawns failed around the dockerd stop");
+    assert!(failed >= 4, "the spawns made while dockerd was down failed");
+    assert!(failed <= 6, "the spawns done before the stop stay done");
+    for ((uuid, v), result) in plans.iter().zip(&results) {
+        match result {
+            // Reported running: still running after dockerd came back.
+            Ok(_) => {
+                let info = c.refresh(uuid).await.expect("still there");
+                assert_eq!(info.power_state, PowerState::Running, "{uuid}");
+            }
+            // A typed error Nova turns into a fault, never a hang or a panic.
+            Err(e) => assert!(
+                matches!(
+                    e,
+                    ApiError::DockerUnavailable(_)
+                        | ApiError::SpawnFailed(_)
+                        | ApiError::VifPlugFailed(_)
+                        | ApiError::Internal(_)
+                ),
+                "{uuid}: {e}"
+            ),
+        }
+        // Nova destroys a failed spawn, and every instance at the end.
+        c.destroy(uuid, std::slice::from_ref(v))
+            .await
+            .unwrap_or_else(|e| panic!("destroy {uuid}: {e}"));
+    }
+    assert_eq!(
+        engine.containers(),
+        Vec::<String>::new(),
+        "no container left"
+    );
+    let ports = vsctl(&["list-ports", "br-int"]);
+    for (_, v) in &plans {
+        let dev = v["devname"].as_str().expect("devname");
+        assert!(!host_link_exists(dev), "veth {dev} left behind");
+        assert!(
+            !ports.lines().any(|p| p == dev),
+            "OVS port {dev} left behind"
+        );
+    }
+}
