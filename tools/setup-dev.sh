@@ -22,13 +22,14 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # dockerd: packages do not start services here (policy-rc.d), so start it
-# ourselves. Its bridge takes 198.19.255.0/24 so test traffic stays inside
-# the benchmarking range 198.18.0.0/15.
+# ourselves. Its bridge takes 198.19.128.0/20 (room for 4000 containers'
+# eth0) and its networks 198.19.0.0/17, so test traffic stays inside the
+# benchmarking range 198.18.0.0/15.
 if ! docker info >/dev/null 2>&1; then
     echo "setup: starting dockerd"
     mkdir -p /var/log
     # --live-restore: containers (instances) keep running while dockerd restarts.
-    nohup dockerd --live-restore --bip 198.19.255.1/24 --default-address-pool base=198.19.0.0/17,size=24 \
+    nohup dockerd --live-restore --bip 198.19.128.1/20 --default-address-pool base=198.19.0.0/17,size=24 \
         >/var/log/novadock-ci-dockerd.log 2>&1 &
     for _ in $(seq 1 60); do
         docker info >/dev/null 2>&1 && break
@@ -44,7 +45,7 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import nova, jsonschema, 
     echo "setup: creating .venv with nova==$NOVA_VERSION"
     python3 -m venv .venv
     .venv/bin/pip install -q --upgrade pip
-    .venv/bin/pip install -q "nova==$NOVA_VERSION" jsonschema oslotest wsgi-intercept ruff
+    .venv/bin/pip install -q "nova==$NOVA_VERSION" "openstack-placement==16.0.0" jsonschema oslotest wsgi-intercept ruff
 fi
 # The shim changes with the tree: always reinstall it.
 .venv/bin/pip install -q --no-deps --force-reinstall ./nova_shim

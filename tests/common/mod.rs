@@ -83,6 +83,22 @@ pub fn docker_inspect_image(reference: &str) -> Option<Value> {
     v.get(0).cloned()
 }
 
+/// The gateway of dockerd's default bridge network (eth0's default route).
+pub fn docker_gateway() -> String {
+    run(
+        "docker",
+        &[
+            "network",
+            "inspect",
+            "bridge",
+            "-f",
+            "{{(index .IPAM.Config 0).Gateway}}",
+        ],
+    )
+    .trim()
+    .to_string()
+}
+
 /// Removes an image whatever happened in the test.
 pub struct ImageCleanup(pub String);
 
