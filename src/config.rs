@@ -172,7 +172,8 @@ pub struct Config {
     pub nova: NovaConfig,
 }
 
-const NOVADOCK_KEYS: &[&str] = &[
+/// Every `[novadock]` option (the Python driver's own ones included).
+pub const NOVADOCK_KEYS: &[&str] = &[
     "socket_path",
     "socket_group",
     "socket_allowed_users",

@@ -4,32 +4,18 @@
 
 use std::path::Path;
 
-use novadock::config::{Config, RawConfig};
+use novadock::config::{Config, NOVADOCK_KEYS, RawConfig};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as RunnerConfig, TestRunner};
 
-const KEYS: &[&str] = &[
-    "socket_path",
-    "socket_group",
-    "socket_allowed_users",
-    "docker_url",
-    "docker_network",
-    "pids_limit",
-    "cap_drop",
-    "startup_check_seconds",
-    "soft_reboot_timeout",
-    "ovsdb_connection",
-    "ovs_vsctl_timeout",
-    "default_route",
-    "glance_facade_listen",
+/// Options of other sections the service reads.
+const OTHER_KEYS: &[&str] = &[
     "ovs_bridge",
     "host",
     "my_ip",
     "cpu_allocation_ratio",
-    "ram_allocation_ratio",
     "initial_cpu_allocation_ratio",
     "reserved_host_memory_mb",
-    "reserved_host_cpus",
 ];
 
 fn runner_config() -> RunnerConfig {
@@ -61,7 +47,11 @@ fn line() -> impl Strategy<Value = String> {
         prop::sample::select(vec!["DEFAULT", "novadock", "neutron", "NOVADOCK", "glance"])
             .prop_map(|s| format!("[{s}]")),
         "\\[[ -~]{0,12}\\]?",
-        (prop::sample::select(KEYS.to_vec()), value()).prop_map(|(k, v)| format!("{k} = {v}")),
+        (
+            prop::sample::select([NOVADOCK_KEYS, OTHER_KEYS].concat()),
+            value()
+        )
+            .prop_map(|(k, v)| format!("{k} = {v}")),
         ("[ -~]{0,12}", "[=:]", value()).prop_map(|(k, sep, v)| format!("{k}{sep}{v}")),
         "[#;][ -~]{0,20}",
         "\\s{0,4}[ -~]{0,20}",

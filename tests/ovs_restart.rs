@@ -103,12 +103,7 @@ impl VethProbe {
     }
 
     fn ping(&self, ip: &str) -> bool {
-        (0..15).any(|_| {
-            Command::new("ip")
-                .args(["netns", "exec", &self.ns, "ping", "-c", "1", "-W", "1", ip])
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
+        ping_from(&self.ns, ip, 15)
     }
 }
 

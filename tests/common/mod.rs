@@ -59,23 +59,16 @@ pub fn spawn_request(uuid: &str) -> Value {
 
 /// `docker inspect` through the CLI, as an operator would look.
 pub fn docker_inspect(name: &str) -> Option<Value> {
-    let out = Command::new("docker")
-        .args(["inspect", name])
-        .output()
-        .ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    let v: Value = serde_json::from_slice(&out.stdout).ok()?;
-    v.get(0).cloned()
+    inspect_with(&["inspect", name])
 }
 
 /// `docker image inspect`, as an operator would look.
 pub fn docker_inspect_image(reference: &str) -> Option<Value> {
-    let out = Command::new("docker")
-        .args(["image", "inspect", reference])
-        .output()
-        .ok()?;
+    inspect_with(&["image", "inspect", reference])
+}
+
+fn inspect_with(args: &[&str]) -> Option<Value> {
+    let out = Command::new("docker").args(args).output().ok()?;
     if !out.status.success() {
         return None;
     }
@@ -269,12 +262,7 @@ impl Probe {
 
     /// True when `ip` answers a ping within a few tries.
     pub fn ping(&self, ip: &str) -> bool {
-        (0..10).any(|_| {
-            Command::new("ip")
-                .args(["netns", "exec", &self.ns, "ping", "-c", "1", "-W", "1", ip])
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
+        ping_from(&self.ns, ip, 10)
     }
 }
 
@@ -286,6 +274,16 @@ impl Drop for Probe {
             .output();
         let _ = Command::new("ip").args(["netns", "del", &self.ns]).output();
     }
+}
+
+/// True when `ip` answers a ping from namespace `ns` within `tries` seconds.
+pub fn ping_from(ns: &str, ip: &str, tries: usize) -> bool {
+    (0..tries).any(|_| {
+        Command::new("ip")
+            .args(["netns", "exec", ns, "ping", "-c", "1", "-W", "1", ip])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
 }
 
 pub fn run(cmd: &str, args: &[&str]) -> String {
