@@ -193,6 +193,47 @@ fn body() -> impl Strategy<Value = Vec<u8>> {
     ]
 }
 
+/// Inputs the fuzzer once found wrong answers for.
+#[test]
+fn found_by_the_fuzzer() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let app = router(&rt);
+    let uuid = "00000000-0000-4000-8000-000000000000";
+    for (method, path, body) in [
+        ("POST", format!("/v1/instances/{uuid}/plug"), "[[null]]"),
+        ("DELETE", "/v1/images/%A0".to_string(), ""),
+    ] {
+        let req = Request::builder()
+            .method(method)
+            .uri(&path)
+            .header("content-type", "application/json")
+            .body(Body::from(body))
+            .expect("request");
+        let (status, v) = rt.block_on(async {
+            let resp = app.clone().oneshot(req).await.expect("infallible");
+            let status = resp.status();
+            let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+                .await
+                .expect("body");
+            (
+                status,
+                serde_json::from_slice::<Value>(&bytes).expect("JSON"),
+            )
+        });
+        assert!(
+            status.is_client_error() || status == StatusCode::SERVICE_UNAVAILABLE,
+            "{method} {path} {body}: {status} {v}"
+        );
+        assert_ne!(
+            v["error"]["code"], "Internal",
+            "{method} {path} {body}: {v}"
+        );
+    }
+}
+
 #[test]
 fn any_request_gets_a_documented_answer() {
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -75,10 +75,7 @@ impl Compute {
         uuid: &str,
         network_info: &[serde_json::Value],
     ) -> Result<Vec<String>, ApiError> {
-        let vifs = self.network().plan(network_info).map_err(|e| match e {
-            ApiError::InvalidInput(m) => ApiError::VifPlugFailed(m),
-            other => other,
-        })?;
+        let vifs = self.network().plan(network_info)?;
         let c = self.inspect(uuid).await?;
         let Some(pid) = running_pid(&c) else {
             return Ok(Vec::new());

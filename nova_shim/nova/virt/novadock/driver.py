@@ -459,7 +459,12 @@ class DockerDriver(driver.ComputeDriver):
     def plug_vifs(self, instance, network_info):
         # nova-compute's start-up check: a running container gets back the
         # VIFs it lacks.
-        self._api.plug_vifs(instance.uuid, _network_info(network_info) or [])
+        try:
+            self._api.plug_vifs(instance.uuid, _network_info(network_info) or [])
+        except exception.InvalidInput as e:
+            # A VIF novadock cannot plug (not OVS, binding failed) is, for
+            # Nova's start-up check, a plug failure.
+            raise exception.VirtualInterfacePlugException(str(e)) from e
 
     def attach_interface(self, context, instance, image_meta, vif):
         try:
