@@ -191,6 +191,17 @@ pub struct CpuStats {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct DestroyRequest {
+    #[serde(default)]
+    pub network_info: Vec<serde_json::Value>,
+    /// Keep a resize's set-aside container: Nova destroys the new instance
+    /// before reverting to the old one, which may be on this same host.
+    #[serde(default)]
+    pub keep_resize: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NetworkInfoRequest {
     #[serde(default)]
     pub network_info: Vec<serde_json::Value>,

@@ -5,6 +5,7 @@ import uuid
 
 from nova import exception
 from nova.compute import power_state
+from nova.compute import task_states
 from tests import base
 from tests import service
 
@@ -250,7 +251,13 @@ class ResizeTestCase(base.FunctionalTestCase):
         self.assertIsNone(service.inspect_container(f"nova-{inst.uuid}-resize"))
 
         self._resize(inst, 128)
+        # Nova's revert: the resized instance is destroyed first (on the
+        # destination, here the same host), then the source reverts.
+        inst.task_state = task_states.RESIZE_REVERTING
+        self.driver.destroy(self.ctxt, inst, None)
+        self.assertIsNotNone(service.inspect_container(f"nova-{inst.uuid}-resize"))
         self.driver.finish_revert_migration(self.ctxt, inst, None, None)
+        inst.task_state = None
         self.assertEqual(96 * 2**20, self.container(inst)["HostConfig"]["Memory"])
         self.assertEqual(power_state.RUNNING, self.driver.get_info(inst).state)
 

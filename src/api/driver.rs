@@ -73,8 +73,9 @@ pub async fn destroy(
     raw: Bytes,
 ) -> Result<StatusCode, ApiError> {
     let uuid = instance_uuid(&uuid)?;
-    let req: NetworkInfoRequest = optional_body(&raw)?;
-    c.destroy(&uuid, &req.network_info).await?;
+    let req: DestroyRequest = optional_body(&raw)?;
+    c.destroy_keeping(&uuid, &req.network_info, req.keep_resize)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -201,6 +201,17 @@ impl Compute {
         uuid: &str,
         network_info: &[serde_json::Value],
     ) -> Result<(), ApiError> {
+        self.destroy_keeping(uuid, network_info, false).await
+    }
+
+    /// destroy; with `keep_resize`, a resize's set-aside container and image
+    /// stay for the revert that follows.
+    pub async fn destroy_keeping(
+        &self,
+        uuid: &str,
+        network_info: &[serde_json::Value],
+        keep_resize: bool,
+    ) -> Result<(), ApiError> {
         // Unpluggable entries cannot have been plugged: skip them, keep the rest.
         let vifs: Vec<VifPlan> = network_info
             .iter()
@@ -208,7 +219,9 @@ impl Compute {
             .filter_map(|(i, v)| vif::plan(v, i, &self.network().default_bridge).ok())
             .collect();
         self.remove(uuid).await?;
-        self.forget_resize(uuid).await;
+        if !keep_resize {
+            self.forget_resize(uuid).await;
+        }
         self.network().unplug_instance(uuid, &vifs).await
     }
 

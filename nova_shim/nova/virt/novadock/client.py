@@ -180,11 +180,11 @@ class NovadockClient:
     def _network_info_body(network_info):
         return None if network_info is None else {"network_info": network_info}
 
-    def destroy(self, uuid, network_info=None):
-        return self.request(
-            "DELETE", self._instance_path(uuid),
-            self._network_info_body(network_info), action=True,
-        )
+    def destroy(self, uuid, network_info=None, keep_resize=False):
+        body = self._network_info_body(network_info)
+        if keep_resize:
+            body = dict(body or {}, keep_resize=True)
+        return self.request("DELETE", self._instance_path(uuid), body, action=True)
 
     def reboot(self, uuid, reboot_type, network_info=None):
         body = {"type": reboot_type}

@@ -301,7 +301,11 @@ class DockerDriver(driver.ComputeDriver):
 
     def destroy(self, context, instance, network_info, block_device_info=None,
                 destroy_disks=True, destroy_secrets=True):
-        self._api.destroy(instance.uuid, _network_info(network_info))
+        # A revert destroys the resized instance first; on the same host the
+        # old container, set aside, must survive that.
+        reverting = _field(instance, "task_state") == task_states.RESIZE_REVERTING
+        self._api.destroy(instance.uuid, _network_info(network_info),
+                          keep_resize=reverting)
 
     def cleanup(self, context, instance, network_info, block_device_info=None,
                 destroy_disks=True, migrate_data=None, destroy_vifs=True,

@@ -49,11 +49,15 @@ class EventListener:
         return self._socket_path or CONF.novadock.socket_path
 
     def start(self):
-        if self._thread is not None and self._thread.is_alive():
+        if (self._thread is not None and self._thread.is_alive()
+                and not self._stop.is_set()):
             return
-        self._stop.clear()
+        # Each thread has its own stop flag: a thread still winding down
+        # after stop() must not take the new one with it.
+        self._stop = threading.Event()
         self._thread = threading.Thread(
-            target=self._run, name="novadock-events", daemon=True)
+            target=self._run, args=(self._stop,), name="novadock-events",
+            daemon=True)
         self._thread.start()
 
     def stop(self):
@@ -63,17 +67,17 @@ class EventListener:
                 timer.cancel()
             self._delayed.clear()
 
-    def _run(self):
-        while not self._stop.is_set():
+    def _run(self, stop):
+        while not stop.is_set():
             try:
-                self._follow()
+                self._follow(stop)
             except Exception as e:  # noqa: BLE001 - any failure means reconnect
                 LOG.warning("novadock event stream at %s lost: %s",
                             self.socket_path, e)
             self.connected.clear()
-            self._stop.wait(RECONNECT_DELAY)
+            stop.wait(RECONNECT_DELAY)
 
-    def _follow(self):
+    def _follow(self, stop):
         conn = novadock_client.UnixHTTPConnection(self.socket_path, READ_TIMEOUT)
         try:
             conn.request("GET", "/v1/events",
@@ -83,7 +87,7 @@ class EventListener:
                 raise OSError(f"GET /v1/events answered HTTP {resp.status}")
             self.connected.set()
             LOG.info("Following lifecycle events from %s", self.socket_path)
-            while not self._stop.is_set():
+            while not stop.is_set():
                 line = resp.readline()
                 if not line:
                     raise OSError("the service closed the event stream")
