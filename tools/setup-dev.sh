@@ -41,7 +41,7 @@ docker info --format '{{.LiveRestoreEnabled}}' | grep -q true \
     || echo "setup: WARNING: dockerd runs without live-restore: a dockerd restart stops every instance"
 echo "setup: $(docker version --format 'Docker engine {{.Server.Version}}, API {{.Server.APIVersion}}')"
 
-if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import nova, jsonschema, oslotest, wsgi_intercept" 2>/dev/null; then
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import nova, placement, jsonschema, oslotest, wsgi_intercept" 2>/dev/null; then
     echo "setup: creating .venv with nova==$NOVA_VERSION"
     python3 -m venv .venv
     .venv/bin/pip install -q --upgrade pip

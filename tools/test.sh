@@ -25,7 +25,7 @@ cargo test --locked --test dockerd_restart -- --ignored
 step "cargo test: Open vSwitch restart (restarts the tests' switch)"
 cargo test --locked --test ovs_restart -- --ignored
 step "ruff"
-.venv/bin/ruff check nova_shim glance_backend
+.venv/bin/ruff check nova_shim glance_backend benchmarks
 .venv/bin/ruff check --config glance_backend/pyproject.toml tools/glance
 step "python tests (real service, real dockerd, nova $(.venv/bin/python -c 'import nova.version as v; print(v.version_string())'))"
 NOVADOCK_BIN="$PWD/target/debug/novadock" .venv/bin/python -m unittest discover -s nova_shim/tests -t nova_shim -v
@@ -33,3 +33,5 @@ step "glance_store driver and Glance facade (real glance-api $(.venv-glance/bin/
 NOVADOCK_BIN="$PWD/target/debug/novadock" .venv-glance/bin/python -m unittest discover -s glance_backend/tests -t glance_backend -v
 step "nova driver conformance suite"
 NOVADOCK_BIN="$PWD/target/debug/novadock" PYTHON="$PWD/.venv/bin/python" nova_shim/tools/run-conformance.sh
+step "nova functional harness: two novadock hosts (nova 34.0.0's integrated_helpers)"
+NOVADOCK_BIN="$PWD/target/debug/novadock" nova_shim/tools/run-functional.sh
