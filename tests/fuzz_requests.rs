@@ -66,7 +66,7 @@ fn runner_config() -> RunnerConfig {
 /// The real router on a Compute whose engine refuses every connection: a
 /// socket file nobody listens on.
 fn router(rt: &tokio::runtime::Runtime) -> axum::Router {
-    let dir = std::env::temp_dir().join(format!("novadock-fuzz-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("novadock-fuzz-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let socket = dir.join("docker.sock");
     let _ = std::fs::remove_file(&socket);
