@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 NOVA_VERSION=34.0.0
-APT_PACKAGES=(docker.io openvswitch-switch busybox-static iproute2 iputils-ping curl)
+APT_PACKAGES=(docker.io openvswitch-switch busybox-static iproute2 iputils-ping curl shellcheck)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -22,15 +22,13 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # dockerd: packages do not start services here (policy-rc.d), so start it
-# ourselves. Its bridge takes 198.19.128.0/20 (room for 4000 containers'
-# eth0) and its networks 198.19.0.0/17, so test traffic stays inside the
-# benchmarking range 198.18.0.0/15.
+# ourselves, with the flags of tools/lib/dockerd.sh.
+# shellcheck source=tools/lib/dockerd.sh
+. tools/lib/dockerd.sh
 if ! docker info >/dev/null 2>&1; then
     echo "setup: starting dockerd"
     mkdir -p /var/log
-    # --live-restore: containers (instances) keep running while dockerd restarts.
-    nohup dockerd --live-restore --bip 198.19.128.1/20 --default-address-pool base=198.19.0.0/17,size=24 \
-        >/var/log/novadock-ci-dockerd.log 2>&1 &
+    nohup dockerd "${NOVADOCK_DOCKERD_ARGS[@]}" >/var/log/novadock-ci-dockerd.log 2>&1 &
     for _ in $(seq 1 60); do
         docker info >/dev/null 2>&1 && break
         sleep 1

@@ -25,7 +25,8 @@ cargo test --locked --test dockerd_restart -- --ignored
 step "cargo test: Open vSwitch restart (restarts the tests' switch)"
 cargo test --locked --test ovs_restart -- --ignored
 step "ruff"
-.venv/bin/ruff check nova_shim glance_backend benchmarks
+.venv/bin/ruff check nova_shim glance_backend benchmarks cloud
+shellcheck -x tools/*.sh tools/lib/*.sh cloud/*.sh cloud/lib/*.sh
 .venv/bin/ruff check --config glance_backend/pyproject.toml tools/glance
 step "python tests (real service, real dockerd, nova $(.venv/bin/python -c 'import nova.version as v; print(v.version_string())'))"
 NOVADOCK_BIN="$PWD/target/debug/novadock" .venv/bin/python -m unittest discover -s nova_shim/tests -t nova_shim -v
@@ -35,3 +36,6 @@ step "nova driver conformance suite"
 NOVADOCK_BIN="$PWD/target/debug/novadock" PYTHON="$PWD/.venv/bin/python" nova_shim/tools/run-conformance.sh
 step "nova functional harness: two novadock hosts (nova 34.0.0's integrated_helpers)"
 NOVADOCK_BIN="$PWD/target/debug/novadock" nova_shim/tools/run-functional.sh
+step "a real OpenStack on this machine (cloud/up.sh) and the end-to-end test through openstack/openstacksdk"
+# The debug build is the one tested above: no second (release) build.
+NOVADOCK_BIN="$PWD/target/debug/novadock" cloud/run-e2e.sh

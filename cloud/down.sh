@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Stops what cloud/up.sh started (by its PID files). Leaves instances'
+# containers, configs, databases and the venv in place, so that up.sh
+# brings the same cloud back. `down.sh --purge` also deletes the cloud's
+# instances' containers and images from the engine, its OVS ports, its
+# databases and $NOVADOCK_CLOUD_DIR's state (not the venv). Other
+# containers and services of the machine are left alone.
+set -euo pipefail
+CLOUD_REPO=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=cloud/lib/common.sh
+. "$CLOUD_REPO/cloud/lib/common.sh"
+purge=false
+[ "${1:-}" = --purge ] && purge=true
+
+cloud_stop_all nova-compute nova-scheduler nova-conductor nova-api neutron glance placement keystone
+cloud_stop_all novadock
+if cloud_alive rabbitmq; then
+    cloud_log "stopping rabbitmq-server"
+    HOME=$CLOUD_DATA/rabbitmq RABBITMQ_NODENAME=rabbit@localhost \
+        /usr/lib/rabbitmq/bin/rabbitmqctl -q stop >/dev/null 2>&1 || cloud_stop rabbitmq
+    # The node started epmd; nothing else here speaks Erlang.
+    HOME=$CLOUD_DATA/rabbitmq epmd -kill >/dev/null 2>&1 || true
+fi
+rm -f "$CLOUD_RUN/rabbitmq.pid"
+
+instances=() images=()
+if $purge && cloud_mysql -e 'select 1' >/dev/null 2>&1; then
+    # Only this cloud's instances and images: the engine may hold others'.
+    mapfile -t instances < <(cloud_mysql -N -e "SELECT uuid FROM nova.instances" 2>/dev/null || true)
+    mapfile -t images < <(cloud_mysql -N -e "SELECT id FROM glance.images" 2>/dev/null || true)
+    cloud_log "dropping the cloud's databases"
+    for db in keystone placement glance nova_api nova nova_cell0 neutron; do
+        cloud_mysql -e "DROP DATABASE IF EXISTS $db"
+    done
+fi
+if cloud_alive mariadb; then
+    cloud_log "stopping mariadb"
+    cloud_stop mariadb
+fi
+
+if $purge; then
+    cloud_log "removing ${#instances[@]} instances' containers, ${#images[@]} images, OVS ports and state"
+    for u in "${instances[@]}"; do docker rm -f "nova-$u" >/dev/null 2>&1 || true; done
+    for i in "${images[@]}"; do docker rmi "novadock-glance:$i" >/dev/null 2>&1 || true; done
+    if ovs-vsctl --timeout=10 br-exists "$CLOUD_BRIDGE" 2>/dev/null; then
+        for p in $(ovs-vsctl --timeout=10 list-ports "$CLOUD_BRIDGE"); do
+            case $p in tap* | "$CLOUD_GW_DEV"*) ovs-vsctl --timeout=10 del-port "$CLOUD_BRIDGE" "$p" ;; esac
+        done
+    fi
+    ip link del "$CLOUD_GW_DEV" 2>/dev/null || true
+fi
+for d in ovs-vswitchd ovsdb-server; do
+    if [ -f "$CLOUD_RUN/$d.ours" ]; then
+        cloud_log "stopping $d"
+        ovs-appctl -t "$d" exit >/dev/null 2>&1 || true
+        rm -f "$CLOUD_RUN/$d.ours"
+    fi
+done
+cloud_stop dockerd
+$purge && rm -rf "$CLOUD_ETC" "$CLOUD_RUN" "$CLOUD_DATA"
+cloud_log "down"

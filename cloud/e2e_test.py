@@ -1,0 +1,333 @@
+"""End-to-end test of a novadock cloud made by cloud/up.sh, as a user sees
+it: openstacksdk in one process (the image upload goes through the
+`openstack` CLI), Docker and the host's network to check what each
+operation did. Run with the cloud venv's python after `source <openrc>`;
+prints one line per check and "N passed, N failed"; exits 1 on a failure.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+import traceback
+import uuid
+
+import openstack
+
+RUN = uuid.uuid4().hex[:6]
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BRIDGE = os.environ.get("NOVADOCK_CLOUD_BRIDGE", "br-int")
+OVSDB = "unix:/var/run/openvswitch/db.sock"
+STATUS_TIMEOUT = 180
+
+results = []  # (name, ok, detail)
+
+
+class Failed(Exception):
+    pass
+
+
+def check(cond, message):
+    if not cond:
+        raise Failed(message)
+
+
+def sh(*cmd, input=None, check_rc=True):
+    p = subprocess.run(cmd, check=False, input=input, capture_output=True, timeout=300)
+    if check_rc and p.returncode != 0:
+        raise Failed(f"{' '.join(cmd)}: rc {p.returncode}: {p.stderr.decode()[-500:]}")
+    return p.stdout.decode()
+
+
+def wait_for(what, seconds, probe):
+    deadline = time.monotonic() + seconds
+    last = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(1)
+    raise Failed(f"{what}: not within {seconds}s (last: {last!r})")
+
+
+def container(server_id):
+    out = sh("docker", "inspect", f"nova-{server_id}", check_rc=False)
+    data = json.loads(out or "[]")
+    return data[0] if data else None
+
+
+def in_container(server_id, *cmd):
+    return sh("docker", "exec", f"nova-{server_id}", *cmd, check_rc=False)
+
+
+def ping(ip):
+    return subprocess.run(["ping", "-c", "2", "-W", "2", ip], check=False,
+                          capture_output=True, timeout=30).returncode == 0
+
+
+class E2E:
+    def __init__(self):
+        self.conn = openstack.connect()
+        self.flavor = self.conn.compute.find_flavor("m1.tiny", ignore_missing=False)
+        self.net = self.conn.network.find_network("private", ignore_missing=False)
+        self.image = None
+        self.server = None
+        self.cleanup = []
+
+    def status(self, server, status, timeout=STATUS_TIMEOUT):
+        def probe():
+            s = self.conn.compute.get_server(server.id)
+            if s.status == "ERROR" and status != "ERROR":
+                raise Failed(f"server {s.id} went ERROR: {s.fault}")
+            return s if s.status == status and not s.task_state else None
+
+        return wait_for(f"server {server.id} {status}", timeout, probe)
+
+    def boot(self, name, image_id=None, **kw):
+        s = self.conn.compute.create_server(
+            name=name, image_id=image_id or self.image.id, flavor_id=self.flavor.id,
+            networks=[{"uuid": self.net.id}], **kw)
+        self.cleanup.append(s.id)
+        return s
+
+    def ip_of(self, server_id):
+        ports = list(self.conn.network.ports(device_id=server_id))
+        check(ports, f"no Neutron port for {server_id}")
+        return ports[0].fixed_ips[0]["ip_address"]
+
+    def running(self, server_id, want=True, paused=None):
+        def probe():
+            c = container(server_id)
+            if not c:
+                return None
+            ok = c["State"]["Running"] == want
+            if paused is not None:
+                ok = ok and c["State"]["Paused"] == paused
+            return ok
+        wait_for(f"container of {server_id} running={want} paused={paused}", 30, probe)
+
+    def eth1_has_ip(self, server_id):
+        ip = self.ip_of(server_id)
+        wait_for(f"eth1 holds {ip}", 30,
+                 lambda: f"inet {ip}/" in in_container(server_id, "ip", "-4", "addr", "show", "eth1"))
+        return ip
+
+    # The checks, in order; each later one may rely on the earlier ones.
+
+    def test_image_upload_cli(self):
+        tag = "novadock-cloud/e2e:latest"
+        sh(f"{REPO}/tools/build-test-image.sh", tag)
+        name = f"e2e-busybox-{RUN}"
+        save = subprocess.Popen(["docker", "save", tag], stdout=subprocess.PIPE)
+        up = subprocess.run(["openstack", "image", "create", "--container-format", "docker",
+                             "--disk-format", "raw", "-f", "json", name],
+                            stdin=save.stdout, capture_output=True, timeout=300,
+                            check=False)
+        save.wait(60)
+        check(up.returncode == 0, f"openstack image create: {up.stderr.decode()[-500:]}")
+        self.image = self.conn.image.find_image(name, ignore_missing=False)
+        self.cleanup_images = [self.image.id]
+        check(self.image.status == "active", f"image status {self.image.status}")
+
+    def test_boot_active(self):
+        s = self.boot(f"e2e-{RUN}", metadata={"E2E_GREETING": "hello", "E2E_RUN": RUN})
+        self.server = self.status(s, "ACTIVE")
+        c = container(self.server.id)
+        check(c and c["State"]["Running"], "container nova-<id> is not running")
+
+    def test_eth1_ip_and_ping(self):
+        ip = self.eth1_has_ip(self.server.id)
+        wait_for(f"ping {ip} from the host", 30, lambda: ping(ip))
+
+    def test_port_bound_on_ovs(self):
+        port = next(iter(self.conn.network.ports(device_id=self.server.id)))
+        check(port.status == "ACTIVE", f"port status {port.status}")
+        check(port.binding_vif_type == "ovs", f"vif_type {port.binding_vif_type}")
+        dev = f"tap{port.id}"[:14]
+        ids = sh("ovs-vsctl", f"--db={OVSDB}", "--timeout=10", "get", "Interface", dev,
+                 "external_ids")
+        check(f'iface-id="{port.id}"' in ids and self.server.id in ids,
+              f"external_ids of {dev}: {ids}")
+        check(sh("ovs-vsctl", f"--db={OVSDB}", "--timeout=10", "iface-to-br", dev).strip()
+              == BRIDGE, f"{dev} is not on {BRIDGE}")
+
+    def test_console_log(self):
+        out = wait_for("console log says 'booted'", 30,
+                       lambda: "booted" in (self.conn.compute.get_server_console_output(
+                           self.server)["output"] or "") and True)
+        check(out, "no console output")
+
+    def test_metadata_env(self):
+        env = container(self.server.id)["Config"]["Env"]
+        check("E2E_GREETING=hello" in env and f"E2E_RUN={RUN}" in env, f"env: {env}")
+
+    def test_memory_limit(self):
+        mem = container(self.server.id)["HostConfig"]["Memory"]
+        check(mem == self.flavor.ram * 1024 * 1024, f"memory limit {mem} != {self.flavor.ram} MiB")
+
+    def test_stop_start(self):
+        self.conn.compute.stop_server(self.server)
+        self.status(self.server, "SHUTOFF")
+        self.running(self.server.id, False)
+        self.conn.compute.start_server(self.server)
+        self.status(self.server, "ACTIVE")
+        self.running(self.server.id, True)
+        ip = self.eth1_has_ip(self.server.id)
+        wait_for(f"ping {ip} after start", 30, lambda: ping(ip))
+
+    def test_reboot_soft_hard(self):
+        for kind in ("SOFT", "HARD"):
+            before = container(self.server.id)["State"]["StartedAt"]
+            self.conn.compute.reboot_server(self.server, kind)
+            self.status(self.server, "ACTIVE")
+            wait_for(f"{kind} reboot restarted the container", 60,
+                     lambda b=before: (c := container(self.server.id))["State"]["Running"]
+                     and c["State"]["StartedAt"] != b)
+        ip = self.eth1_has_ip(self.server.id)
+        wait_for(f"ping {ip} after reboots", 30, lambda: ping(ip))
+
+    def test_pause_unpause(self):
+        self.conn.compute.pause_server(self.server)
+        self.status(self.server, "PAUSED")
+        self.running(self.server.id, True, paused=True)
+        self.conn.compute.unpause_server(self.server)
+        self.status(self.server, "ACTIVE")
+        self.running(self.server.id, True, paused=False)
+
+    def test_suspend_resume(self):
+        self.conn.compute.suspend_server(self.server)
+        self.status(self.server, "SUSPENDED")
+        self.running(self.server.id, True, paused=True)
+        self.conn.compute.resume_server(self.server)
+        self.status(self.server, "ACTIVE")
+        self.running(self.server.id, True, paused=False)
+        ip = self.ip_of(self.server.id)
+        wait_for(f"ping {ip} after resume", 30, lambda: ping(ip))
+
+    def test_interface_attach_detach(self):
+        port = self.conn.network.create_port(network_id=self.net.id, name=f"e2e-extra-{RUN}")
+        ip = port.fixed_ips[0]["ip_address"]
+        self.conn.compute.create_server_interface(self.server, port_id=port.id)
+        wait_for(f"eth2 with {ip}", 60, lambda: f"inet {ip}/" in in_container(
+            self.server.id, "ip", "-4", "addr", "show", "eth2"))
+        self.conn.compute.delete_server_interface(port.id, server=self.server)
+        wait_for("eth2 gone", 60, lambda: "eth2" not in in_container(
+            self.server.id, "ip", "-o", "link"))
+        wait_for("detached port's veth gone", 30, lambda: sh(
+            "ip", "link", "show", f"tap{port.id}"[:14], check_rc=False) == "")
+        self.conn.network.delete_port(port, ignore_missing=True)
+
+    def test_snapshot_boots(self):
+        name = f"e2e-snap-{RUN}"
+        snap = self.conn.compute.create_server_image(self.server, name, wait=True, timeout=300)
+        self.cleanup_images.append(snap.id)
+        snap = self.conn.image.get_image(snap.id)
+        check(snap.status == "active", f"snapshot status {snap.status}")
+        self.status(self.server, "ACTIVE")
+        s = self.status(self.boot(f"e2e-from-snap-{RUN}", image_id=snap.id), "ACTIVE")
+        self.eth1_has_ip(s.id)
+        self.delete_and_check(s.id)
+
+    def test_min3_max3(self):
+        name = f"e2e-three-{RUN}"
+        self.boot(name, min_count=3, max_count=3)
+
+        def three():
+            ss = list(self.conn.compute.servers(name=f"^{name}"))
+            return ss if len(ss) == 3 else None
+
+        servers = wait_for("three servers", 60, three)
+        for s in servers:
+            self.cleanup.append(s.id)
+        for s in servers:
+            self.status(s, "ACTIVE")
+            check(container(s.id)["State"]["Running"], f"container of {s.id} not running")
+        ips = {self.ip_of(s.id) for s in servers}
+        check(len(ips) == 3, f"addresses {ips}")
+        for s in servers:
+            self.delete_and_check(s.id)
+
+    def delete_and_check(self, server_id):
+        ports = [p.id for p in self.conn.network.ports(device_id=server_id)]
+        self.conn.compute.delete_server(server_id)
+        wait_for(f"server {server_id} deleted", STATUS_TIMEOUT,
+                 lambda: self.conn.compute.find_server(server_id) is None)
+        wait_for(f"container nova-{server_id} removed", 30,
+                 lambda: container(server_id) is None)
+        for pid in ports:
+            check(sh("ip", "link", "show", f"tap{pid}"[:14], check_rc=False) == "",
+                  f"veth tap{pid[:11]} left behind")
+        left = sh("ovs-vsctl", f"--db={OVSDB}", "--timeout=10", "--bare", "--columns=name",
+                  "find", "Interface", f"external_ids:vm-uuid={server_id}")
+        check(not left.strip(), f"OVS ports left: {left.split()}")
+
+    def test_delete_leaves_nothing(self):
+        self.delete_and_check(self.server.id)
+        self.server = None
+
+    def test_broken_image_fault(self):
+        # Data that is no docker save tarball, kept in Glance's file store
+        # (the novadock store would refuse it at upload).
+        img = self.conn.image.post("/images", json={
+            "name": f"e2e-broken-{RUN}", "container_format": "docker",
+            "disk_format": "raw"}).json()
+        self.cleanup_images.append(img["id"])
+        r = self.conn.image.put(f"/images/{img['id']}/file", data=b"not a tarball\n" * 64,
+                                headers={"Content-Type": "application/octet-stream",
+                                         "X-Image-Meta-Store": "file"})
+        check(r.status_code == 204, f"upload: {r.status_code} {r.text[:300]}")
+        s = self.status(self.boot(f"e2e-broken-{RUN}", image_id=img["id"]), "ERROR")
+        fault = (s.fault or {}).get("message", "")
+        print(f"    fault: {fault}")
+        check(fault and "No valid host" not in fault, f"fault not actionable: {fault!r}")
+        check(container(s.id) is None, "a container was left for the broken image")
+        self.delete_and_check(s.id)
+
+    def finish(self):
+        for sid in self.cleanup:
+            try:
+                self.conn.compute.delete_server(sid, ignore_missing=True)
+            except Exception as exc:  # noqa: BLE001 - best effort cleanup
+                print(f"cleanup of {sid}: {exc}")
+        for sid in self.cleanup:
+            try:
+                wait_for("cleanup", 60, lambda s=sid: self.conn.compute.find_server(s) is None)
+            except Failed:
+                pass
+        for iid in getattr(self, "cleanup_images", []):
+            self.conn.image.delete_image(iid, ignore_missing=True)
+
+
+def main():
+    e = E2E()
+    tests = [n for n in E2E.__dict__ if n.startswith("test_")]
+    only = sys.argv[1:]
+    started = time.monotonic()
+    try:
+        for name in tests:
+            if only and name not in only and name.removeprefix("test_") not in only:
+                continue
+            t = time.monotonic()
+            try:
+                getattr(e, name)()
+                results.append((name, True, ""))
+                print(f"PASS {name} ({time.monotonic() - t:.1f}s)", flush=True)
+            except Exception as exc:  # noqa: BLE001 - every failure is reported
+                detail = str(exc) if isinstance(exc, Failed) else traceback.format_exc()
+                results.append((name, False, detail))
+                print(f"FAIL {name} ({time.monotonic() - t:.1f}s): {detail}", flush=True)
+                if name in ("test_image_upload_cli", "test_boot_active"):
+                    break
+    finally:
+        e.finish()
+    passed = sum(1 for r in results if r[1])
+    failed = len(results) - passed
+    up = os.environ.get("CLOUD_UP_SECONDS")
+    print(f"e2e: {time.monotonic() - started:.0f}s" + (f" (up.sh: {up}s)" if up else ""))
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed or not results else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

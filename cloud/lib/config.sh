@@ -1,0 +1,183 @@
+# shellcheck shell=bash
+# Configuration files of keystone, placement, glance, neutron, nova and the
+# novadock service, all under $CLOUD_ETC, all services on $CLOUD_HOST.
+# Needs cloud_secrets loaded.
+
+cloud_url() { echo "http://$CLOUD_HOST:${CLOUD_PORTS[$1]}"; }
+cloud_rabbit_url() { echo "rabbit://guest:guest@127.0.0.1:5672/"; }
+
+# cloud_auth_section SECTION USER: a keystoneauth password section.
+cloud_auth_section() {
+    cat <<EOS
+[$1]
+auth_type = password
+auth_url = $(cloud_url keystone)/v3
+www_authenticate_uri = $(cloud_url keystone)/v3
+project_name = service
+project_domain_name = Default
+user_domain_name = Default
+username = $2
+password = $SERVICE_PASSWORD
+region_name = $CLOUD_REGION
+service_token_roles_required = true
+EOS
+}
+
+cloud_configure() {
+    local e=$CLOUD_ETC host
+    host=$(hostname)
+    mkdir -p "$e"/keystone "$e"/placement "$e"/glance "$e"/neutron/plugins/ml2 "$e"/nova \
+        "$CLOUD_DATA"/glance/staging "$CLOUD_DATA"/glance/tasks "$CLOUD_DATA"/glance/images "$CLOUD_DATA"/nova \
+        "$CLOUD_DATA"/locks "$(dirname "$CLOUD_SOCKET")"
+
+    cloud_write "$e/keystone/keystone.conf" keystone <<EOF2
+[DEFAULT]
+log_file = $CLOUD_LOG/keystone.log
+[database]
+connection = $(cloud_db_url keystone)
+[token]
+provider = fernet
+[fernet_tokens]
+key_repository = $e/keystone/fernet-keys
+[credential]
+key_repository = $e/keystone/credential-keys
+EOF2
+
+    {
+        cat <<EOF2
+[DEFAULT]
+log_file = $CLOUD_LOG/placement.log
+[placement_database]
+connection = $(cloud_db_url placement)
+[api]
+auth_strategy = keystone
+EOF2
+        cloud_auth_section keystone_authtoken placement
+    } | cloud_write "$e/placement/placement.conf" placement
+
+    {
+        cat <<EOF2
+[DEFAULT]
+enabled_backends = novadock:novadock, file:file
+log_file = $CLOUD_LOG/glance-api.log
+worker_self_reference_url = $(cloud_url glance)
+show_image_direct_url = false
+enabled_import_methods = [glance-direct]
+[database]
+connection = $(cloud_db_url glance)
+[paste_deploy]
+flavor = keystone
+config_file = $CLOUD_VENV/etc/glance/glance-api-paste.ini
+[glance_store]
+default_backend = novadock
+[novadock]
+store_description = Docker engine of this host, through the novadock service
+novadock_socket_path = $CLOUD_SOCKET
+# A plain file store beside it, for data that is not a container image.
+[file]
+filesystem_store_datadir = $CLOUD_DATA/glance/images
+[os_glance_staging_store]
+filesystem_store_datadir = $CLOUD_DATA/glance/staging
+[os_glance_tasks_store]
+filesystem_store_datadir = $CLOUD_DATA/glance/tasks
+[oslo_concurrency]
+lock_path = $CLOUD_DATA/locks
+EOF2
+        cloud_auth_section keystone_authtoken glance
+    } | cloud_write "$e/glance/glance-api.conf" glance
+
+    {
+        cat <<EOF2
+[DEFAULT]
+core_plugin = ml2
+service_plugins =
+auth_strategy = keystone
+transport_url = $(cloud_rabbit_url)
+api_paste_config = $CLOUD_VENV/etc/neutron/api-paste.ini
+log_file = $CLOUD_LOG/neutron-api.log
+rpc_workers = 0
+notify_nova_on_port_status_changes = true
+notify_nova_on_port_data_changes = true
+[database]
+connection = $(cloud_db_url neutron)
+[oslo_concurrency]
+lock_path = $CLOUD_DATA/locks
+EOF2
+        cloud_auth_section keystone_authtoken neutron
+        cloud_auth_section nova nova
+    } | cloud_write "$e/neutron/neutron.conf" neutron
+    # No agent: the novadock mechanism driver binds every port as OVS.
+    cloud_write "$e/neutron/plugins/ml2/ml2_conf.ini" neutron <<EOF2
+[ml2]
+type_drivers = flat,vxlan
+tenant_network_types = vxlan
+mechanism_drivers = novadock
+extension_drivers = port_security
+[ml2_type_vxlan]
+vni_ranges = 1:1000
+[ml2_type_flat]
+flat_networks = *
+[novadock]
+bridge_name = $CLOUD_BRIDGE
+EOF2
+
+    cloud_write "$e/nova/api-paste.ini" nova-api <"$CLOUD_VENV/etc/nova/api-paste.ini"
+    {
+        cat <<EOF2
+[DEFAULT]
+host = $host
+my_ip = 127.0.0.1
+transport_url = $(cloud_rabbit_url)
+compute_driver = novadock.DockerDriver
+state_path = $CLOUD_DATA/nova
+periodic_fuzzy_delay = 0
+allow_resize_to_same_host = true
+# The novadock mechanism driver marks ports ACTIVE when it binds them, so
+# VIFs are active before spawn; a lost event must not fail a boot.
+vif_plugging_timeout = 30
+vif_plugging_is_fatal = false
+[api]
+auth_strategy = keystone
+[api_database]
+connection = $(cloud_db_url nova_api)
+[database]
+connection = $(cloud_db_url nova)
+[conductor]
+workers = 1
+[scheduler]
+workers = 1
+discover_hosts_in_cells_interval = 30
+[oslo_concurrency]
+lock_path = $CLOUD_DATA/locks
+[oslo_messaging_notifications]
+driver = noop
+[service_user]
+send_service_user_token = true
+[novadock]
+socket_path = $CLOUD_SOCKET
+ovsdb_connection = $CLOUD_OVSDB
+EOF2
+        cloud_auth_section keystone_authtoken nova
+        cloud_auth_section placement placement
+        cloud_auth_section service_user nova
+        cloud_auth_section neutron neutron
+        cat <<EOF2
+ovs_bridge = $CLOUD_BRIDGE
+[glance]
+region_name = $CLOUD_REGION
+EOF2
+    } | cloud_write "$e/nova/nova.conf" novadock nova-api nova-conductor nova-scheduler nova-compute
+
+    cloud_write "$e/openrc" <<EOF2
+# source this file, then: openstack server list
+export OS_AUTH_URL=$(cloud_url keystone)/v3
+export OS_IDENTITY_API_VERSION=3
+export OS_USERNAME=admin
+export OS_PASSWORD=$ADMIN_PASSWORD
+export OS_PROJECT_NAME=admin
+export OS_USER_DOMAIN_NAME=Default
+export OS_PROJECT_DOMAIN_NAME=Default
+export OS_REGION_NAME=$CLOUD_REGION
+export PATH=$CLOUD_VENV/bin:\$PATH
+EOF2
+}

@@ -1,0 +1,95 @@
+# shellcheck shell=bash
+# Database schemas, keystone's bootstrap and the OpenStack services. Every
+# step is skipped when already done or running.
+
+cloud_manage() { "$CLOUD_VENV/bin/$1" "${@:2}" >>"$CLOUD_LOG/db-sync.log" 2>&1 || { tail -20 "$CLOUD_LOG/db-sync.log" >&2; cloud_fail "$1 ${*:2} failed (log: $CLOUD_LOG/db-sync.log)"; }; }
+
+cloud_db_sync() {
+    local e=$CLOUD_ETC
+    if [ ! -f "$CLOUD_RUN/db-synced" ]; then
+        cloud_log "creating database schemas"
+        mkdir -p "$e/keystone/fernet-keys" "$e/keystone/credential-keys"
+        cloud_manage keystone-manage --config-file "$e/keystone/keystone.conf" db_sync
+        cloud_manage keystone-manage --config-file "$e/keystone/keystone.conf" fernet_setup --keystone-user root --keystone-group root
+        cloud_manage keystone-manage --config-file "$e/keystone/keystone.conf" credential_setup --keystone-user root --keystone-group root
+        cloud_manage keystone-manage --config-file "$e/keystone/keystone.conf" bootstrap \
+            --bootstrap-password "$ADMIN_PASSWORD" --bootstrap-admin-url "$(cloud_url keystone)/v3" \
+            --bootstrap-public-url "$(cloud_url keystone)/v3" --bootstrap-internal-url "$(cloud_url keystone)/v3" \
+            --bootstrap-region-id "$CLOUD_REGION"
+        cloud_manage placement-manage --config-file "$e/placement/placement.conf" db sync
+        cloud_manage glance-manage --config-file "$e/glance/glance-api.conf" db_sync
+        cloud_manage neutron-db-manage --config-file "$e/neutron/neutron.conf" \
+            --config-file "$e/neutron/plugins/ml2/ml2_conf.ini" upgrade heads
+        cloud_manage nova-manage --config-file "$e/nova/nova.conf" api_db sync
+        cloud_manage nova-manage --config-file "$e/nova/nova.conf" cell_v2 map_cell0
+        "$CLOUD_VENV/bin/nova-manage" --config-file "$e/nova/nova.conf" cell_v2 list_cells 2>/dev/null | grep -q ' cell1 ' \
+            || cloud_manage nova-manage --config-file "$e/nova/nova.conf" cell_v2 create_cell --name cell1
+        cloud_manage nova-manage --config-file "$e/nova/nova.conf" db sync
+        touch "$CLOUD_RUN/db-synced"
+    fi
+}
+
+# cloud_gunicorn NAME MODULE ENVVAR=DIR: one WSGI service on its port.
+cloud_gunicorn() {
+    local name=$1 app=$2 confenv=$3
+    cloud_restart_if_changed "$name"
+    cloud_alive "$name" && return 0
+    cloud_log "starting $name on $(cloud_url "$name")"
+    rm -f "$CLOUD_RUN/$name.pid"
+    env "$confenv" NOVADOCK_CLOUD_WSGI="$app" setsid nohup "$CLOUD_VENV/bin/gunicorn" \
+        -w 1 -k gthread --threads 8 --no-control-socket --timeout 600 --graceful-timeout 10 \
+        -b "$CLOUD_HOST:${CLOUD_PORTS[$name]}" --pid "$CLOUD_RUN/$name.pid" \
+        --access-logfile "$CLOUD_LOG/$name-access.log" \
+        --chdir "$CLOUD_REPO/cloud/wsgi" cloud_wsgi:application \
+        </dev/null >>"$CLOUD_LOG/$name.log" 2>&1 &
+}
+
+cloud_wait_http() { cloud_wait 120 "$1 ($(cloud_url "$1"))" cloud_http_up "$(cloud_url "$1")/"; }
+
+cloud_start_novadock() {
+    mkdir -p "$(dirname "$CLOUD_SOCKET")"
+    cloud_restart_if_changed novadock
+    # A rebuilt binary replaces the running one.
+    if cloud_alive novadock && [ "$NOVADOCK_BIN" -nt "$CLOUD_RUN/novadock.pid" ]; then
+        cloud_log "novadock was rebuilt: restarting it"
+        cloud_stop novadock
+    fi
+    if ! cloud_alive novadock; then
+        cloud_log "starting novadock serve"
+        "$NOVADOCK_BIN" check --config-file "$CLOUD_ETC/nova/nova.conf" >"$CLOUD_LOG/novadock-check.log" 2>&1 \
+            || cloud_log "novadock check reported problems (log: $CLOUD_LOG/novadock-check.log)"
+        cloud_spawn novadock "$NOVADOCK_BIN" serve --config-file "$CLOUD_ETC/nova/nova.conf"
+    fi
+    cloud_wait 30 "novadock socket $CLOUD_SOCKET" test -S "$CLOUD_SOCKET"
+}
+
+cloud_start_keystone() {
+    cloud_gunicorn keystone keystone.wsgi.api "OS_KEYSTONE_CONFIG_DIR=$CLOUD_ETC/keystone"
+    cloud_wait_http keystone
+}
+
+# After keystone knows the service users (they authenticate at start).
+cloud_start_services() {
+    local e=$CLOUD_ETC n
+    cloud_gunicorn placement placement.wsgi.api "OS_PLACEMENT_CONFIG_DIR=$e/placement"
+    cloud_gunicorn glance glance.wsgi.api "OS_GLANCE_CONFIG_DIR=$e/glance"
+    cloud_gunicorn neutron neutron.wsgi.api "OS_NEUTRON_CONFIG_DIR=$e/neutron"
+    cloud_gunicorn nova-api nova.wsgi.osapi_compute "OS_NOVA_CONFIG_DIR=$e/nova"
+    for n in placement glance neutron nova-api; do cloud_wait_http "$n"; done
+    for n in conductor scheduler compute; do
+        cloud_restart_if_changed "nova-$n"
+        cloud_alive "nova-$n" && continue
+        cloud_log "starting nova-$n"
+        [ "$n" = compute ] && cloud_register_compute
+        cloud_spawn "nova-$n" "$CLOUD_VENV/bin/nova-$n" --config-file "$e/nova/nova.conf"
+    done
+}
+
+# A new nova-compute refuses to start while its driver lists instances, and
+# the driver lists every Nova-labelled container of this dockerd (on a
+# machine shared with novadock's own tests, theirs too): the service record
+# and node identity are made before the first start, as that start would.
+cloud_register_compute() {
+    "$CLOUD_VENV/bin/python" "$CLOUD_REPO/cloud/lib/register_compute.py" "$CLOUD_ETC/nova/nova.conf" \
+        >>"$CLOUD_LOG/db-sync.log" 2>&1 || cloud_fail "could not register nova-compute (log: $CLOUD_LOG/db-sync.log)"
+}

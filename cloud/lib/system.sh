@@ -1,0 +1,131 @@
+# shellcheck shell=bash
+# The machine's services the cloud needs: Debian packages, dockerd, the
+# system Open vSwitch, RabbitMQ, MariaDB. Each is reused when it already
+# runs; what the cloud starts gets a PID file in $CLOUD_RUN (down.sh stops
+# exactly those).
+
+CLOUD_APT_PACKAGES=(docker.io openvswitch-switch rabbitmq-server mariadb-server busybox-static
+    python3-venv iproute2 iputils-ping curl)
+
+cloud_install_packages() {
+    local missing=() p
+    for p in "${CLOUD_APT_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    cloud_log "installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" \
+        >"$CLOUD_LOG/apt.log" 2>&1 || { tail -20 "$CLOUD_LOG/apt.log" >&2; cloud_fail "apt-get install failed"; }
+}
+
+# dockerd with the flags of tools/lib/dockerd.sh (live-restore, 198.19 ranges).
+cloud_start_docker() {
+    docker info >/dev/null 2>&1 && return 0
+    cloud_log "starting dockerd"
+    # shellcheck source=tools/lib/dockerd.sh
+    . "$CLOUD_REPO/tools/lib/dockerd.sh"
+    cloud_spawn dockerd dockerd "${NOVADOCK_DOCKERD_ARGS[@]}"
+    cloud_wait 60 dockerd docker info
+}
+
+# The system Open vSwitch (default paths) and $CLOUD_BRIDGE. No kernel
+# module here: a userspace datapath. Two userspace datapaths of type netdev
+# cannot share a network namespace (both want the tap "ovs-netdev"): when
+# another ovs-vswitchd already holds it (e.g. the tests' private OVS), the
+# bridge uses OVS's other userspace datapath class, "dummy" (same forwarding
+# code, internal ports without a kernel device).
+cloud_start_ovs() {
+    local rundir=/var/run/openvswitch dp=netdev
+    mkdir -p "$rundir" /var/log/openvswitch
+    if ! ovs-appctl -t "$rundir/ovsdb-server.$(cat "$rundir/ovsdb-server.pid" 2>/dev/null).ctl" version >/dev/null 2>&1; then
+        cloud_log "starting ovsdb-server"
+        [ -s /etc/openvswitch/conf.db ] || [ -s /var/lib/openvswitch/conf.db ] \
+            || ovsdb-tool create /etc/openvswitch/conf.db /usr/share/openvswitch/vswitch.ovsschema
+        ovsdb-server /etc/openvswitch/conf.db --remote="punix:$rundir/db.sock" \
+            --remote=db:Open_vSwitch,Open_vSwitch,manager_options \
+            --pidfile="$rundir/ovsdb-server.pid" --log-file=/var/log/openvswitch/ovsdb-server.log --detach
+        ovs-vsctl --no-wait init
+        touch "$CLOUD_RUN/ovsdb-server.ours"
+    fi
+    if ! ovs-appctl -t "$rundir/ovs-vswitchd.$(cat "$rundir/ovs-vswitchd.pid" 2>/dev/null).ctl" version >/dev/null 2>&1; then
+        cloud_log "starting ovs-vswitchd"
+        ovs-vswitchd "unix:$rundir/db.sock" --enable-dummy --pidfile="$rundir/ovs-vswitchd.pid" \
+            --log-file=/var/log/openvswitch/ovs-vswitchd.log --detach
+        touch "$CLOUD_RUN/ovs-vswitchd.ours"
+    fi
+    if ! ovs-vsctl --timeout=10 br-exists "$CLOUD_BRIDGE"; then
+        if ip link show ovs-netdev >/dev/null 2>&1 \
+            && ! ovs-appctl -t ovs-vswitchd dpif/show | grep -q '^netdev@ovs-netdev'; then
+            dp=dummy
+            cloud_log "another userspace Open vSwitch holds ovs-netdev: $CLOUD_BRIDGE uses datapath_type=dummy"
+        fi
+        ovs-vsctl --timeout=10 add-br "$CLOUD_BRIDGE" -- set Bridge "$CLOUD_BRIDGE" datapath_type=$dp \
+            || cloud_fail "could not create $CLOUD_BRIDGE (log: /var/log/openvswitch/ovs-vswitchd.log)"
+    elif ovs-vsctl --timeout=10 sync && ! ovs-appctl -t ovs-vswitchd dpif/show | grep -q "^  $CLOUD_BRIDGE:"; then
+        # A netdev bridge made while no other userspace OVS ran, which now
+        # holds ovs-netdev: move the bridge (and its ports) to dummy.
+        cloud_log "$CLOUD_BRIDGE has no datapath: switching it to datapath_type=dummy"
+        ovs-vsctl --timeout=10 set Bridge "$CLOUD_BRIDGE" datapath_type=dummy
+        ip link del "$CLOUD_GW_DEV" 2>/dev/null || true
+        ovs-vsctl --timeout=10 --if-exists del-port "$CLOUD_BRIDGE" "$CLOUD_GW_DEV"
+    fi
+}
+
+# The host's leg on the instances' network: the subnet's gateway address on
+# an internal port of the bridge (a veth into the bridge on a dummy datapath,
+# whose internal ports have no kernel device).
+cloud_plug_gateway() {
+    local dp
+    dp=$(ovs-vsctl --timeout=10 get Bridge "$CLOUD_BRIDGE" datapath_type | tr -d '"')
+    if ! ip link show "$CLOUD_GW_DEV" >/dev/null 2>&1; then
+        if [ "$dp" = dummy ]; then
+            ip link add "$CLOUD_GW_DEV" type veth peer name "$CLOUD_GW_DEV-o"
+            ip link set "$CLOUD_GW_DEV-o" up
+            ovs-vsctl --timeout=10 --may-exist add-port "$CLOUD_BRIDGE" "$CLOUD_GW_DEV-o"
+        else
+            ovs-vsctl --timeout=10 --may-exist add-port "$CLOUD_BRIDGE" "$CLOUD_GW_DEV" \
+                -- set Interface "$CLOUD_GW_DEV" type=internal
+            cloud_wait 10 "$CLOUD_GW_DEV" ip link show "$CLOUD_GW_DEV"
+        fi
+    fi
+    ip link set "$CLOUD_GW_DEV" up
+    ip addr replace "$CLOUD_NET_GW/${CLOUD_NET_CIDR#*/}" dev "$CLOUD_GW_DEV"
+}
+
+cloud_start_rabbitmq() {
+    local home=$CLOUD_DATA/rabbitmq
+    mkdir -p "$home"
+    export HOME=$home RABBITMQ_NODENAME=rabbit@localhost RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 \
+        ERL_EPMD_ADDRESS=127.0.0.1 RABBITMQ_MNESIA_BASE=$home/mnesia RABBITMQ_LOG_BASE=$CLOUD_LOG/rabbitmq \
+        RABBITMQ_PID_FILE=$CLOUD_RUN/rabbitmq.pid
+    if ! /usr/lib/rabbitmq/bin/rabbitmqctl -q status >/dev/null 2>&1; then
+        cloud_log "starting rabbitmq-server"
+        rm -f "$CLOUD_RUN/rabbitmq.pid"
+        nohup /usr/lib/rabbitmq/bin/rabbitmq-server </dev/null >>"$CLOUD_LOG/rabbitmq.log" 2>&1 &
+        cloud_wait 90 rabbitmq-server /usr/lib/rabbitmq/bin/rabbitmqctl -q await_startup
+    fi
+    HOME=/root
+}
+
+
+
+cloud_start_mariadb() {
+    if ! cloud_mysql -e 'select 1' >/dev/null 2>&1; then
+        cloud_log "starting mariadb"
+        [ -d /var/lib/mysql/mysql ] || mariadb-install-db --user=mysql >"$CLOUD_LOG/mariadb-install.log" 2>&1
+        mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld
+        cloud_spawn mariadb /usr/sbin/mariadbd --user=mysql --bind-address=127.0.0.1 \
+            --pid-file=/run/mysqld/cloud-mariadbd.pid --max-connections=500
+        cloud_wait 60 mariadb cloud_mysql -e 'select 1'
+    fi
+    local db
+    for db in keystone placement glance nova_api nova nova_cell0 neutron; do
+        cloud_mysql -e "CREATE DATABASE IF NOT EXISTS $db CHARACTER SET utf8mb4"
+    done
+    cloud_mysql -e "CREATE USER IF NOT EXISTS 'novadock'@'127.0.0.1' IDENTIFIED BY '$DB_PASSWORD';
+        ALTER USER 'novadock'@'127.0.0.1' IDENTIFIED BY '$DB_PASSWORD';
+        GRANT ALL PRIVILEGES ON *.* TO 'novadock'@'127.0.0.1'; FLUSH PRIVILEGES"
+}
+
+cloud_db_url() { echo "mysql+pymysql://novadock:$DB_PASSWORD@127.0.0.1/$1?charset=utf8mb4"; }
