@@ -32,6 +32,7 @@ TEST_IMAGE = shim_service.TEST_IMAGE
 LABEL_UUID = shim_service.LABEL_PREFIX + "instance-uuid"
 START_SECOND_DOCKERD = REPO / "tools" / "start-second-dockerd.sh"
 START_OVS = REPO / "tools" / "start-ovs.sh"
+DOCKER2_PIDFILE = "/run/novadock-test-docker2/dockerd.pid"
 HOST1_DOCKER = "unix:///var/run/docker.sock"
 HOST2_NETNS = "nvdk-host2"
 HOST2_OVS_DIR = "/run/novadock-test-ovs-host2"
@@ -158,7 +159,8 @@ class NovadockHost:
             # `ip netns exec` execs the service: the PID stays the service's.
             argv = ["ip", "netns", "exec", self.netns, *argv]
         env = dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "info"))
-        with open(self.log_path, "wb") as log:
+        # Appended to: a restarted service's log follows the killed one's.
+        with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 env=env, preexec_fn=_die_with_parent)
@@ -189,6 +191,22 @@ class NovadockHost:
         if not os.environ.get("NOVADOCK_KEEP_TMP"):
             shutil.rmtree(self.tmpdir, ignore_errors=True)
 
+    def kill(self):
+        """SIGKILL, as a crash would: no clean-up of any kind. Returns the
+        exit status."""
+        proc, self.proc = self.proc, None
+        os.kill(proc.pid, signal.SIGKILL)
+        return proc.wait(timeout=STOP_TIMEOUT)
+
+    def links(self):
+        """Names of the network links where the service plugs host ends."""
+        argv = ["ip", "-o", "link", "show"]
+        if self.netns:
+            argv = ["ip", "netns", "exec", self.netns, *argv]
+        # "7: tapX@if6: <...": the name, without the peer's index.
+        return {line.split(":")[1].strip().split("@")[0]
+                for line in run(argv).stdout.splitlines()}
+
     def log_tail(self, n=40):
         try:
             text = pathlib.Path(self.log_path).read_text("utf-8", "replace")
@@ -215,6 +233,34 @@ def _host2_switch():
     run(["ip", "netns", "exec", HOST2_NETNS, "ip", "link", "set", "lo", "up"])
     return Switch(_last_line(run(["ip", "netns", "exec", HOST2_NETNS, str(START_OVS),
                                   HOST2_OVS_DIR, shim_service.OVS_BRIDGE], timeout=60)))
+
+
+def restart_second_dockerd():
+    """Stops host2's dockerd by its PID (live-restore keeps its containers
+    running) and starts it again as tools/start-second-dockerd.sh does.
+    Never the machine's dockerd."""
+    with open(DOCKER2_PIDFILE, encoding="ascii") as f:
+        pid = int(f.read().strip())
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 30.0
+    while _pid_alive(pid):
+        if time.monotonic() > deadline:
+            raise HostError(f"host2's dockerd {pid} did not stop within 30 s")
+        time.sleep(0.1)
+    return _last_line(run([str(START_SECOND_DOCKERD)], timeout=180))
+
+
+def ensure_second_dockerd():
+    """host2's dockerd is running (started again if a test left it down)."""
+    return _last_line(run([str(START_SECOND_DOCKERD)], timeout=180))
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def _last_line(p):
