@@ -13,6 +13,8 @@ CLOUD_REPO=$(cd "$(dirname "$0")/.." && pwd)
 . "$CLOUD_REPO/cloud/lib/system.sh"
 # shellcheck source=cloud/lib/python.sh
 . "$CLOUD_REPO/cloud/lib/python.sh"
+# shellcheck source=cloud/lib/novadock.sh
+. "$CLOUD_REPO/cloud/lib/novadock.sh"
 # shellcheck source=cloud/lib/config.sh
 . "$CLOUD_REPO/cloud/lib/config.sh"
 # shellcheck source=cloud/lib/services.sh

@@ -27,6 +27,9 @@ cargo test --locked --test ovs_restart -- --ignored
 step "ruff"
 .venv/bin/ruff check nova_shim glance_backend benchmarks cloud
 shellcheck -x tools/*.sh tools/lib/*.sh cloud/*.sh cloud/lib/*.sh
+step "DevStack plugin (cannot run here: DevStack clones from the internet)"
+bash -n devstack/plugin.sh && bash -n devstack/settings
+shellcheck -x -s bash devstack/plugin.sh devstack/settings
 .venv/bin/ruff check --config glance_backend/pyproject.toml tools/glance
 step "python tests (real service, real dockerd, nova $(.venv/bin/python -c 'import nova.version as v; print(v.version_string())'))"
 NOVADOCK_BIN="$PWD/target/debug/novadock" .venv/bin/python -m unittest discover -s nova_shim/tests -t nova_shim -v

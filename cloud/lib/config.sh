@@ -58,7 +58,6 @@ EOF2
     {
         cat <<EOF2
 [DEFAULT]
-enabled_backends = novadock:novadock, file:file
 log_file = $CLOUD_LOG/glance-api.log
 worker_self_reference_url = $(cloud_url glance)
 show_image_direct_url = false
@@ -68,14 +67,6 @@ connection = $(cloud_db_url glance)
 [paste_deploy]
 flavor = keystone
 config_file = $CLOUD_VENV/etc/glance/glance-api-paste.ini
-[glance_store]
-default_backend = novadock
-[novadock]
-store_description = Docker engine of this host, through the novadock service
-novadock_socket_path = $CLOUD_SOCKET
-# A plain file store beside it, for data that is not a container image.
-[file]
-filesystem_store_datadir = $CLOUD_DATA/glance/images
 [os_glance_staging_store]
 filesystem_store_datadir = $CLOUD_DATA/glance/staging
 [os_glance_tasks_store]
@@ -84,6 +75,7 @@ filesystem_store_datadir = $CLOUD_DATA/glance/tasks
 lock_path = $CLOUD_DATA/locks
 EOF2
         cloud_auth_section keystone_authtoken glance
+        novadock_glance_ini "$CLOUD_SOCKET" "$CLOUD_DATA/glance/images"
     } | cloud_write "$e/glance/glance-api.conf" glance
 
     {
@@ -128,7 +120,6 @@ EOF2
 host = $host
 my_ip = 127.0.0.1
 transport_url = $(cloud_rabbit_url)
-compute_driver = novadock.DockerDriver
 state_path = $CLOUD_DATA/nova
 periodic_fuzzy_delay = 0
 allow_resize_to_same_host = true
@@ -153,9 +144,6 @@ lock_path = $CLOUD_DATA/locks
 driver = noop
 [service_user]
 send_service_user_token = true
-[novadock]
-socket_path = $CLOUD_SOCKET
-ovsdb_connection = $CLOUD_OVSDB
 EOF2
         cloud_auth_section keystone_authtoken nova
         cloud_auth_section placement placement
@@ -166,6 +154,7 @@ ovs_bridge = $CLOUD_BRIDGE
 [glance]
 region_name = $CLOUD_REGION
 EOF2
+        novadock_nova_ini "$CLOUD_SOCKET" "" "$CLOUD_OVSDB"
     } | cloud_write "$e/nova/nova.conf" novadock nova-api nova-conductor nova-scheduler nova-compute
 
     cloud_write "$e/openrc" <<EOF2

@@ -1,0 +1,86 @@
+#!/bin/bash
+# DevStack plugin of novadock: Docker containers as Nova instances.
+#   enable_plugin novadock <repo> [branch]
+# The install and configure steps are the ones cloud/up.sh runs (and CI
+# tests): cloud/lib/novadock.sh and tools/lib/dockerd.sh. NOVADOCK_DIR and
+# the other NOVADOCK_ variables come from devstack/settings.
+# shellcheck disable=SC2153
+
+# shellcheck source=cloud/lib/novadock.sh
+source "$NOVADOCK_DIR/cloud/lib/novadock.sh"
+# shellcheck source=tools/lib/dockerd.sh
+source "$NOVADOCK_DIR/tools/lib/dockerd.sh"
+
+# The Docker engine, with live-restore and novadock's address ranges.
+function install_novadock_docker {
+    if ! is_package_installed docker.io; then
+        install_package docker.io
+    fi
+    install_package busybox-static
+    sudo mkdir -p /etc/docker
+    if [[ ! -f /etc/docker/daemon.json ]]; then
+        printf '{"live-restore": true, "bip": "%s", "default-address-pools": [{"base": "%s", "size": 24}]}\n' \
+            "$NOVADOCK_DOCKER_BIP" "$NOVADOCK_DOCKER_POOL_BASE" | sudo tee /etc/docker/daemon.json >/dev/null
+    fi
+    sudo systemctl enable --now docker
+    sudo usermod -a -G docker "$STACK_USER"
+}
+
+# The service binary: $NOVADOCK_BIN, or a release build of the checkout
+# (needs a Rust toolchain on the host, e.g. rustup's).
+function build_novadock {
+    if [[ -n "$NOVADOCK_BIN" ]]; then
+        [[ -x "$NOVADOCK_BIN" ]] || die $LINENO "NOVADOCK_BIN=$NOVADOCK_BIN is not executable"
+        return
+    fi
+    command -v cargo >/dev/null || die $LINENO "cargo not found: install a Rust toolchain, or set NOVADOCK_BIN"
+    (cd "$NOVADOCK_DIR" && cargo build --release --locked)
+    NOVADOCK_BIN=$NOVADOCK_DIR/target/release/novadock
+}
+
+function install_novadock {
+    build_novadock
+    sudo bash -c "source '$NOVADOCK_DIR/cloud/lib/novadock.sh' && \
+        novadock_install_systemd_service '$NOVADOCK_DIR' '$NOVADOCK_BIN' '$NOVA_CPU_CONF'"
+    novadock_install_shims "$NOVADOCK_DIR" pip_install pip_install
+}
+
+function configure_novadock {
+    novadock_nova_ini "$NOVADOCK_SOCKET" "$NOVADOCK_SOCKET_GROUP" \
+        | novadock_apply_ini iniset "$NOVA_CPU_CONF"
+    iniset "$NOVA_CPU_CONF" neutron ovs_bridge "${OVS_BRIDGE:-br-int}"
+    if is_service_enabled g-api; then
+        novadock_glance_ini "$NOVADOCK_SOCKET" "$GLANCE_IMAGE_DIR" \
+            | novadock_apply_ini iniset "$GLANCE_API_CONF"
+    fi
+    # Before nova-compute, which DevStack starts next.
+    sudo systemctl restart novadock
+}
+
+if is_service_enabled novadock; then
+    if [[ "$1" == "stack" && "$2" == "pre-install" ]]; then
+        echo_summary "Installing the Docker engine for novadock"
+        install_novadock_docker
+    elif [[ "$1" == "stack" && "$2" == "install" ]]; then
+        echo_summary "Installing novadock"
+        install_novadock
+    elif [[ "$1" == "stack" && "$2" == "post-config" ]]; then
+        echo_summary "Configuring novadock"
+        configure_novadock
+    elif [[ "$1" == "stack" && "$2" == "extra" ]]; then
+        if [[ "$NOVADOCK_UPLOAD_BUSYBOX" == "True" ]] && is_service_enabled g-api; then
+            echo_summary "Uploading a busybox image for novadock"
+            novadock_upload_busybox "$NOVADOCK_DIR" busybox
+        fi
+    fi
+
+    if [[ "$1" == "unstack" ]]; then
+        sudo systemctl stop novadock || true
+    fi
+
+    if [[ "$1" == "clean" ]]; then
+        sudo systemctl disable novadock || true
+        sudo rm -rf /etc/systemd/system/novadock.service /etc/systemd/system/novadock.service.d \
+            /usr/local/bin/novadock
+    fi
+fi
