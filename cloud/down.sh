@@ -12,7 +12,7 @@ CLOUD_REPO=$(cd "$(dirname "$0")/.." && pwd)
 purge=false
 [ "${1:-}" = --purge ] && purge=true
 
-cloud_stop_all nova-compute nova-scheduler nova-conductor nova-api neutron glance placement keystone
+cloud_stop_all horizon nova-compute nova-scheduler nova-conductor nova-api neutron glance placement keystone
 cloud_stop_all novadock
 if cloud_alive rabbitmq; then
     cloud_log "stopping rabbitmq-server"

@@ -42,3 +42,5 @@ NOVADOCK_BIN="$PWD/target/debug/novadock" nova_shim/tools/run-functional.sh
 step "a real OpenStack on this machine (cloud/up.sh) and the end-to-end test through openstack/openstacksdk"
 # The debug build is the one tested above: no second (release) build.
 NOVADOCK_BIN="$PWD/target/debug/novadock" cloud/run-e2e.sh
+step "Horizon on that cloud, driven in Debian's headless chromium"
+cloud/horizon_test/run.sh
