@@ -36,8 +36,11 @@ cloud_gunicorn() {
     cloud_alive "$name" && return 0
     cloud_log "starting $name on $(cloud_url "$name")"
     rm -f "$CLOUD_RUN/$name.pid"
+    # --keep-alive: clients poll every few seconds over pooled connections;
+    # gunicorn's 2 s default closes them just as the next poll is sent.
     env "$confenv" NOVADOCK_CLOUD_WSGI="$app" setsid nohup "$CLOUD_VENV/bin/gunicorn" \
         -w 1 -k gthread --threads 8 --no-control-socket --timeout 600 --graceful-timeout 10 \
+        --keep-alive 75 \
         -b "$CLOUD_HOST:${CLOUD_PORTS[$name]}" --pid "$CLOUD_RUN/$name.pid" \
         --access-logfile "$CLOUD_LOG/$name-access.log" \
         --chdir "$CLOUD_REPO/cloud/wsgi" cloud_wsgi:application \
