@@ -250,9 +250,10 @@ async fn os_command_line_and_console_output() {
         "sh -c 'i=0; while [ $i -lt 3000 ]; do printf \"line %05d %088d\\n\" $i 0; i=$((i+1)); done; echo to-stderr >&2; sleep 3600'"
             .into();
     c.spawn(&req(r)).await.expect("spawn");
-    // The command is still writing when the boot returns: wait for its last line.
+    // The command is still writing when the boot returns: wait for its last
+    // line (up to a minute: 3000 lines take a while on a loaded machine).
     let mut out = String::new();
-    for _ in 0..100 {
+    for _ in 0..600 {
         out = c.console_output(&uuid).await.expect("console");
         if out.contains("to-stderr") && out.contains("line 02999") {
             break;
