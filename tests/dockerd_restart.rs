@@ -21,14 +21,7 @@ fn restart_dockerd() {
         .filter(|a| !a.is_empty())
         .map(|a| String::from_utf8_lossy(a).into_owned())
         .collect();
-    // SAFETY: kill with the pid dockerd wrote for itself.
-    unsafe { libc::kill(pid, libc::SIGTERM) };
-    for _ in 0..300 {
-        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    terminate(pid, Duration::from_secs(30));
     // Started through a shell that exits at once, so dockerd outlives the test.
     let status = Command::new("sh")
         .arg("-c")

@@ -263,13 +263,8 @@ impl PrivateDockerd {
 
     /// Stops dockerd (SIGTERM, by PID) and waits for it to be gone.
     fn stop(&self) {
-        let Some(pid) = self.pid() else { return };
-        // SAFETY: kill has no memory-safety preconditions.
-        unsafe { libc::kill(pid, libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        // SAFETY: signal 0 only checks that the process exists.
-        while Instant::now() < deadline && unsafe { libc::kill(pid, 0) } == 0 {
-            std::thread::sleep(Duration::from_millis(100));
+        if let Some(pid) = self.pid() {
+            terminate(pid, Duration::from_secs(30));
         }
     }
 
@@ -405,14 +400,6 @@ async fn dockerd_stopped_during_a_burst_of_spawns_loses_nothing() {
     assert!(results.iter().all(Result::is_ok), "{results:?}");
     tasks.extend(plans[2..4].iter().map(|(u, v)| launch(u, v)));
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let stopper = std::thread::spawn({
-        let pid = engine.pid().expect("dockerd pid");
-        move || {
-            // SAFETY: kill has no memory-safety preconditions.
-            unsafe { libc::kill(pid, libc::SIGTERM) };
-        }
-    });
-    stopper.join().expect("stopper");
     engine.stop();
     // The other half arrives while it is down.
     tasks.extend(plans[4..].iter().map(|(u, v)| launch(u, v)));

@@ -8,7 +8,7 @@ mod common;
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use novadock::error::ApiError;
@@ -53,13 +53,7 @@ impl TestOvs {
             else {
                 continue;
             };
-            // SAFETY: kill has no memory-safety preconditions.
-            unsafe { libc::kill(pid, libc::SIGTERM) };
-            let deadline = Instant::now() + Duration::from_secs(10);
-            // SAFETY: signal 0 only checks that the process exists.
-            while Instant::now() < deadline && unsafe { libc::kill(pid, 0) } == 0 {
-                std::thread::sleep(Duration::from_millis(50));
-            }
+            terminate(pid, Duration::from_secs(10));
         }
     }
 }

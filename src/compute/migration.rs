@@ -62,25 +62,17 @@ impl Compute {
         uuid: &str,
         glance_id: &str,
     ) -> Result<FetchedImage, ApiError> {
-        let opts = CommitContainerOptions {
-            container: Some(aside_name(uuid)),
-            repo: Some(naming::GLANCE_REPOSITORY.to_string()),
-            tag: Some(glance_id.to_string()),
-            comment: Some(format!("migration of Nova instance {uuid}")),
-            changes: Some(format!("LABEL {}={uuid}", naming::LABEL_MIGRATION_OF)),
-            ..Default::default()
-        };
         match self
-            .images()
-            .docker()
-            .commit_container(opts, ContainerConfig::default())
+            .commit_for_glance(
+                &aside_name(uuid),
+                glance_id,
+                format!("migration of Nova instance {uuid}"),
+                false,
+                Some(format!("LABEL {}={uuid}", naming::LABEL_MIGRATION_OF)),
+            )
             .await
         {
-            Ok(id) => Ok(FetchedImage {
-                glance_id: glance_id.to_string(),
-                docker_id: id.id,
-                downloaded: false,
-            }),
+            Ok(image) => Ok(image),
             Err(e) if is_not_found(&e) => Err(ApiError::InstanceNotFound(format!(
                 "{uuid} (no migration in progress)"
             ))),

@@ -127,9 +127,9 @@ impl Compute {
         Ok(out)
     }
 
-    /// The listing of every instance's own container (not one set aside by a
-    /// resize): one Docker call, labels included.
-    pub async fn container_summaries(&self) -> Result<Vec<ContainerSummary>, ApiError> {
+    /// Every container that carries an instance uuid label, a resize's
+    /// set-aside one included: one Docker call, labels included.
+    pub async fn labelled_containers(&self) -> Result<Vec<ContainerSummary>, ApiError> {
         let opts = ListContainersOptions {
             all: true,
             filters: Some(HashMap::from([(
@@ -138,7 +138,13 @@ impl Compute {
             )])),
             ..Default::default()
         };
-        let mut summaries = self.docker.list_containers(Some(opts)).await?;
+        Ok(self.docker.list_containers(Some(opts)).await?)
+    }
+
+    /// The listing of every instance's own container (not one set aside by a
+    /// resize).
+    pub async fn container_summaries(&self) -> Result<Vec<ContainerSummary>, ApiError> {
+        let mut summaries = self.labelled_containers().await?;
         summaries.retain(|s| {
             s.labels
                 .as_ref()

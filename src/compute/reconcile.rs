@@ -2,9 +2,7 @@
 //! service died between plugging and removing) are unplugged, so a crash
 //! leaves no OVS port or veth behind.
 
-use std::collections::{HashMap, HashSet};
-
-use bollard::query_parameters::ListContainersOptions;
+use std::collections::HashSet;
 
 use super::Compute;
 use crate::docker::naming;
@@ -16,18 +14,9 @@ impl Compute {
         // Ports first: a container always exists before its ports are
         // plugged, so the later listing knows every port's instance.
         let ports = self.network().ovs.ports_with_vm_uuid().await?;
-        let opts = ListContainersOptions {
-            all: true,
-            filters: Some(HashMap::from([(
-                "label".to_string(),
-                vec![naming::LABEL_UUID.to_string()],
-            )])),
-            ..Default::default()
-        };
         // Every container of an instance counts, a resize's set-aside one too.
         let known: HashSet<String> = self
-            .docker()
-            .list_containers(Some(opts))
+            .labelled_containers()
             .await?
             .into_iter()
             .filter_map(|c| c.labels?.get(naming::LABEL_UUID).cloned())

@@ -18,13 +18,35 @@ impl Compute {
             }
             Err(e) => return Err(e),
         }
+        // A consistent filesystem: the processes are frozen while committing.
+        self.commit_for_glance(
+            &naming::container_name(uuid),
+            glance_id,
+            format!("snapshot of Nova instance {uuid}"),
+            true,
+            None,
+        )
+        .await
+        .map_err(ApiError::from)
+    }
+
+    /// Commits `container` as the image of Glance image `glance_id`
+    /// (`novadock-glance:<id>`), for a snapshot or a move to another host.
+    pub(super) async fn commit_for_glance(
+        &self,
+        container: &str,
+        glance_id: &str,
+        comment: String,
+        pause: bool,
+        changes: Option<String>,
+    ) -> Result<FetchedImage, bollard::errors::Error> {
         let opts = CommitContainerOptions {
-            container: Some(naming::container_name(uuid)),
+            container: Some(container.to_string()),
             repo: Some(naming::GLANCE_REPOSITORY.to_string()),
             tag: Some(glance_id.to_string()),
-            comment: Some(format!("snapshot of Nova instance {uuid}")),
-            // A consistent filesystem: the processes are frozen while committing.
-            pause: true,
+            comment: Some(comment),
+            pause,
+            changes,
             ..Default::default()
         };
         let id = self

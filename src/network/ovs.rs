@@ -84,18 +84,22 @@ impl Ovs {
             .await
     }
 
+    /// `ovs-vsctl find Interface CONDITION`, `columns` as bare CSV lines.
+    async fn find_columns(&self, columns: &str, condition: &str) -> Result<String, ApiError> {
+        self.vsctl(&[
+            "--format=csv".into(),
+            "--data=bare".into(),
+            "--no-headings".into(),
+            format!("--columns={columns}"),
+            "find".into(),
+            "Interface".into(),
+            condition.to_string(),
+        ])
+        .await
+    }
+
     pub async fn find(&self, condition: &str) -> Result<Vec<String>, ApiError> {
-        let out = self
-            .vsctl(&[
-                "--format=csv".into(),
-                "--data=bare".into(),
-                "--no-headings".into(),
-                "--columns=name".into(),
-                "find".into(),
-                "Interface".into(),
-                condition.to_string(),
-            ])
-            .await?;
+        let out = self.find_columns("name", condition).await?;
         Ok(out
             .lines()
             .map(|l| l.trim().trim_matches('"').to_string())
@@ -108,17 +112,7 @@ impl Ovs {
         &self,
         condition: &str,
     ) -> Result<Vec<(String, HashMap<String, String>)>, ApiError> {
-        let out = self
-            .vsctl(&[
-                "--format=csv".into(),
-                "--data=bare".into(),
-                "--no-headings".into(),
-                "--columns=name,external_ids".into(),
-                "find".into(),
-                "Interface".into(),
-                condition.to_string(),
-            ])
-            .await?;
+        let out = self.find_columns("name,external_ids", condition).await?;
         Ok(out
             .lines()
             .filter_map(|line| {

@@ -276,6 +276,17 @@ impl Drop for Probe {
     }
 }
 
+/// Sends SIGTERM to `pid` (a daemon the test or its harness started) and
+/// waits up to `wait` for it to be gone.
+pub fn terminate(pid: i32, wait: std::time::Duration) {
+    // SAFETY: kill has no memory-safety preconditions.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let deadline = std::time::Instant::now() + wait;
+    while std::time::Instant::now() < deadline && Path::new(&format!("/proc/{pid}")).exists() {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 /// True when `ip` answers a ping from namespace `ns` within `tries` seconds.
 pub fn ping_from(ns: &str, ip: &str, tries: usize) -> bool {
     (0..tries).any(|_| {
