@@ -4,7 +4,7 @@
 # brings the same cloud back. `down.sh --purge` also deletes the cloud's
 # instances' containers and images from the engine, its OVS ports, its
 # databases and $NOVADOCK_CLOUD_DIR's state (not the venv). Other
-# containers and services of the machine are left alone.
+# containers (other Nova hosts') and services of the machine are left alone.
 set -euo pipefail
 CLOUD_REPO=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=cloud/lib/common.sh
@@ -41,6 +41,11 @@ fi
 if $purge; then
     cloud_log "removing ${#instances[@]} instances' containers, ${#images[@]} images, OVS ports and state"
     for u in "${instances[@]}"; do docker rm -f "nova-$u" >/dev/null 2>&1 || true; done
+    # Also those of a cloud whose database is gone: the containers of the
+    # cloud's compute host (the tests' hosts have other names).
+    for c in $(docker ps -aq --filter "label=org.openstack.nova.host=$(hostname)" 2>/dev/null); do
+        docker rm -f "$c" >/dev/null 2>&1 || true
+    done
     for i in "${images[@]}"; do docker rmi "novadock-glance:$i" >/dev/null 2>&1 || true; done
     if ovs-vsctl --timeout=10 br-exists "$CLOUD_BRIDGE" 2>/dev/null; then
         for p in $(ovs-vsctl --timeout=10 list-ports "$CLOUD_BRIDGE"); do

@@ -1,12 +1,27 @@
 #!/usr/bin/env bash
-# CI's end-to-end test: brings the cloud up (cloud/up.sh), then runs
-# cloud/e2e_test.py against it with the cloud venv's python. Prints each
-# check and "N passed, N failed"; exits non-zero on any failure. Extra
-# arguments pick checks by name (e.g. boot_active console_log).
+# CI's end-to-end test: purges an earlier cloud's state, brings the cloud up
+# (cloud/up.sh), then runs cloud/e2e_test.py against it with the cloud
+# venv's python. Prints each check and "N passed, N failed"; exits non-zero
+# on any failure, after the services' last errors. Extra arguments pick
+# checks by name (e.g. boot_active console_log).
 set -euo pipefail
 CLOUD_REPO=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=cloud/lib/common.sh
 . "$CLOUD_REPO/cloud/lib/common.sh"
+
+# The test starts from a fresh cloud: whatever an earlier run (or a user)
+# left in the cloud's databases and engine is purged; the venv stays.
+if [ -d "$CLOUD_DIR/run" ] || [ -d "$CLOUD_DIR/data" ]; then
+    cloud_log "run-e2e: purging the earlier cloud's state (cloud/down.sh --purge)"
+    "$CLOUD_REPO/cloud/down.sh" --purge
+fi
+# On failure the services' last errors go to the output.
+on_exit() {
+    local rc=$?
+    [ "$rc" = 0 ] || cloud_log_errors
+    exit "$rc"
+}
+trap on_exit EXIT
 
 start=$SECONDS
 "$CLOUD_REPO/cloud/up.sh"
@@ -14,5 +29,6 @@ up=$((SECONDS - start))
 # shellcheck disable=SC1091
 . "$CLOUD_ETC/openrc"
 echo "run-e2e: cloud up in ${up}s (logs: $CLOUD_LOG)"
-# The test's own summary ("N passed, N failed") stays the last line.
-CLOUD_UP_SECONDS=$up exec timeout 1500 "$CLOUD_VENV/bin/python" "$CLOUD_REPO/cloud/e2e_test.py" "$@"
+# The test's own summary ("N passed, N failed") stays the last line when
+# it passes.
+CLOUD_UP_SECONDS=$up timeout 1500 "$CLOUD_VENV/bin/python" "$CLOUD_REPO/cloud/e2e_test.py" "$@"

@@ -193,6 +193,13 @@ pub const NOVADOCK_KEYS: &[&str] = &[
     "lifecycle_event_delay",
 ];
 
+impl NovaConfig {
+    /// `[DEFAULT] host`, else the machine's hostname: Nova's own default.
+    pub fn host_name(&self) -> String {
+        self.host.clone().unwrap_or_else(crate::host::hostname)
+    }
+}
+
 impl Config {
     pub fn load(paths: &[PathBuf]) -> Result<Self, ConfigError> {
         Self::from_raw(&RawConfig::load(paths)?)

@@ -43,6 +43,7 @@ async fn spawn_applies_flavor_metadata_and_security_defaults() {
     assert_eq!(labels["org.openstack.nova.project-id"], "proj");
     assert_eq!(labels["org.openstack.nova.user-id"], "user");
     assert_eq!(labels["org.openstack.nova.flavor"], "m1.tiny");
+    assert_eq!(labels["org.openstack.nova.host"], TEST_HOST);
 
     // The environment is what the process really sees.
     let out = std::process::Command::new("docker")
@@ -72,6 +73,38 @@ async fn spawn_applies_flavor_metadata_and_security_defaults() {
         c.get_info(&uuid).await,
         Err(ApiError::InstanceNotFound(_))
     ));
+}
+
+#[tokio::test]
+async fn another_hosts_service_on_the_same_engine_sees_none_of_its_containers() {
+    let c = compute().await;
+    let cfg = config("[DEFAULT]\nhost = novadock-tests-other\n");
+    let docker = novadock::docker::connect(&cfg.novadock.docker_url)
+        .await
+        .expect("dockerd");
+    let other = novadock::compute::Compute::new(docker, cfg).expect("compute");
+    let uuid = new_uuid();
+    let _g = Cleanup(uuid.clone());
+    let mut r = spawn_request(&uuid);
+    r["flavor"]["vcpus"] = 3.into();
+    let before = other.resources().await.expect("resources").vcpus_used;
+    c.spawn(&req(r)).await.expect("spawn");
+
+    assert!(c.list().await.expect("list").iter().any(|i| i.uuid == uuid));
+    assert!(
+        !other
+            .list()
+            .await
+            .expect("list")
+            .iter()
+            .any(|i| i.uuid == uuid),
+        "another host's service lists the container"
+    );
+    assert_eq!(
+        before,
+        other.resources().await.expect("resources").vcpus_used,
+        "another host's service counts the container's vCPUs"
+    );
 }
 
 #[tokio::test]

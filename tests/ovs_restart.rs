@@ -103,6 +103,17 @@ impl VethProbe {
 
 impl Drop for VethProbe {
     fn drop(&mut self) {
+        // The switch's record of the port outlives the veth.
+        let _ = Command::new("ovs-vsctl")
+            .arg(format!("--db={}", ovsdb()))
+            .args([
+                "--timeout=10",
+                "--if-exists",
+                "del-port",
+                "br-int",
+                &self.host,
+            ])
+            .output();
         let _ = Command::new("ip")
             .args(["link", "del", &self.host])
             .output();

@@ -54,6 +54,18 @@ cloud_wait() {
     cloud_fail "$what did not come up within ${secs}s"
 }
 
+# cloud_log_errors: the last error lines of each service's log, for a run
+# whose logs nobody can open afterwards (CI prints only the output).
+cloud_log_errors() {
+    local f lines
+    for f in "$CLOUD_LOG"/*.log; do
+        [ -f "$f" ] || continue
+        lines=$(grep -E ' (ERROR|CRITICAL) |Traceback|^[A-Za-z.]*(Error|Exception): ' "$f" | tail -n 25) || true
+        [ -n "$lines" ] || continue
+        printf '\n--- last errors in %s\n%s\n' "$f" "$lines"
+    done
+}
+
 cloud_http_up() { curl -s --noproxy '*' -o /dev/null --max-time 3 "$1"; }
 
 # cloud_spawn NAME COMMAND...: runs COMMAND in the background with its output

@@ -35,6 +35,17 @@ cloud_start_docker() {
 # another ovs-vswitchd already holds it (e.g. the tests' private OVS), the
 # bridge uses OVS's other userspace datapath class, "dummy" (same forwarding
 # code, internal ports without a kernel device).
+# Whether ovs-vswitchd runs $CLOUD_BRIDGE on a datapath; a vswitchd just
+# started may take a moment to open its bridges, so it is asked for 5 s.
+cloud_bridge_has_datapath() {
+    local i
+    for i in $(seq 1 10); do
+        ovs-appctl -t ovs-vswitchd dpif/show 2>/dev/null | grep -q "^  $CLOUD_BRIDGE:" && return 0
+        [ "$i" = 10 ] || sleep 0.5
+    done
+    return 1
+}
+
 cloud_start_ovs() {
     local rundir=/var/run/openvswitch dp=netdev
     mkdir -p "$rundir" /var/log/openvswitch
@@ -62,7 +73,7 @@ cloud_start_ovs() {
         fi
         ovs-vsctl --timeout=10 add-br "$CLOUD_BRIDGE" -- set Bridge "$CLOUD_BRIDGE" datapath_type=$dp \
             || cloud_fail "could not create $CLOUD_BRIDGE (log: /var/log/openvswitch/ovs-vswitchd.log)"
-    elif ovs-vsctl --timeout=10 sync && ! ovs-appctl -t ovs-vswitchd dpif/show | grep -q "^  $CLOUD_BRIDGE:"; then
+    elif ! cloud_bridge_has_datapath; then
         # A netdev bridge made while no other userspace OVS ran, which now
         # holds ovs-netdev: move the bridge (and its ports) to dummy.
         cloud_log "$CLOUD_BRIDGE has no datapath: switching it to datapath_type=dummy"

@@ -96,7 +96,8 @@ class Stack:
             raise StackError("test image %s is missing: tools/build-test-image.sh "
                              "(%s)" % (TEST_IMAGE, p.stderr.strip()))
         with open(self.conf_path, "w", encoding="utf-8") as f:
-            f.write("[DEFAULT]\n\n[novadock]\nsocket_path = %s\n"
+            f.write("[DEFAULT]\nhost = novadock-glance-tests\n\n"
+                    "[novadock]\nsocket_path = %s\n"
                     "glance_facade_listen = 127.0.0.1:%d\n"
                     % (self.socket_path, self.facade_port))
         self._log = open(self.log_path, "wb")

@@ -156,6 +156,28 @@ class ComputeRestartTest(RestartTestCase):
             self.assert_nics(host, s)
         self.assert_no_orphans(host)
 
+    def test_a_container_removed_while_down_is_an_error_not_a_dead_compute(self):
+        host = "host1"
+        gone = self._boot(host=host, name="container-removed")
+        kept = self._boot(host=host, name="kept")
+        self.computes[host].stop()
+        self.hosts[host].engine.docker("rm", "-f", f"nova-{gone['id']}")
+
+        # nova-compute starts (an exception from plug_vifs other than a plug
+        # failure would stop it): the lost server is in ERROR, the other runs.
+        self._restart_host(host)
+        gone = self._wait_status(gone, "ERROR")
+        kept = self._status(kept, "ACTIVE", power_state.RUNNING)
+        self.assert_container(host, kept, "running")
+        self.assert_nics(host, kept)
+        (svc,) = self.api.get_services(binary="nova-compute", host=host)
+        self.assertEqual("up", svc["state"])
+
+        # Deleting the lost server takes its OVS port with it.
+        self.api.delete_server(gone["id"])
+        self._wait_until_deleted(gone)
+        self.assert_no_orphans(host)
+
 
 class DockerdRestartTest(RestartTestCase):
     # The power-state periodic casts a stop while holding the instance lock:

@@ -23,6 +23,7 @@ DEFAULT_BIN = REPO / "target" / "debug" / "novadock"
 TEST_IMAGE = "novadock-test/busybox:latest"
 GLANCE_TAG = "novadock-glance:{}"
 LABEL_PREFIX = "org.openstack.nova."
+TEST_HOST = "novadock-tests"
 START_TIMEOUT = 60.0
 START_OVS = REPO / "tools" / "start-ovs.sh"
 DEFAULT_OVSDB = "unix:/run/novadock-test-ovs/db.sock"
@@ -54,7 +55,10 @@ class NovadockService:
         self.socket_path = os.path.join(self.tmpdir, "novadock.sock")
         self.conf_path = os.path.join(self.tmpdir, "nova.conf")
         self.log_path = os.path.join(self.tmpdir, "novadock.log")
-        lines = ["[DEFAULT]", "", "[novadock]", f"socket_path = {self.socket_path}"]
+        # Not the machine's hostname: a cloud on the same engine
+        # (cloud/up.sh) and the tests each see only their own containers.
+        lines = ["[DEFAULT]", f"host = {TEST_HOST}", "", "[novadock]",
+                 f"socket_path = {self.socket_path}"]
         ovsdb = self._start_ovs()
         if ovsdb:
             lines.append(f"ovsdb_connection = {ovsdb}")

@@ -204,6 +204,19 @@ class PlugVifsTestCase(NetworkTestBase):
                           network_model.NetworkInfo([vif]))
 
 
+    def test_a_container_removed_behind_novas_back_is_a_plug_failure(self):
+        # nova-compute's start-up check puts the instance in ERROR on this
+        # exception; any other one would stop nova-compute.
+        vif = ovs_vif(str(uuid.uuid4()), "fa:16:3e:00:60:03", "198.18.7.92")
+        network_info = network_model.NetworkInfo([vif])
+        inst = self.spawn(network_info=network_info)
+        subprocess.run(["docker", "rm", "-f", f"nova-{inst.uuid}"], check=True,
+                       capture_output=True)
+        with self.assertRaises(exception.VirtualInterfacePlugException) as cm:
+            self.driver.plug_vifs(inst, network_info)
+        self.assertIn("no container on this host", str(cm.exception))
+
+
 class RebuildTestCase(NetworkTestBase):
     """Nova's rebuild (and evacuate on the new host) for a driver without its
     own: destroy, then spawn the new image with the same network_info."""

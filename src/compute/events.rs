@@ -45,7 +45,10 @@ impl Compute {
                 until: None,
                 filters: Some(HashMap::from([
                     ("type".to_string(), vec!["container".to_string()]),
-                    ("label".to_string(), vec![naming::LABEL_UUID.to_string()]),
+                    (
+                        "label".to_string(),
+                        vec![naming::LABEL_UUID.to_string(), self.host_label_filter()],
+                    ),
                 ])),
             };
             let mut stream = self.docker().events(Some(opts));

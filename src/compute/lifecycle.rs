@@ -60,7 +60,7 @@ impl Compute {
         // Every VIF is checked before anything is created.
         let vifs = self.network().plan(&req.network_info)?;
         let image = self.resolve_image(req).await?;
-        let body = container_spec::build(req, &image, &self.config().novadock)?;
+        let body = container_spec::build(req, &image, &self.config().novadock, self.host_name())?;
         let name = naming::container_name(uuid);
         let opts = CreateContainerOptions {
             name: Some(name.clone()),

@@ -35,6 +35,8 @@ pub struct Compute {
     network: Network,
     states: Arc<state::States>,
     images: Images,
+    /// The Nova host this service serves: its containers carry it as a label.
+    host: String,
 }
 
 impl Compute {
@@ -48,12 +50,14 @@ impl Compute {
             default_bridge: n.ovs_bridge.clone(),
             nova_default_route: n.nova_default_route,
         };
+        let host = config.nova.host_name();
         Ok(Compute {
             images: Images::new(docker.clone())?,
             docker,
             config,
             network,
             states: Arc::new(state::States::default()),
+            host,
         })
     }
 
@@ -71,6 +75,16 @@ impl Compute {
 
     pub fn docker(&self) -> &Docker {
         &self.docker
+    }
+
+    /// `[DEFAULT] host`, else the hostname: read once, at start.
+    pub fn host_name(&self) -> &str {
+        &self.host
+    }
+
+    /// Docker's label filter for this host's containers.
+    pub fn host_label_filter(&self) -> String {
+        format!("{}={}", naming::LABEL_HOST, self.host)
     }
 
     pub fn config(&self) -> &Config {
@@ -128,23 +142,31 @@ impl Compute {
     }
 
     /// Every container that carries an instance uuid label, a resize's
-    /// set-aside one included: one Docker call, labels included.
+    /// set-aside one included, of every host sharing this engine: one Docker
+    /// call, labels included.
     pub async fn labelled_containers(&self) -> Result<Vec<ContainerSummary>, ApiError> {
+        self.list_labelled(vec![naming::LABEL_UUID.to_string()])
+            .await
+    }
+
+    async fn list_labelled(&self, labels: Vec<String>) -> Result<Vec<ContainerSummary>, ApiError> {
         let opts = ListContainersOptions {
             all: true,
-            filters: Some(HashMap::from([(
-                "label".to_string(),
-                vec![naming::LABEL_UUID.to_string()],
-            )])),
+            filters: Some(HashMap::from([("label".to_string(), labels)])),
             ..Default::default()
         };
         Ok(self.docker.list_containers(Some(opts)).await?)
     }
 
-    /// The listing of every instance's own container (not one set aside by a
-    /// resize).
+    /// The listing of every instance's own container on this host (not one
+    /// set aside by a resize, nor another host's).
     pub async fn container_summaries(&self) -> Result<Vec<ContainerSummary>, ApiError> {
-        let mut summaries = self.labelled_containers().await?;
+        let mut summaries = self
+            .list_labelled(vec![
+                naming::LABEL_UUID.to_string(),
+                self.host_label_filter(),
+            ])
+            .await?;
         summaries.retain(|s| {
             s.labels
                 .as_ref()

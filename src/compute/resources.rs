@@ -59,11 +59,7 @@ pub fn capabilities() -> BTreeMap<&'static str, bool> {
 
 impl Compute {
     pub fn nodename(&self) -> String {
-        self.config()
-            .nova
-            .host
-            .clone()
-            .unwrap_or_else(host::hostname)
+        self.config().nova.host_name()
     }
 
     pub async fn version(&self) -> Result<Version, ApiError> {

@@ -89,6 +89,7 @@ pub fn build(
     req: &SpawnRequest,
     image: &str,
     cfg: &NovadockConfig,
+    host: &str,
 ) -> Result<ContainerCreateBody, ApiError> {
     let flavor = &req.flavor;
     if flavor.memory_mb < MIN_MEMORY_MB {
@@ -132,6 +133,7 @@ pub fn build(
 
     let mut labels = HashMap::from([
         (LABEL_UUID.to_string(), req.instance.uuid.clone()),
+        (LABEL_HOST.to_string(), host.to_string()),
         (LABEL_NAME.to_string(), req.instance.name.clone()),
         (LABEL_FLAVOR.to_string(), flavor.name.clone()),
         (LABEL_VCPUS.to_string(), flavor.vcpus.to_string()),
@@ -231,7 +233,7 @@ mod tests {
 
     #[test]
     fn flavor_and_metadata_shape_the_container() {
-        let body = build(&request(), "busybox", &cfg()).expect("valid");
+        let body = build(&request(), "busybox", &cfg(), "cn1").expect("valid");
         let hc = body.host_config.expect("host config");
         assert_eq!(hc.memory, Some(64 * MIB));
         assert_eq!(hc.memory_swap, Some(64 * MIB));
@@ -247,6 +249,7 @@ mod tests {
         assert_eq!(body.cmd, None);
         let labels = body.labels.expect("labels");
         assert_eq!(labels[LABEL_UUID], "6f1d1b0e-8f4e-4b8a-9a53-0c4f7e0e6b11");
+        assert_eq!(labels[LABEL_HOST], "cn1");
         assert_eq!(labels[LABEL_FLAVOR], "m1.tiny");
         assert_eq!(labels[LABEL_PROJECT], "p1");
     }
@@ -266,7 +269,7 @@ mod tests {
         req.image
             .properties
             .insert("os_command_line".into(), "sh -c 'echo hi'".into());
-        let body = build(&req, "busybox", &cfg()).expect("valid");
+        let body = build(&req, "busybox", &cfg(), "cn1").expect("valid");
         let hc = body.host_config.expect("host config");
         assert_eq!(
             (hc.cpu_shares, hc.cpu_quota, hc.cpu_period),
@@ -283,7 +286,7 @@ mod tests {
         for key in ["1BAD", "A=B", "", "with space"] {
             let mut req = request();
             req.instance.metadata.insert(key.into(), "x".into());
-            let err = build(&req, "busybox", &cfg()).expect_err("invalid name");
+            let err = build(&req, "busybox", &cfg(), "cn1").expect_err("invalid name");
             assert!(
                 matches!(err, ApiError::InvalidInput(ref m) if m.contains("environment variable")),
                 "{err}"
@@ -293,14 +296,14 @@ mod tests {
         req.flavor
             .extra_specs
             .insert("quota:cpu_quota".into(), "lots".into());
-        assert!(build(&req, "busybox", &cfg()).is_err());
+        assert!(build(&req, "busybox", &cfg(), "cn1").is_err());
         let mut req = request();
         req.flavor.memory_mb = 1;
-        assert!(build(&req, "busybox", &cfg()).is_err());
+        assert!(build(&req, "busybox", &cfg(), "cn1").is_err());
         let mut req = request();
         req.image
             .properties
             .insert("os_command_line".into(), "sh -c 'oops".into());
-        assert!(build(&req, "busybox", &cfg()).is_err());
+        assert!(build(&req, "busybox", &cfg(), "cn1").is_err());
     }
 }

@@ -13,6 +13,11 @@ use tokio::net::UnixStream;
 
 pub const TEST_IMAGE: &str = "novadock-test/busybox:latest";
 
+/// The Nova host the tests' service serves: not the machine's hostname, so
+/// that a cloud on the same engine (cloud/up.sh) and the tests see only
+/// their own containers.
+pub const TEST_HOST: &str = "novadock-tests";
+
 /// The private Open vSwitch the tests use (tools/start-ovs.sh starts it).
 pub fn ovsdb() -> String {
     std::env::var("NOVADOCK_TEST_OVSDB")
@@ -22,7 +27,7 @@ pub fn ovsdb() -> String {
 pub fn config(extra: &str) -> Config {
     let mut raw = RawConfig::default();
     let text = format!(
-        "[novadock]\nstartup_check_seconds = 0.5\novsdb_connection = {}\n{extra}",
+        "[DEFAULT]\nhost = {TEST_HOST}\n[novadock]\nstartup_check_seconds = 0.5\novsdb_connection = {}\n{extra}",
         ovsdb()
     );
     raw.merge_str(&text, Path::new("test.conf"))

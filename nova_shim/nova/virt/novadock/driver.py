@@ -469,6 +469,14 @@ class DockerDriver(driver.ComputeDriver):
             # A VIF novadock cannot plug (not OVS, binding failed) is, for
             # Nova's start-up check, a plug failure.
             raise exception.VirtualInterfacePlugException(str(e)) from e
+        except exception.InstanceNotFound as e:
+            # The container is gone (removed behind Nova's back): Nova's
+            # start-up check then puts the instance in ERROR and carries on,
+            # where any other exception would stop nova-compute.
+            LOG.error("Instance has no container on this host any more: %s",
+                      e, instance=instance)
+            raise exception.VirtualInterfacePlugException(
+                f"instance {instance.uuid} has no container on this host") from e
 
     def attach_interface(self, context, instance, image_meta, vif):
         try:
