@@ -83,16 +83,7 @@ cloud_start_services() {
         cloud_restart_if_changed "nova-$n"
         cloud_alive "nova-$n" && continue
         cloud_log "starting nova-$n"
-        [ "$n" = compute ] && cloud_register_compute
         cloud_spawn "nova-$n" "$CLOUD_VENV/bin/nova-$n" --config-file "$e/nova/nova.conf"
     done
 }
 
-# A new nova-compute refuses to start while its driver lists instances, and
-# the driver lists every Nova-labelled container of this dockerd (on a
-# machine shared with novadock's own tests, theirs too): the service record
-# and node identity are made before the first start, as that start would.
-cloud_register_compute() {
-    "$CLOUD_VENV/bin/python" "$CLOUD_REPO/cloud/lib/register_compute.py" "$CLOUD_ETC/nova/nova.conf" \
-        >>"$CLOUD_LOG/db-sync.log" 2>&1 || cloud_fail "could not register nova-compute (log: $CLOUD_LOG/db-sync.log)"
-}
