@@ -15,6 +15,8 @@ CLOUD_REPO=$(cd "$(dirname "$0")/.." && pwd)
 . "$CLOUD_REPO/cloud/lib/config.sh"
 # shellcheck source=cloud/lib/services.sh
 . "$CLOUD_REPO/cloud/lib/services.sh"
+# shellcheck source=cloud/lib/novadock.sh
+. "$CLOUD_REPO/cloud/lib/novadock.sh"
 
 # The 2026.2 release, as nova 34.0.0 and keystone 30.0.0.
 HORIZON_VERSION=27.0.0
@@ -33,6 +35,27 @@ horizon_install() {
     "$CLOUD_VENV/bin/pip" install -q -c "$pins" "horizon==$HORIZON_VERSION" >>"$CLOUD_LOG/horizon-pip.log" 2>&1 \
         || { rm -f "$pins"; tail -20 "$CLOUD_LOG/horizon-pip.log" >&2; cloud_fail "pip could not install horizon (log: $CLOUD_LOG/horizon-pip.log)"; }
     rm -f "$pins"
+}
+
+# The Engine Images panel (cloud/horizon_novadock), reinstalled from a copy
+# when it changed, as the cloud's other packages are, and enabled in Horizon.
+horizon_install_plugin() {
+    local build pkg sum
+    pkg=$("$CLOUD_VENV/bin/python" -c 'import os, openstack_dashboard as o; print(os.path.dirname(o.__file__))')
+    sum=$(cd "$CLOUD_REPO/cloud/horizon_novadock" && find . -name '*.py' -o -name '*.toml' | sort | xargs cat | sha256sum | cut -d' ' -f1)
+    if [ "$(cat "$CLOUD_RUN/horizon-plugin.sum" 2>/dev/null)" != "$sum" ]; then
+        cloud_log "installing the Engine Images panel (cloud/horizon_novadock)"
+        build=$(mktemp -d)
+        cp -r "$CLOUD_REPO/cloud/horizon_novadock" "$build/"
+        "$CLOUD_VENV/bin/pip" install -q --no-deps --force-reinstall "$build/horizon_novadock" \
+            >>"$CLOUD_LOG/horizon-pip.log" 2>&1 \
+            || { rm -rf "$build"; tail -20 "$CLOUD_LOG/horizon-pip.log" >&2; cloud_fail "pip could not install horizon_novadock"; }
+        rm -rf "$build"
+        echo "$sum" >"$CLOUD_RUN/horizon-plugin.sum"
+        touch "$CLOUD_RUN/horizon.changed"
+    fi
+    # local_settings.py already names the facade (horizon_configure).
+    novadock_horizon_enable "$CLOUD_REPO" "$pkg" "$HORIZON_ETC/local_settings.py" "$(hostname)" "$CLOUD_FACADE"
 }
 
 horizon_configure() {
@@ -83,6 +106,10 @@ OPENSTACK_NEUTRON_NETWORK = {
 }
 # Containers have no graphical console; their output is the Log tab.
 CONSOLE_TYPE = None
+
+# Admin > Compute > Engine Images: compute host -> its novadock service's
+# Glance facade ([novadock] glance_facade_listen).
+NOVADOCK_GLANCE_FACADES = {"$(hostname)": "http://$CLOUD_FACADE"}
 EOF2
     # Horizon reads openstack_dashboard/local/local_settings.py only (as
     # Debian's package does, a link to the file under etc/).
@@ -112,6 +139,7 @@ horizon_up() {
     mkdir -p "$CLOUD_LOG" "$CLOUD_RUN"
     horizon_install
     horizon_configure
+    horizon_install_plugin
     horizon_static
     # The static wrapper (cloud/horizon/horizon_wsgi.py) through the
     # cloud's gunicorn entry point.

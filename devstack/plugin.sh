@@ -43,15 +43,22 @@ function install_novadock {
     sudo bash -c "source '$NOVADOCK_DIR/cloud/lib/novadock.sh' && \
         novadock_install_systemd_service '$NOVADOCK_DIR' '$NOVADOCK_BIN' '$NOVA_CPU_CONF'"
     novadock_install_shims "$NOVADOCK_DIR" pip_install pip_install
+    if is_service_enabled horizon; then
+        pip_install "$NOVADOCK_DIR/cloud/horizon_novadock"
+    fi
 }
 
 function configure_novadock {
-    novadock_nova_ini "$NOVADOCK_SOCKET" "$NOVADOCK_SOCKET_GROUP" \
+    novadock_nova_ini "$NOVADOCK_SOCKET" "$NOVADOCK_SOCKET_GROUP" "" "$NOVADOCK_GLANCE_FACADE" \
         | novadock_apply_ini iniset "$NOVA_CPU_CONF"
     iniset "$NOVA_CPU_CONF" neutron ovs_bridge "${OVS_BRIDGE:-br-int}"
     if is_service_enabled g-api; then
         novadock_glance_ini "$NOVADOCK_SOCKET" "$GLANCE_IMAGE_DIR" \
             | novadock_apply_ini iniset "$GLANCE_API_CONF"
+    fi
+    if is_service_enabled horizon; then
+        novadock_horizon_enable "$NOVADOCK_DIR" "$HORIZON_DIR/openstack_dashboard" \
+            "$HORIZON_DIR/openstack_dashboard/local/local_settings.py" "$(hostname)" "$NOVADOCK_GLANCE_FACADE"
     fi
     # Before nova-compute, which DevStack starts next.
     sudo systemctl restart novadock

@@ -1,7 +1,8 @@
 // Horizon on the novadock cloud, as a person uses it, in Debian's headless
 // chromium: log in, launch a busybox instance on "private", see it Active
 // with its address, read its console log, stop, start, reboot, pause,
-// suspend, snapshot (seen in Images), delete. One line per step; exits 1 at
+// suspend, snapshot (seen in Images), delete; and the engine's images
+// (Admin > Compute > Engine Images, cloud/horizon_novadock). One line per step; exits 1 at
 // the first failure, with a screenshot and the page's alerts.
 //
 // Environment: HORIZON_URL (http://127.0.0.1:8080), HORIZON_USER (admin),
@@ -181,6 +182,29 @@ try {
     }
     await page.screenshot({ path: path.join(artifacts, 'hypervisors.png') });
     return t.trim();
+  });
+
+  await step('Admin > Compute > Engine Images: Glance\'s images in the engine, and the engine\'s own', async () => {
+    await page.goto(`${base}/admin/engine_images/`);
+    const rows = page.locator('table#engine_images tbody tr');
+    await rows.first().waitFor();
+    const texts = (await rows.allInnerTexts()).map((t) => t.replace(/\s+/g, ' ').trim());
+    if (!texts.length || /No items to display/.test(texts[0])) throw new Error('no engine image listed');
+    // An engine copy of a Glance image links to that Glance image.
+    const link = page.locator('table#engine_images tbody tr a[href*="/admin/images/"]').first();
+    const glanceId = ((await link.getAttribute('href')) || '').split('/').filter(Boolean).pop();
+    if (!glanceId) throw new Error(`no image loaded through Glance: ${texts.join(' | ')}`);
+    if (env.HORIZON_CHECK_DOCKER !== '0') {
+      // Every tag the engine has is on the page, Glance's copy among them.
+      const tags = execFileSync('docker', ['images', '--format', '{{.Repository}}:{{.Tag}}'])
+        .toString().split('\n').filter((t) => t && t !== '<none>:<none>');
+      if (!tags.includes(`novadock-glance:${glanceId}`)) throw new Error(`novadock-glance:${glanceId} is not in the engine`);
+      const missing = tags.filter((tag) => !texts.some((t) => t.includes(tag)));
+      if (missing.length) throw new Error(`engine images not listed: ${missing.join(', ')}`);
+    }
+    await page.screenshot({ path: path.join(artifacts, 'engine-images.png') });
+    const own = texts.filter((t) => t.includes('(engine only)')).length;
+    return `${texts.length} images (${texts.length - own} from Glance, ${own} the engine's own)`;
   });
 
   await step(`launch ${name} (${imageName}, ${flavorName}, ${networkName})`, async () => {

@@ -18,6 +18,9 @@ CLOUD_SOCKET=/run/novadock-cloud/novadock.sock
 CLOUD_NET_CIDR=198.18.64.0/24
 CLOUD_NET_GW=198.18.64.1
 CLOUD_GW_DEV=nd-cloud-gw
+# The service's read-only Glance facade over the engine's images (Horizon's
+# Admin > Compute > Engine Images reads it).
+CLOUD_FACADE=127.0.0.1:9293
 
 KEYSTONE_VERSION=30.0.0
 PLACEMENT_VERSION=16.0.0

@@ -154,7 +154,7 @@ ovs_bridge = $CLOUD_BRIDGE
 [glance]
 region_name = $CLOUD_REGION
 EOF2
-        novadock_nova_ini "$CLOUD_SOCKET" "" "$CLOUD_OVSDB"
+        novadock_nova_ini "$CLOUD_SOCKET" "" "$CLOUD_OVSDB" "$CLOUD_FACADE"
     } | cloud_write "$e/nova/nova.conf" novadock nova-api nova-conductor nova-scheduler nova-compute
 
     cloud_write "$e/openrc" <<EOF2

@@ -5,11 +5,12 @@
 # iniset through novadock_apply_ini), and the install steps take the paths.
 
 # nova.conf: the driver, and the service's [novadock] options (the service
-# reads the same file). Args: SOCKET [SOCKET_GROUP] [OVSDB].
+# reads the same file). Args: SOCKET [SOCKET_GROUP] [OVSDB] [FACADE_LISTEN].
 novadock_nova_ini() {
     printf '[DEFAULT]\ncompute_driver = novadock.DockerDriver\n[novadock]\nsocket_path = %s\n' "$1"
     if [ -n "${2:-}" ]; then printf 'socket_group = %s\n' "$2"; fi
     if [ -n "${3:-}" ]; then printf 'ovsdb_connection = %s\n' "$3"; fi
+    if [ -n "${4:-}" ]; then printf 'glance_facade_listen = %s\n' "$4"; fi
 }
 
 # glance-api.conf: the novadock store as the default, a file store beside it
@@ -36,6 +37,18 @@ novadock_apply_ini() {
                 ;;
         esac
     done
+}
+
+# Horizon's Engine Images panel (cloud/horizon_novadock, installed into
+# Horizon's environment): enabled in the openstack_dashboard package at
+# DASHBOARD_DIR, with the setting that maps this host to its service's
+# Glance facade appended to LOCAL_SETTINGS unless there. Args: REPO
+# DASHBOARD_DIR LOCAL_SETTINGS HOST FACADE_LISTEN.
+novadock_horizon_enable() {
+    install -m 0644 "$1"/cloud/horizon_novadock/horizon_novadock/enabled/_2095_*.py "$2/local/enabled/"
+    grep -q '^NOVADOCK_GLANCE_FACADES' "$3" 2>/dev/null \
+        || printf '\n# Admin > Compute > Engine Images: compute host -> its Glance facade.\nNOVADOCK_GLANCE_FACADES = {"%s": "http://%s"}\n' \
+            "$4" "$5" >>"$3"
 }
 
 # The Python parts: the Nova driver into nova-compute's environment, the
