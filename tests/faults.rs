@@ -126,6 +126,8 @@ async fn glance_going_away_mid_download_loads_nothing_and_the_retry_boots() {
     let c = compute().await;
     let dir = TempDir::new();
     let (tarball, image_id) = unique_image(&dir.0, 4);
+    // By id: every tag the load gave it goes too.
+    let _img = ImageCleanup(image_id.clone());
     let glance = FakeGlance {
         data: Bytes::from(std::fs::read(&tarball).expect("tarball")),
         broken: Arc::new(AtomicBool::new(true)),

@@ -90,6 +90,69 @@ async fn resize_revert_brings_the_old_container_back() {
     c.destroy(&uuid, &[]).await.expect("destroy");
 }
 
+/// The engine's images committed for the instance's resizes, as `docker
+/// images` shows them (`all`: also those that are only a later one's parent).
+fn resize_images(uuid: &str, all: bool) -> Vec<String> {
+    let filter = format!("label=org.openstack.nova.resize-of={uuid}");
+    let mut args = vec!["images", "-q", "--no-trunc", "--filter", &filter];
+    if all {
+        args.push("-a");
+    }
+    run("docker", &args).lines().map(String::from).collect()
+}
+
+fn image_of(uuid: &str) -> String {
+    docker_inspect(&format!("nova-{uuid}")).expect("container")["Image"]
+        .as_str()
+        .expect("image")
+        .to_string()
+}
+
+#[tokio::test]
+async fn repeated_resizes_leave_no_image_behind() {
+    let c = compute().await;
+    let uuid = new_uuid();
+    let _g = Cleanup(uuid.clone());
+    let _g2 = Cleanup(format!("{uuid}-resize"));
+    let mut r = spawn_request(&uuid);
+    c.spawn(&req(r.clone())).await.expect("spawn");
+    let here = c.host().await.expect("host").nodename;
+
+    // Resize, confirm, resize again: the second commit moves the tag off
+    // the first image, which the old container still runs on.
+    for memory in [96, 128] {
+        c.migrate_out(&uuid, &here, 0, 0).await.expect("migrate");
+        r["flavor"]["memory_mb"] = memory.into();
+        c.finish_migration(&req(r.clone())).await.expect("finish");
+        c.confirm_migration(&uuid).await.expect("confirm");
+        assert_eq!(
+            resize_images(&uuid, false),
+            vec![image_of(&uuid)],
+            "after {memory} MiB"
+        );
+    }
+    // A third resize, reverted: the container is back on the second image.
+    c.migrate_out(&uuid, &here, 0, 0).await.expect("migrate");
+    r["flavor"]["memory_mb"] = 160.into();
+    c.finish_migration(&req(r)).await.expect("finish");
+    c.revert_migration(&uuid, &[], true).await.expect("revert");
+    assert_eq!(memory_of(&uuid), 128 * 1024 * 1024);
+    assert_eq!(
+        resize_images(&uuid, false),
+        vec![image_of(&uuid)],
+        "after the revert"
+    );
+
+    c.destroy(&uuid, &[]).await.expect("destroy");
+    // Every image committed from the instance carries its uuid label.
+    let filter = format!("label=org.openstack.nova.instance-uuid={uuid}");
+    assert_eq!(
+        run("docker", &["images", "-a", "-q", "--filter", &filter]),
+        "",
+        "destroy leaves no image committed from the instance"
+    );
+}
+
 #[tokio::test]
 async fn migrating_to_another_host_exports_the_filesystem_as_a_bootable_image() {
     let c = compute().await;

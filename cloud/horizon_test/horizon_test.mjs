@@ -192,7 +192,7 @@ try {
     if (!texts.length || /No items to display/.test(texts[0])) throw new Error('no engine image listed');
     // An engine copy of a Glance image links to that Glance image.
     const link = page.locator('table#engine_images tbody tr a[href*="/admin/images/"]').first();
-    const glanceId = ((await link.getAttribute('href')) || '').split('/').filter(Boolean).pop();
+    const glanceId = ((await link.getAttribute('href')) || '').match(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/)?.[0];
     if (!glanceId) throw new Error(`no image loaded through Glance: ${texts.join(' | ')}`);
     if (env.HORIZON_CHECK_DOCKER !== '0') {
       // Every tag the engine has is on the page, Glance's copy among them.

@@ -280,6 +280,7 @@ class NovadockTestCase(test.TestCase, integrated_helpers.PlacementInstanceHelper
             ids = h.engine.containers_of(self._uuids)
             if ids:
                 h.engine.docker("rm", "-f", "-v", *ids, check=False)
+            h.engine.remove_images_of(self._uuids)
             h.switch.remove_ports_of(self._uuids)
             made = self.glance.created_ids if hasattr(self, "glance") else set()
             for image_id in made - self._base_images:

@@ -296,7 +296,16 @@ def _delete_added_bridges(svc):
 
 
 def remove_containers_for_uuids(uuids):
+    """Removes those containers, and the images committed from the
+    instances (resizes, snapshots: they carry the instance's uuid label)."""
     ids = containers_for_uuids(uuids)
     if ids:
         docker("rm", "-f", "-v", *ids, check=False)
+    images = set()
+    for u in {str(u) for u in uuids}:
+        images.update(docker("images", "-a", "-q", "--filter",
+                             f"label={LABEL_PREFIX}instance-uuid={u}",
+                             check=False).stdout.split())
+    if images:
+        docker("rmi", "-f", *sorted(images), check=False)
     return ids

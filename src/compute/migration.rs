@@ -113,6 +113,8 @@ impl Compute {
             repo: Some(repo.to_string()),
             tag: Some(tag.to_string()),
             comment: Some(format!("resize of Nova instance {uuid}")),
+            // A second resize moves the tag: the label still finds the first image.
+            changes: Some(format!("LABEL {}={uuid}", naming::LABEL_RESIZE_OF)),
             ..Default::default()
         };
         let committed = match self
@@ -140,6 +142,8 @@ impl Compute {
     /// filesystem stays while the new container runs on it (destroy removes it).
     pub async fn confirm_migration(&self, uuid: &str) -> Result<(), ApiError> {
         self.remove_aside(uuid).await?;
+        // An earlier resize's image went with the old container.
+        self.remove_unused_resize_images(uuid).await?;
         match self.inspect(uuid).await {
             // Resized here: the new container uses the same VIFs.
             Ok(_) => Ok(()),
@@ -161,8 +165,8 @@ impl Compute {
         if let Err(e) = self.remove_aside(uuid).await {
             tracing::warn!(instance = uuid, "removing the resize's old container: {e}");
         }
-        if let Err(e) = engine::remove(self.docker(), &resize_image(uuid)).await {
-            tracing::warn!(instance = uuid, "removing the resize image: {e}");
+        if let Err(e) = self.remove_unused_resize_images(uuid).await {
+            tracing::warn!(instance = uuid, "removing the resize images: {e}");
         }
         if let Err(e) = self.forget_migration_images(uuid).await {
             tracing::warn!(instance = uuid, "removing the migration images: {e}");
@@ -192,7 +196,7 @@ impl Compute {
                 self.docker()
                     .rename_container(&aside_name(uuid), opts)
                     .await?;
-                engine::remove(self.docker(), &resize_image(uuid)).await?;
+                self.remove_unused_resize_images(uuid).await?;
             }
             // Reverted before the new container existed, or already reverted.
             Err(e) if is_not_found(&e) => {}
@@ -207,5 +211,31 @@ impl Compute {
 
     async fn remove_aside(&self, uuid: &str) -> Result<(), ApiError> {
         self.remove_container(&aside_name(uuid)).await
+    }
+
+    /// Removes the instance's resize images that no container uses any more
+    /// (the one its container runs on stays); returns how many went.
+    pub async fn remove_unused_resize_images(&self, uuid: &str) -> Result<usize, ApiError> {
+        let opts = ListImagesOptions {
+            // The parent of a later resize's image is listed only with all.
+            all: true,
+            filters: Some(HashMap::from([(
+                "label".to_string(),
+                vec![format!("{}={uuid}", naming::LABEL_RESIZE_OF)],
+            )])),
+            ..Default::default()
+        };
+        let mut removed = 0;
+        for image in self.docker().list_images(Some(opts)).await? {
+            match engine::remove(self.docker(), &image.id).await {
+                Ok(()) => removed += 1,
+                // In use by the instance's container (or its set-aside one),
+                // or the parent of a later resize's image: Docker removes it
+                // with that image.
+                Err(ApiError::InstanceInvalidState(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(removed)
     }
 }

@@ -14,6 +14,8 @@ pub const LABEL_IMAGE: &str = "org.openstack.nova.image-id";
 pub const LABEL_CPU_SHARES: &str = "org.openstack.nova.cpu-shares";
 /// On an image exported for a move to another host: the instance it carries.
 pub const LABEL_MIGRATION_OF: &str = "org.openstack.nova.migration-of";
+/// On the image a same-host resize boots from: the instance it belongs to.
+pub const LABEL_RESIZE_OF: &str = "org.openstack.nova.resize-of";
 /// The Nova host (`[DEFAULT] host`) whose container it is: services of two
 /// hosts sharing one engine each list only their own.
 pub const LABEL_HOST: &str = "org.openstack.nova.host";

@@ -108,7 +108,8 @@ impl Drop for ImageCleanup {
     }
 }
 
-/// Removes the instance's container whatever happened in the test.
+/// Removes the instance's container whatever happened in the test, and the
+/// images committed from it (resizes, snapshots: they carry its uuid label).
 pub struct Cleanup(pub String);
 
 impl Drop for Cleanup {
@@ -116,6 +117,21 @@ impl Drop for Cleanup {
         let _ = Command::new("docker")
             .args(["rm", "-f", &format!("nova-{}", self.0)])
             .output();
+        let filter = format!("label=org.openstack.nova.instance-uuid={}", self.0);
+        let Ok(out) = Command::new("docker")
+            .args(["images", "-a", "-q", "--filter", &filter])
+            .output()
+        else {
+            return;
+        };
+        let ids = String::from_utf8_lossy(&out.stdout);
+        let ids: Vec<&str> = ids.split_whitespace().collect();
+        if !ids.is_empty() {
+            let _ = Command::new("docker")
+                .args(["rmi", "-f"])
+                .args(&ids)
+                .output();
+        }
     }
 }
 
