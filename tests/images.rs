@@ -70,6 +70,23 @@ async fn a_docker_save_tarball_is_stored_read_back_and_deleted() {
     .await;
     assert_eq!(status, 201, "an id already stored keeps its image");
     assert!(images_with_tag(&format!("novadock-glance:{id}")));
+
+    // Nova's image cache manager never prunes what Glance's store keeps here.
+    let pruned = request(
+        &svc.socket,
+        "POST",
+        "/v1/images/prune",
+        Some(r#"{"min_age_seconds": 0}"#),
+    )
+    .await;
+    assert_eq!(pruned.status, 200);
+    let removed = pruned.body["removed"].as_array().expect("removed");
+    assert!(
+        !removed.iter().any(|r| r == id.as_str()),
+        "Glance's data pruned: {removed:?}"
+    );
+    assert!(images_with_tag(&format!("novadock-glance:{id}")));
+    assert!(images_with_tag(&format!("novadock-glance-store:{id}")));
     assert_eq!(
         request(&svc.socket, "DELETE", &format!("/v1/images/{id}"), None)
             .await
@@ -77,6 +94,7 @@ async fn a_docker_save_tarball_is_stored_read_back_and_deleted() {
         204
     );
     assert!(!images_with_tag(&format!("novadock-glance:{id}")));
+    assert!(!images_with_tag(&format!("novadock-glance-store:{id}")));
     assert_eq!(
         request(&svc.socket, "DELETE", &format!("/v1/images/{id}"), None)
             .await

@@ -22,6 +22,9 @@ pub const LABEL_HOST: &str = "org.openstack.nova.host";
 
 /// Images loaded for a Glance image carry this repository, tagged with the id.
 pub const GLANCE_REPOSITORY: &str = "novadock-glance";
+/// Images Glance's novadock store keeps here also carry this repository,
+/// tagged with the id: they are Glance's data, never the cache's to prune.
+pub const GLANCE_STORE_REPOSITORY: &str = "novadock-glance-store";
 
 pub fn container_name(uuid: &str) -> String {
     format!("nova-{uuid}")
@@ -29,4 +32,8 @@ pub fn container_name(uuid: &str) -> String {
 
 pub fn glance_image_reference(image_id: &str) -> String {
     format!("{GLANCE_REPOSITORY}:{image_id}")
+}
+
+pub fn glance_store_reference(image_id: &str) -> String {
+    format!("{GLANCE_STORE_REPOSITORY}:{image_id}")
 }

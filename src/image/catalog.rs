@@ -70,11 +70,16 @@ pub async fn list(docker: &Docker) -> Result<Vec<CatalogImage>, ApiError> {
                 .filter(|t| t != "<none>:<none>")
                 .collect();
             tags.sort();
-            // A user's own tag names the image better than the cache's.
-            let cache = format!("{}:", naming::GLANCE_REPOSITORY);
+            // A user's own tag names the image better than the cache's or
+            // the store's.
+            let ours = [
+                format!("{}:", naming::GLANCE_REPOSITORY),
+                format!("{}:", naming::GLANCE_STORE_REPOSITORY),
+            ];
             let name = tags
                 .iter()
-                .find(|t| !t.starts_with(&cache))
+                .find(|t| !ours.iter().any(|p| t.starts_with(p.as_str())))
+                .or_else(|| tags.iter().find(|t| t.starts_with(ours[0].as_str())))
                 .or(tags.first())
                 .cloned();
             CatalogImage {

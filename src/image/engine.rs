@@ -120,9 +120,25 @@ pub async fn local(docker: &Docker, glance_id: &str) -> Result<Option<String>, A
 }
 
 pub async fn tag(docker: &Docker, docker_id: &str, glance_id: &str) -> Result<(), ApiError> {
+    tag_in(docker, docker_id, naming::GLANCE_REPOSITORY, glance_id).await
+}
+
+/// Marks the image as held by Glance's novadock store (see
+/// naming::GLANCE_STORE_REPOSITORY).
+pub async fn tag_stored(docker: &Docker, docker_id: &str, glance_id: &str) -> Result<(), ApiError> {
+    tag_in(
+        docker,
+        docker_id,
+        naming::GLANCE_STORE_REPOSITORY,
+        glance_id,
+    )
+    .await
+}
+
+async fn tag_in(docker: &Docker, docker_id: &str, repo: &str, tag: &str) -> Result<(), ApiError> {
     let opts = TagImageOptions {
-        repo: Some(naming::GLANCE_REPOSITORY.to_string()),
-        tag: Some(glance_id.to_string()),
+        repo: Some(repo.to_string()),
+        tag: Some(tag.to_string()),
     };
     docker.tag_image(docker_id, Some(opts)).await?;
     Ok(())

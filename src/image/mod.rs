@@ -136,7 +136,7 @@ impl Images {
         Hasher::new(algo)?;
         let lock = self.lock_for(glance_id);
         let _held = lock.lock().await;
-        if engine::local(&self.docker, glance_id).await?.is_some() {
+        if let Some(docker_id) = engine::local(&self.docker, glance_id).await? {
             // Glance writes an image's data once; the engine has it already
             // when it is this host's snapshot, committed under that id.
             let mut data = Box::pin(data);
@@ -145,10 +145,12 @@ impl Images {
                     ApiError::ImageUnavailable(format!("the image data stopped arriving: {e}"))
                 })?;
             }
+            engine::tag_stored(&self.docker, &docker_id, glance_id).await?;
             return self.describe(glance_id, algo).await;
         }
         let loaded = engine::load(&self.docker, data, None).await?;
         engine::tag(&self.docker, &loaded.docker_id, glance_id).await?;
+        engine::tag_stored(&self.docker, &loaded.docker_id, glance_id).await?;
         self.describe(glance_id, algo).await
     }
 
@@ -189,7 +191,10 @@ impl Images {
         ))
     }
 
+    /// glance_store `delete`: Glance's mark first, then the image (which
+    /// stays while a container runs on it).
     pub async fn delete(&self, glance_id: &str) -> Result<(), ApiError> {
+        engine::remove(&self.docker, &naming::glance_store_reference(glance_id)).await?;
         engine::remove(&self.docker, &naming::glance_image_reference(glance_id)).await
     }
 
@@ -200,7 +205,8 @@ impl Images {
     }
 
     /// Removes Glance images of the cache that no container uses and that were
-    /// loaded at least `min_age_seconds` ago.
+    /// loaded at least `min_age_seconds` ago. Images Glance's novadock store
+    /// keeps on this host are Glance's data, not cache: they stay.
     pub async fn prune(&self, min_age_seconds: u64) -> Result<Vec<String>, ApiError> {
         let opts = ListImagesOptions {
             filters: Some(HashMap::from([(
@@ -234,6 +240,12 @@ impl Images {
                 else {
                     continue;
                 };
+                if image
+                    .repo_tags
+                    .contains(&naming::glance_store_reference(glance_id))
+                {
+                    continue;
+                }
                 let loaded_at = self.loaded_at(tag).await.unwrap_or(image.created);
                 if now - loaded_at < min_age_seconds as i64 {
                     continue;
