@@ -69,15 +69,42 @@ async fn resize_confirm_keeps_the_filesystem_with_the_new_flavor() {
     );
 }
 
+/// A running instance (no VIF) to resize on this host, named by `here`.
+struct Resizable {
+    c: novadock::compute::Compute,
+    uuid: String,
+    r: serde_json::Value,
+    here: String,
+    _g: (Cleanup, Cleanup),
+}
+
+impl Resizable {
+    async fn spawn() -> Self {
+        let c = compute().await;
+        let uuid = new_uuid();
+        let _g = (Cleanup(uuid.clone()), Cleanup(format!("{uuid}-resize")));
+        let r = spawn_request(&uuid);
+        c.spawn(&req(r.clone())).await.expect("spawn");
+        let here = c.host().await.expect("host").nodename;
+        Resizable {
+            c,
+            uuid,
+            r,
+            here,
+            _g,
+        }
+    }
+}
+
 #[tokio::test]
 async fn resize_revert_brings_the_old_container_back() {
-    let c = compute().await;
-    let uuid = new_uuid();
-    let _g = Cleanup(uuid.clone());
-    let _g2 = Cleanup(format!("{uuid}-resize"));
-    let mut r = spawn_request(&uuid);
-    c.spawn(&req(r.clone())).await.expect("spawn");
-    let here = c.host().await.expect("host").nodename;
+    let Resizable {
+        c,
+        uuid,
+        mut r,
+        here,
+        _g,
+    } = Resizable::spawn().await;
     c.migrate_out(&uuid, &here, 0, 0).await.expect("migrate");
     r["flavor"]["memory_mb"] = 256.into();
     c.finish_migration(&req(r)).await.expect("finish");
@@ -110,13 +137,13 @@ fn image_of(uuid: &str) -> String {
 
 #[tokio::test]
 async fn repeated_resizes_leave_no_image_behind() {
-    let c = compute().await;
-    let uuid = new_uuid();
-    let _g = Cleanup(uuid.clone());
-    let _g2 = Cleanup(format!("{uuid}-resize"));
-    let mut r = spawn_request(&uuid);
-    c.spawn(&req(r.clone())).await.expect("spawn");
-    let here = c.host().await.expect("host").nodename;
+    let Resizable {
+        c,
+        uuid,
+        mut r,
+        here,
+        _g,
+    } = Resizable::spawn().await;
 
     // Resize, confirm, resize again: the second commit moves the tag off
     // the first image, which the old container still runs on.

@@ -28,6 +28,8 @@ DOWN = REPO / "tools" / "glance" / "down.sh"
 VENV_BIN = pathlib.Path(sys.executable).parent
 TEST_IMAGE = "novadock-test/busybox:latest"
 GLANCE_TAG = "novadock-glance:{}"
+# Beside GLANCE_TAG on what the novadock store keeps.
+STORE_TAG = "novadock-glance-store:{}"
 START_TIMEOUT = 60.0
 
 # Traffic to the loopback servers must never go through a proxy.

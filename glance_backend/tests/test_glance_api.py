@@ -39,7 +39,7 @@ class GlanceApiTest(unittest.TestCase):
         def clean():
             st.openstack(self.glance, "image", "delete", image_id, check=False)
             st.docker("rmi", "--no-prune", st.GLANCE_TAG.format(image_id),
-                      check=False)
+                      st.STORE_TAG.format(image_id), check=False)
         self.addCleanup(clean)
 
     def create_from_stdin(self, name=None):

@@ -81,7 +81,8 @@ class StoreTest(unittest.TestCase):
     def new_id(self):
         image_id = str(uuid.uuid4())
         self.addCleanup(st.docker, "rmi", "--no-prune",
-                        st.GLANCE_TAG.format(image_id), check=False)
+                        st.GLANCE_TAG.format(image_id),
+                        st.STORE_TAG.format(image_id), check=False)
         return image_id
 
     def add(self, image_id, reader, size=0, algo="sha512", verifier=None):

@@ -69,7 +69,8 @@ class GlanceImagesTestCase(base.FunctionalTestCase):
 
     def _untag_all(self):
         for gid in self.glance_ids:
-            service.docker("rmi", f"novadock-glance:{gid}", check=False)
+            service.docker("rmi", f"novadock-glance:{gid}",
+                           f"novadock-glance-store:{gid}", check=False)
 
     # -- Glance as a user drives it ----------------------------------------
 

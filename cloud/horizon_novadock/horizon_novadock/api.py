@@ -9,6 +9,7 @@ management address, which is not in Keystone's catalog.
 
 from django.conf import settings
 from glanceclient import client as glance_client
+from openstack_dashboard.api import glance
 
 # A tag of an image loaded through Glance's novadock store: the Glance id.
 GLANCE_REPOSITORY = "novadock-glance:"
@@ -35,6 +36,8 @@ class EngineImage:
                            if t.startswith(GLANCE_REPOSITORY)]
         self.size = image.get("size")
         self.created_at = image.get("created_at")
+        # Glance id -> name, where Glance tells (engine_images fills it).
+        self.glance_names = {}
 
 
 def engine_images(request):
@@ -48,4 +51,18 @@ def engine_images(request):
             images.extend(EngineImage(host, dict(i)) for i in client.images.list())
         except Exception as e:  # noqa: BLE001 - one host down hides no other
             failures.append((host, str(e) or type(e).__name__))
+    if any(i.glance_ids for i in images):
+        names = glance_names(request)
+        for i in images:
+            i.glance_names = {g: names[g] for g in i.glance_ids if g in names}
     return images, failures
+
+
+def glance_names(request):
+    """Names of the Glance images this user sees, by id; empty when Glance
+    does not answer (the ids still show)."""
+    try:
+        found, _more, _prev = glance.image_list_detailed(request)
+    except Exception:  # noqa: BLE001 - names are a nicety
+        return {}
+    return {i.id: i.name for i in found if i.name}

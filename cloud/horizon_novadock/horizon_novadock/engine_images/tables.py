@@ -13,7 +13,8 @@ def glance_links(image):
         return _("(engine only)")
     return format_html_join(
         ", ", '<a href="{}">{}</a>',
-        ((reverse("horizon:admin:images:detail", args=[i]), i)
+        ((reverse("horizon:admin:images:detail", args=[i]),
+          image.glance_names.get(i, i))
          for i in image.glance_ids))
 
 
