@@ -143,7 +143,7 @@ impl Compute {
     pub async fn confirm_migration(&self, uuid: &str) -> Result<(), ApiError> {
         self.remove_aside(uuid).await?;
         // An earlier resize's image went with the old container.
-        self.remove_unused_resize_images(uuid).await?;
+        self.sweep_resize_images(uuid).await;
         match self.inspect(uuid).await {
             // Resized here: the new container uses the same VIFs.
             Ok(_) => Ok(()),
@@ -165,9 +165,7 @@ impl Compute {
         if let Err(e) = self.remove_aside(uuid).await {
             tracing::warn!(instance = uuid, "removing the resize's old container: {e}");
         }
-        if let Err(e) = self.remove_unused_resize_images(uuid).await {
-            tracing::warn!(instance = uuid, "removing the resize images: {e}");
-        }
+        self.sweep_resize_images(uuid).await;
         if let Err(e) = self.forget_migration_images(uuid).await {
             tracing::warn!(instance = uuid, "removing the migration images: {e}");
         }
@@ -196,7 +194,7 @@ impl Compute {
                 self.docker()
                     .rename_container(&aside_name(uuid), opts)
                     .await?;
-                self.remove_unused_resize_images(uuid).await?;
+                self.sweep_resize_images(uuid).await;
             }
             // Reverted before the new container existed, or already reverted.
             Err(e) if is_not_found(&e) => {}
@@ -213,9 +211,17 @@ impl Compute {
         self.remove_container(&aside_name(uuid)).await
     }
 
+    /// Housekeeping that never fails the operation it follows: a leftover
+    /// image goes at the next sweep (or the instance's destroy).
+    async fn sweep_resize_images(&self, uuid: &str) {
+        if let Err(e) = self.remove_unused_resize_images(uuid).await {
+            tracing::warn!(instance = uuid, "removing the resize images: {e}");
+        }
+    }
+
     /// Removes the instance's resize images that no container uses any more
     /// (the one its container runs on stays); returns how many went.
-    pub async fn remove_unused_resize_images(&self, uuid: &str) -> Result<usize, ApiError> {
+    async fn remove_unused_resize_images(&self, uuid: &str) -> Result<usize, ApiError> {
         let opts = ListImagesOptions {
             // The parent of a later resize's image is listed only with all.
             all: true,
