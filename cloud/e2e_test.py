@@ -135,6 +135,10 @@ class E2E:
         self.server = self.status(s, "ACTIVE")
         c = container(self.server.id)
         check(c and c["State"]["Running"], "container nova-<id> is not running")
+        # The container names the Nova host it belongs to.
+        host = self.conn.compute.get_server(self.server.id).compute_host
+        label = c["Config"]["Labels"].get("org.openstack.nova.host")
+        check(label == host, f"host label {label!r}, Nova host {host!r}")
 
     def test_eth1_ip_and_ping(self):
         ip = self.eth1_has_ip(self.server.id)
