@@ -45,17 +45,42 @@ pub enum SocketError {
     },
 }
 
+/// Calls a reentrant NSS lookup (`getgrnam_r`, `getpwnam_r`) with a buffer
+/// that grows while the entry does not fit. The non-reentrant forms share one
+/// static buffer per process: two threads resolving names at once (tests do)
+/// could read each other's entry.
+fn nss_lookup<T, R>(
+    name: &str,
+    call: impl Fn(*const libc::c_char, &mut T, &mut [libc::c_char], &mut *mut T) -> libc::c_int,
+    // Reads a plain field: the entry's pointers lead into a buffer that goes.
+    field: impl Fn(&T) -> R,
+) -> Option<R> {
+    let c = CString::new(name).ok()?;
+    let mut size = 4096;
+    loop {
+        let mut buf = vec![0 as libc::c_char; size];
+        // SAFETY: an all-zero passwd/group is a valid value of these C structs.
+        let mut entry: T = unsafe { std::mem::zeroed() };
+        let mut result: *mut T = std::ptr::null_mut();
+        match call(c.as_ptr(), &mut entry, &mut buf, &mut result) {
+            0 if result.is_null() => return None,
+            0 => return Some(field(&entry)),
+            libc::ERANGE if size < 1 << 20 => size *= 4,
+            _ => return None,
+        }
+    }
+}
+
 /// The gid of a group name, through the system's group database.
 pub fn group_id(name: &str) -> Option<libc::gid_t> {
-    let c = CString::new(name).ok()?;
-    // SAFETY: getgrnam reads a NUL-terminated name; the result is copied at once.
-    let gr = unsafe { libc::getgrnam(c.as_ptr()) };
-    if gr.is_null() {
-        None
-    } else {
-        // SAFETY: non-null entries returned by getgrnam are valid.
-        Some(unsafe { (*gr).gr_gid })
-    }
+    nss_lookup(
+        name,
+        |n, entry: &mut libc::group, buf, result| {
+            // SAFETY: every pointer is valid for the call; buf's length is given.
+            unsafe { libc::getgrnam_r(n, entry, buf.as_mut_ptr(), buf.len(), result) }
+        },
+        |g| g.gr_gid,
+    )
 }
 
 /// The uid of a user name (or a numeric uid), through the system's user database.
@@ -63,15 +88,14 @@ pub fn user_id(name: &str) -> Option<libc::uid_t> {
     if let Ok(uid) = name.parse::<libc::uid_t>() {
         return Some(uid);
     }
-    let c = CString::new(name).ok()?;
-    // SAFETY: getpwnam reads a NUL-terminated name; the result is copied at once.
-    let pw = unsafe { libc::getpwnam(c.as_ptr()) };
-    if pw.is_null() {
-        None
-    } else {
-        // SAFETY: non-null entries returned by getpwnam are valid.
-        Some(unsafe { (*pw).pw_uid })
-    }
+    nss_lookup(
+        name,
+        |n, entry: &mut libc::passwd, buf, result| {
+            // SAFETY: every pointer is valid for the call; buf's length is given.
+            unsafe { libc::getpwnam_r(n, entry, buf.as_mut_ptr(), buf.len(), result) }
+        },
+        |p| p.pw_uid,
+    )
 }
 
 /// Who may talk to the service, by the peer credentials of a connection.

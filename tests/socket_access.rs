@@ -95,10 +95,12 @@ async fn a_user_not_allowed_gets_a_json_403() {
 async fn allowed_users_are_named_or_numbered() {
     let (_dir, socket) =
         serve_with("socket_group = nogroup\nsocket_allowed_users = daemon, nobody\n").await;
-    assert_eq!(version_as_nobody(&socket).0, 200);
+    let (status, body) = version_as_nobody(&socket);
+    assert_eq!(status, 200, "{body}");
     let (_dir2, socket2) =
         serve_with("socket_group = nogroup\nsocket_allowed_users = 65534\n").await;
-    assert_eq!(version_as_nobody(&socket2).0, 200);
+    let (status, body) = version_as_nobody(&socket2);
+    assert_eq!(status, 200, "{body}");
 }
 
 #[test]

@@ -18,6 +18,10 @@ cloud_db_sync() {
             --bootstrap-region-id "$CLOUD_REGION"
         cloud_manage placement-manage --config-file "$e/placement/placement.conf" db sync
         cloud_manage glance-manage --config-file "$e/glance/glance-api.conf" db_sync
+        # Glance's metadata definitions: Horizon's image and instance forms
+        # list them (and log a traceback when there are none).
+        cloud_manage glance-manage --config-file "$e/glance/glance-api.conf" \
+            db_load_metadefs "$CLOUD_VENV/etc/glance/metadefs"
         cloud_manage neutron-db-manage --config-file "$e/neutron/neutron.conf" \
             --config-file "$e/neutron/plugins/ml2/ml2_conf.ini" upgrade heads
         cloud_manage nova-manage --config-file "$e/nova/nova.conf" api_db sync
