@@ -46,7 +46,7 @@ if $purge; then
     for c in $(docker ps -aq --filter "label=org.openstack.nova.host=$(hostname)" 2>/dev/null); do
         docker rm -f "$c" >/dev/null 2>&1 || true
     done
-    for i in "${images[@]}"; do docker rmi "novadock-glance:$i" >/dev/null 2>&1 || true; done
+    for i in "${images[@]}"; do docker rmi "novadock-glance:$i" "novadock-glance-store:$i" >/dev/null 2>&1 || true; done
     if ovs-vsctl --timeout=10 br-exists "$CLOUD_BRIDGE" 2>/dev/null; then
         for p in $(ovs-vsctl --timeout=10 list-ports "$CLOUD_BRIDGE"); do
             case $p in tap* | "$CLOUD_GW_DEV"*) ovs-vsctl --timeout=10 del-port "$CLOUD_BRIDGE" "$p" ;; esac
