@@ -24,6 +24,12 @@ CLOUD_PORTS[horizon]=${HORIZON_PORT:-8080}
 HORIZON_ETC=$CLOUD_ETC/horizon
 HORIZON_DATA=$CLOUD_DATA/horizon
 
+# The installed openstack_dashboard package (its local/ holds the settings
+# and the enabled plugins).
+horizon_dashboard_dir() {
+    "$CLOUD_VENV/bin/python" -c 'import os, openstack_dashboard as o; print(os.path.dirname(o.__file__))'
+}
+
 horizon_install() {
     cloud_venv_has "horizon==$HORIZON_VERSION" && return 0
     cloud_log "installing horizon $HORIZON_VERSION into $CLOUD_VENV"
@@ -41,7 +47,7 @@ horizon_install() {
 # when it changed, as the cloud's other packages are, and enabled in Horizon.
 horizon_install_plugin() {
     local build pkg sum
-    pkg=$("$CLOUD_VENV/bin/python" -c 'import os, openstack_dashboard as o; print(os.path.dirname(o.__file__))')
+    pkg=$(horizon_dashboard_dir)
     sum=$(cd "$CLOUD_REPO/cloud/horizon_novadock" && find . -name '*.py' -o -name '*.toml' | sort | xargs cat | sha256sum | cut -d' ' -f1)
     if [ "$(cat "$CLOUD_RUN/horizon-plugin.sum" 2>/dev/null)" != "$sum" ]; then
         cloud_log "installing the Engine Images panel (cloud/horizon_novadock)"
@@ -114,7 +120,7 @@ EOF2
     # Horizon reads openstack_dashboard/local/local_settings.py only (as
     # Debian's package does, a link to the file under etc/).
     local pkg
-    pkg=$("$CLOUD_VENV/bin/python" -c 'import os, openstack_dashboard as o; print(os.path.dirname(o.__file__))')
+    pkg=$(horizon_dashboard_dir)
     ln -sfn "$HORIZON_ETC/local_settings.py" "$pkg/local/local_settings.py"
 }
 

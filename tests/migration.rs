@@ -118,14 +118,16 @@ async fn resize_revert_brings_the_old_container_back() {
 }
 
 /// The engine's images committed for the instance's resizes, as `docker
-/// images` shows them (`all`: also those that are only a later one's parent).
-fn resize_images(uuid: &str, all: bool) -> Vec<String> {
+/// images` shows them.
+fn resize_images(uuid: &str) -> Vec<String> {
     let filter = format!("label=org.openstack.nova.resize-of={uuid}");
-    let mut args = vec!["images", "-q", "--no-trunc", "--filter", &filter];
-    if all {
-        args.push("-a");
-    }
-    run("docker", &args).lines().map(String::from).collect()
+    run(
+        "docker",
+        &["images", "-q", "--no-trunc", "--filter", &filter],
+    )
+    .lines()
+    .map(String::from)
+    .collect()
 }
 
 fn image_of(uuid: &str) -> String {
@@ -153,7 +155,7 @@ async fn repeated_resizes_leave_no_image_behind() {
         c.finish_migration(&req(r.clone())).await.expect("finish");
         c.confirm_migration(&uuid).await.expect("confirm");
         assert_eq!(
-            resize_images(&uuid, false),
+            resize_images(&uuid),
             vec![image_of(&uuid)],
             "after {memory} MiB"
         );
@@ -165,7 +167,7 @@ async fn repeated_resizes_leave_no_image_behind() {
     c.revert_migration(&uuid, &[], true).await.expect("revert");
     assert_eq!(memory_of(&uuid), 128 * 1024 * 1024);
     assert_eq!(
-        resize_images(&uuid, false),
+        resize_images(&uuid),
         vec![image_of(&uuid)],
         "after the revert"
     );

@@ -85,14 +85,7 @@ class Engine:
         self.docker("rmi", "--no-prune", ref, check=False)
 
     def remove_images_of(self, uuids):
-        """The images committed from these instances (resizes, snapshots,
-        migrations: they carry the instance's uuid label)."""
-        images = set()
-        for u in uuids:
-            images.update(self.docker("images", "-a", "-q", "--filter",
-                                      f"label={LABEL_UUID}={u}").stdout.split())
-        if images:
-            self.docker("rmi", "-f", *sorted(images), check=False)
+        shim_service.remove_images_of(uuids, self.docker)
 
     def containers_of(self, uuids):
         """IDs of the containers of these instances (a resize's set-aside

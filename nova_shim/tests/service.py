@@ -301,11 +301,19 @@ def remove_containers_for_uuids(uuids):
     ids = containers_for_uuids(uuids)
     if ids:
         docker("rm", "-f", "-v", *ids, check=False)
+    remove_images_of(uuids)
+    return ids
+
+
+def remove_images_of(uuids, docker_cmd=None):
+    """Removes the images committed from these instances (resizes,
+    snapshots, migrations: they carry the instance's uuid label), through
+    ``docker_cmd`` (default: this machine's engine)."""
+    docker_cmd = docker_cmd or docker
     images = set()
     for u in {str(u) for u in uuids}:
-        images.update(docker("images", "-a", "-q", "--filter",
-                             f"label={LABEL_PREFIX}instance-uuid={u}",
-                             check=False).stdout.split())
+        images.update(docker_cmd("images", "-a", "-q", "--filter",
+                                 f"label={LABEL_PREFIX}instance-uuid={u}",
+                                 check=False).stdout.split())
     if images:
-        docker("rmi", "-f", *sorted(images), check=False)
-    return ids
+        docker_cmd("rmi", "-f", *sorted(images), check=False)

@@ -203,7 +203,6 @@ class PlugVifsTestCase(NetworkTestBase):
                           self.driver.plug_vifs, inst,
                           network_model.NetworkInfo([vif]))
 
-
     def test_a_container_removed_behind_novas_back_is_a_plug_failure(self):
         # nova-compute's start-up check puts the instance in ERROR on this
         # exception; any other one would stop nova-compute.

@@ -58,10 +58,6 @@ pub fn capabilities() -> BTreeMap<&'static str, bool> {
 }
 
 impl Compute {
-    pub fn nodename(&self) -> String {
-        self.config().nova.host_name()
-    }
-
     pub async fn version(&self) -> Result<Version, ApiError> {
         let v = self.docker().version().await?;
         Ok(Version {
@@ -79,7 +75,7 @@ impl Compute {
 
     pub async fn host(&self) -> Result<Host, ApiError> {
         Ok(Host {
-            nodename: self.nodename(),
+            nodename: self.host_name().to_string(),
             host_ip: self
                 .config()
                 .nova
@@ -137,7 +133,7 @@ impl Compute {
             local_gb_used: (disk.used_bytes / GIB) as i64,
             hypervisor_type: "docker".to_string(),
             hypervisor_version: self.hypervisor_version().await?,
-            hypervisor_hostname: self.nodename(),
+            hypervisor_hostname: self.host_name().to_string(),
             cpu_info: cpu_info.to_string(),
             disk_available_least: (disk.available_bytes / GIB) as i64,
             supported_instances: vec![[arch, "docker".to_string(), "exe".to_string()]],
