@@ -9,6 +9,8 @@ set -euo pipefail
 CLOUD_REPO=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=cloud/lib/common.sh
 . "$CLOUD_REPO/cloud/lib/common.sh"
+# shellcheck source=cloud/lib/system.sh
+. "$CLOUD_REPO/cloud/lib/system.sh"
 purge=false
 [ "${1:-}" = --purge ] && purge=true
 
@@ -24,7 +26,10 @@ fi
 rm -f "$CLOUD_RUN/rabbitmq.pid"
 
 instances=() images=()
-if $purge && cloud_mysql -e 'select 1' >/dev/null 2>&1; then
+# The databases outlive the processes (a reboot, a new session): the server
+# is started to drop them, or the next cloud would meet the old cells' URLs.
+if $purge && [ -d /var/lib/mysql/mysql ]; then
+    cloud_run_mariadb
     # Only this cloud's instances and images: the engine may hold others'.
     mapfile -t instances < <(cloud_mysql -N -e "SELECT uuid FROM nova.instances" 2>/dev/null || true)
     mapfile -t images < <(cloud_mysql -N -e "SELECT id FROM glance.images" 2>/dev/null || true)
@@ -47,9 +52,12 @@ if $purge; then
         docker rm -f "$c" >/dev/null 2>&1 || true
     done
     for i in "${images[@]}"; do docker rmi "novadock-glance:$i" "novadock-glance-store:$i" >/dev/null 2>&1 || true; done
+    # Port records outlive ovsdb-server too: it is started to delete them
+    # (--no-wait: ovs-vswitchd may not run).
+    [ -s /etc/openvswitch/conf.db ] && cloud_run_ovsdb
     if ovs-vsctl --timeout=10 br-exists "$CLOUD_BRIDGE" 2>/dev/null; then
         for p in $(ovs-vsctl --timeout=10 list-ports "$CLOUD_BRIDGE"); do
-            case $p in tap* | "$CLOUD_GW_DEV"*) ovs-vsctl --timeout=10 del-port "$CLOUD_BRIDGE" "$p" ;; esac
+            case $p in tap* | "$CLOUD_GW_DEV"*) ovs-vsctl --timeout=10 --no-wait del-port "$CLOUD_BRIDGE" "$p" ;; esac
         done
     fi
     ip link del "$CLOUD_GW_DEV" 2>/dev/null || true

@@ -10,11 +10,10 @@ CLOUD_REPO=$(cd "$(dirname "$0")/.." && pwd)
 . "$CLOUD_REPO/cloud/lib/common.sh"
 
 # The test starts from a fresh cloud: whatever an earlier run (or a user)
-# left in the cloud's databases and engine is purged; the venv stays.
-if [ -d "$CLOUD_DIR/run" ] || [ -d "$CLOUD_DIR/data" ]; then
-    cloud_log "run-e2e: purging the earlier cloud's state (cloud/down.sh --purge)"
-    "$CLOUD_REPO/cloud/down.sh" --purge
-fi
+# left in the cloud's databases and engine is purged (even when only the
+# databases are left: their cells hold an earlier password); the venv stays.
+cloud_log "run-e2e: purging an earlier cloud's state (cloud/down.sh --purge)"
+"$CLOUD_REPO/cloud/down.sh" --purge
 # On failure the services' last errors go to the output.
 on_exit() {
     local rc=$?

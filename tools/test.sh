@@ -44,3 +44,5 @@ step "a real OpenStack on this machine (cloud/up.sh) and the end-to-end test thr
 NOVADOCK_BIN="$PWD/target/debug/novadock" cloud/run-e2e.sh
 step "Horizon on that cloud, driven in Debian's headless chromium"
 cloud/horizon_test/run.sh
+step "the cloud's processes stopped as a reboot stops them, then cloud/down.sh --purge: nothing of it is left"
+cloud/purge-check.sh

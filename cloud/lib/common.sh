@@ -138,7 +138,9 @@ cloud_stop_all() {
 cloud_secrets() {
     local f=$CLOUD_ETC/secrets.env
     mkdir -p "$CLOUD_ETC"
+    CLOUD_SECRETS_NEW=false
     if [ ! -s "$f" ]; then
+        CLOUD_SECRETS_NEW=true
         (
             umask 077
             for v in ADMIN_PASSWORD SERVICE_PASSWORD DB_PASSWORD; do

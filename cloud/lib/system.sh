@@ -46,19 +46,25 @@ cloud_bridge_has_datapath() {
     return 1
 }
 
+# The system OVS database server alone (down.sh --purge needs only it).
+cloud_run_ovsdb() {
+    local rundir=/var/run/openvswitch
+    mkdir -p "$rundir" /var/log/openvswitch "$CLOUD_RUN"
+    ovs-appctl -t "$rundir/ovsdb-server.$(cat "$rundir/ovsdb-server.pid" 2>/dev/null).ctl" version >/dev/null 2>&1 \
+        && return 0
+    cloud_log "starting ovsdb-server"
+    [ -s /etc/openvswitch/conf.db ] || [ -s /var/lib/openvswitch/conf.db ] \
+        || ovsdb-tool create /etc/openvswitch/conf.db /usr/share/openvswitch/vswitch.ovsschema
+    ovsdb-server /etc/openvswitch/conf.db --remote="punix:$rundir/db.sock" \
+        --remote=db:Open_vSwitch,Open_vSwitch,manager_options \
+        --pidfile="$rundir/ovsdb-server.pid" --log-file=/var/log/openvswitch/ovsdb-server.log --detach
+    ovs-vsctl --no-wait init
+    touch "$CLOUD_RUN/ovsdb-server.ours"
+}
+
 cloud_start_ovs() {
     local rundir=/var/run/openvswitch dp=netdev
-    mkdir -p "$rundir" /var/log/openvswitch
-    if ! ovs-appctl -t "$rundir/ovsdb-server.$(cat "$rundir/ovsdb-server.pid" 2>/dev/null).ctl" version >/dev/null 2>&1; then
-        cloud_log "starting ovsdb-server"
-        [ -s /etc/openvswitch/conf.db ] || [ -s /var/lib/openvswitch/conf.db ] \
-            || ovsdb-tool create /etc/openvswitch/conf.db /usr/share/openvswitch/vswitch.ovsschema
-        ovsdb-server /etc/openvswitch/conf.db --remote="punix:$rundir/db.sock" \
-            --remote=db:Open_vSwitch,Open_vSwitch,manager_options \
-            --pidfile="$rundir/ovsdb-server.pid" --log-file=/var/log/openvswitch/ovsdb-server.log --detach
-        ovs-vsctl --no-wait init
-        touch "$CLOUD_RUN/ovsdb-server.ours"
-    fi
+    cloud_run_ovsdb
     if ! ovs-appctl -t "$rundir/ovs-vswitchd.$(cat "$rundir/ovs-vswitchd.pid" 2>/dev/null).ctl" version >/dev/null 2>&1; then
         cloud_log "starting ovs-vswitchd"
         ovs-vswitchd "unix:$rundir/db.sock" --enable-dummy --pidfile="$rundir/ovs-vswitchd.pid" \
@@ -121,14 +127,24 @@ cloud_start_rabbitmq() {
 
 
 
+# The server alone, started when it does not answer (a PID file in $CLOUD_RUN).
+cloud_run_mariadb() {
+    cloud_mysql -e 'select 1' >/dev/null 2>&1 && return 0
+    cloud_log "starting mariadb"
+    mkdir -p "$CLOUD_LOG" "$CLOUD_RUN"
+    [ -d /var/lib/mysql/mysql ] || mariadb-install-db --user=mysql >"$CLOUD_LOG/mariadb-install.log" 2>&1
+    mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld
+    cloud_spawn mariadb /usr/sbin/mariadbd --user=mysql --bind-address=127.0.0.1 \
+        --pid-file=/run/mysqld/cloud-mariadbd.pid --max-connections=500
+    cloud_wait 60 mariadb cloud_mysql -e 'select 1'
+}
+
 cloud_start_mariadb() {
-    if ! cloud_mysql -e 'select 1' >/dev/null 2>&1; then
-        cloud_log "starting mariadb"
-        [ -d /var/lib/mysql/mysql ] || mariadb-install-db --user=mysql >"$CLOUD_LOG/mariadb-install.log" 2>&1
-        mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld
-        cloud_spawn mariadb /usr/sbin/mariadbd --user=mysql --bind-address=127.0.0.1 \
-            --pid-file=/run/mysqld/cloud-mariadbd.pid --max-connections=500
-        cloud_wait 60 mariadb cloud_mysql -e 'select 1'
+    cloud_run_mariadb
+    # Nova keeps its cells' database URLs, password included, in nova_api:
+    # databases made with credentials that are gone cannot be reused.
+    if $CLOUD_SECRETS_NEW && [ -n "$(cloud_mysql -N -e "SHOW DATABASES LIKE 'nova_api'")" ]; then
+        cloud_fail "the databases of an earlier cloud exist, but its credentials ($CLOUD_ETC/secrets.env) are gone; run cloud/down.sh --purge first"
     fi
     local db
     for db in keystone placement glance nova_api nova nova_cell0 neutron; do

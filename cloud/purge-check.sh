@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# CI's check that a cloud whose processes are gone (a reboot, the end of a
+# session: the disk keeps the databases, the engine's containers and the
+# OVS port records) is purged completely by `cloud/down.sh --purge`. Runs
+# on the cloud run-e2e.sh brought up: it records that cloud's instances,
+# Glance images and ports, stops every service (cloud/down.sh), purges, and
+# checks that none of them is left.
+set -euo pipefail
+CLOUD_REPO=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=cloud/lib/common.sh
+. "$CLOUD_REPO/cloud/lib/common.sh"
+
+mapfile -t instances < <(cloud_mysql -N -e "SELECT uuid FROM nova.instances WHERE deleted = 0")
+mapfile -t images < <(cloud_mysql -N -e "SELECT id FROM glance.images WHERE deleted = 0")
+mapfile -t ports < <(ovs-vsctl --timeout=10 list-ports "$CLOUD_BRIDGE" | grep '^tap' || true)
+if [ ${#instances[@]} = 0 ] || [ ${#images[@]} = 0 ] || [ ${#ports[@]} = 0 ]; then
+    cloud_fail "purge-check needs a cloud with instances, images and ports (run cloud/run-e2e.sh first)"
+fi
+echo "purge-check: ${#instances[@]} instances, ${#images[@]} images, ${#ports[@]} ports"
+
+"$CLOUD_REPO/cloud/down.sh"
+cloud_mysql -e 'select 1' >/dev/null 2>&1 && cloud_fail "the database server still runs after down.sh"
+"$CLOUD_REPO/cloud/down.sh" --purge
+
+failed=0
+left() { echo "purge-check: FAIL: $*"; failed=1; }
+for db in keystone placement glance nova_api nova nova_cell0 neutron; do
+    if [ -d "/var/lib/mysql/$db" ]; then left "database $db"; fi
+done
+for u in "${instances[@]}"; do
+    if docker inspect "nova-$u" >/dev/null 2>&1; then left "container nova-$u"; fi
+done
+for i in "${images[@]}"; do
+    if docker image inspect "novadock-glance:$i" >/dev/null 2>&1; then left "image novadock-glance:$i"; fi
+done
+# Reading the port records needs no server.
+records=$(ovsdb-tool query /etc/openvswitch/conf.db \
+    '["Open_vSwitch",{"op":"select","table":"Port","where":[],"columns":["name"]}]')
+for p in "${ports[@]}"; do
+    case $records in *"\"$p\""*) left "OVS port $p" ;; esac
+done
+if [ -e "$CLOUD_ETC" ]; then left "$CLOUD_ETC"; fi
+[ "$failed" = 0 ] || exit 1
+echo "purge-check: passed (no database, container, image, port or state of the cloud is left)"
