@@ -45,6 +45,8 @@ fi
 
 if $purge; then
     cloud_log "removing ${#instances[@]} instances' containers, ${#images[@]} images, OVS ports and state"
+    # The engine too may not run (stopped above if the cloud started it).
+    command -v dockerd >/dev/null && cloud_start_docker
     for u in "${instances[@]}"; do docker rm -f "nova-$u" >/dev/null 2>&1 || true; done
     # Also those of a cloud whose database is gone: the containers of the
     # cloud's compute host (the tests' hosts have other names).

@@ -9,6 +9,8 @@ set -euo pipefail
 CLOUD_REPO=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=cloud/lib/common.sh
 . "$CLOUD_REPO/cloud/lib/common.sh"
+# shellcheck source=cloud/lib/system.sh
+. "$CLOUD_REPO/cloud/lib/system.sh"
 
 mapfile -t instances < <(cloud_mysql -N -e "SELECT uuid FROM nova.instances WHERE deleted = 0")
 mapfile -t images < <(cloud_mysql -N -e "SELECT id FROM glance.images WHERE deleted = 0")
@@ -23,6 +25,9 @@ cloud_mysql -e 'select 1' >/dev/null 2>&1 && cloud_fail "the database server sti
 "$CLOUD_REPO/cloud/down.sh" --purge
 
 failed=0
+# The engine is asked, so it must answer: down.sh stops it when the cloud
+# started it.
+cloud_start_docker
 left() { echo "purge-check: FAIL: $*"; failed=1; }
 for db in keystone placement glance nova_api nova nova_cell0 neutron; do
     if [ -d "/var/lib/mysql/$db" ]; then left "database $db"; fi
@@ -40,5 +45,7 @@ for p in "${ports[@]}"; do
     case $records in *"\"$p\""*) left "OVS port $p" ;; esac
 done
 if [ -e "$CLOUD_ETC" ]; then left "$CLOUD_ETC"; fi
+cloud_stop dockerd
+rm -rf "$CLOUD_RUN"
 [ "$failed" = 0 ] || exit 1
 echo "purge-check: passed (no database, container, image, port or state of the cloud is left)"
