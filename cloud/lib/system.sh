@@ -143,7 +143,7 @@ cloud_start_mariadb() {
     cloud_run_mariadb
     # Nova keeps its cells' database URLs, password included, in nova_api:
     # databases made with credentials that are gone cannot be reused.
-    if $CLOUD_SECRETS_NEW && [ -n "$(cloud_mysql -N -e "SHOW DATABASES LIKE 'nova_api'")" ]; then
+    if ${CLOUD_SECRETS_NEW:-false} && [ -n "$(cloud_mysql -N -e "SHOW DATABASES LIKE 'nova_api'")" ]; then
         cloud_fail "the databases of an earlier cloud exist, but its credentials ($CLOUD_ETC/secrets.env) are gone; run cloud/down.sh --purge first"
     fi
     local db
