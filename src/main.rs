@@ -100,21 +100,19 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(files: &[PathBuf]) -> Result<(), String> {
+    // Registered before anything is bound: a SIGTERM during start-up (a
+    // service manager's stop) must shut down cleanly, not kill the process
+    // with its socket left behind.
+    let mut shutdown =
+        Box::pin(shutdown_signal().map_err(|e| format!("cannot handle signals: {e}"))?);
     let raw = RawConfig::load(files).map_err(|e| e.to_string())?;
     let config = Config::from_raw(&raw).map_err(|e| e.to_string())?;
     for key in Config::unknown_keys(&raw) {
         tracing::warn!("[novadock] {key} is not an option of this version");
     }
-    // Wait for dockerd rather than fail: on boot it may start after us.
-    let docker = loop {
-        match docker::connect(&config.novadock.docker_url).await {
-            Ok(d) => match d.version().await {
-                Ok(_) => break d,
-                Err(e) => tracing::warn!("Docker engine not answering yet: {e}"),
-            },
-            Err(e) => tracing::warn!("Docker engine not reachable yet: {e}"),
-        }
-        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let docker = tokio::select! {
+        d = wait_for_docker(&config.novadock.docker_url) => d,
+        () = &mut shutdown => return Ok(()),
     };
     tracing::info!(api = %docker.client_version(), "connected to the Docker engine");
     let listener = server::bind(&config.novadock).map_err(|e| e.to_string())?;
@@ -142,26 +140,38 @@ async fn serve(files: &[PathBuf]) -> Result<(), String> {
     tokio::spawn(compute.clone().follow_docker_events());
     let app = api::router(compute);
     let result = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(shutdown)
         .await
         .map_err(|e| e.to_string());
     server::remove(&socket);
     result
 }
 
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {},
-                _ = int.recv() => {},
-            }
+/// Waits for dockerd rather than fail: on boot it may start after us.
+async fn wait_for_docker(url: &str) -> bollard::Docker {
+    loop {
+        match docker::connect(url).await {
+            Ok(d) => match d.version().await {
+                Ok(_) => return d,
+                Err(e) => tracing::warn!("Docker engine not answering yet: {e}"),
+            },
+            Err(e) => tracing::warn!("Docker engine not reachable yet: {e}"),
         }
-        _ => std::future::pending::<()>().await,
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     }
-    tracing::info!("shutting down");
+}
+
+/// Installs the SIGTERM and SIGINT handlers now; the future ends at the
+/// first of them.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = int.recv() => {},
+        }
+        tracing::info!("shutting down");
+    })
 }

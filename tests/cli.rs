@@ -126,3 +126,61 @@ fn serve_uses_the_last_config_file_and_cleans_up_on_sigterm() {
     assert!(status.success());
     assert!(!socket.exists(), "the socket is removed on shutdown");
 }
+
+#[test]
+fn sigterm_while_waiting_for_dockerd_ends_cleanly() {
+    let dir = TempDir::new();
+    let socket = dir.0.join("run/novadock.sock");
+    let conf = write(
+        &dir,
+        "n.conf",
+        &format!(
+            "[novadock]\nsocket_path = {}\ndocker_url = unix://{}\n",
+            socket.display(),
+            dir.0.join("no-dockerd.sock").display()
+        ),
+    );
+    let mut child = Command::new(BIN)
+        .args(["serve", "--config-file"])
+        .arg(&conf)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start");
+    let mut stderr = child.stderr.take().expect("stderr");
+    // Once it says it waits, it is past start-up's first steps.
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    let t0 = Instant::now();
+    while !String::from_utf8_lossy(&seen).contains("Docker engine not reachable yet")
+        && t0.elapsed() < Duration::from_secs(20)
+    {
+        use std::io::Read;
+        match stderr.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => seen.extend_from_slice(&buf[..n]),
+        }
+    }
+    assert!(
+        String::from_utf8_lossy(&seen).contains("Docker engine not reachable yet"),
+        "waits for dockerd: {}",
+        String::from_utf8_lossy(&seen)
+    );
+    // SAFETY: kill with our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "SIGTERM did not end the wait for dockerd"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        status.success(),
+        "ended by the signal, not by its handler: {status}"
+    );
+    assert!(!socket.exists());
+}
