@@ -91,3 +91,45 @@ async fn get_info_answers_from_the_event_fed_map() {
     c.destroy(&uuid, &[]).await.expect("destroy");
     assert!(c.get_info(&uuid).await.is_err());
 }
+
+#[tokio::test]
+async fn the_vcpus_a_host_reports_follow_its_instances_flavors() {
+    // A host of its own: other tests' instances do not change its count.
+    let cfg = config("[DEFAULT]\nhost = novadock-tests-vcpus\n");
+    let docker = novadock::docker::connect(&cfg.novadock.docker_url)
+        .await
+        .expect("dockerd");
+    let c = novadock::compute::Compute::new(docker, cfg).expect("compute");
+    tokio::spawn(c.clone().follow_docker_events());
+    let svc = serve(c.clone()).await;
+    let mut events = EventStream::open(&svc.socket).await;
+    let before = c.resources().await.expect("resources").vcpus_used;
+
+    let uuid = new_uuid();
+    let _g = Cleanup(uuid.clone());
+    let mut r = spawn_request(&uuid);
+    r["flavor"]["vcpus"] = 3.into();
+    let r: SpawnRequest = serde_json::from_value(r).expect("request");
+    c.spawn(&r).await.expect("spawn");
+    assert!(
+        events
+            .expect(&uuid, "started", Duration::from_secs(10))
+            .await
+    );
+    assert!(c.states().is_synced());
+    assert_eq!(
+        c.resources().await.expect("resources").vcpus_used,
+        before + 3,
+        "from the event-fed map"
+    );
+    c.states().set_synced(false);
+    assert_eq!(
+        c.resources().await.expect("resources").vcpus_used,
+        before + 3,
+        "from the engine's listing"
+    );
+    c.states().set_synced(true);
+
+    c.destroy(&uuid, &[]).await.expect("destroy");
+    assert_eq!(c.resources().await.expect("resources").vcpus_used, before);
+}

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bollard::query_parameters::EventsOptions;
 use futures_util::StreamExt;
 
-use super::{Compute, info};
+use super::{Compute, tracked};
 use crate::docker::{is_not_found, naming};
 
 /// Container actions that can change a power state.
@@ -28,7 +28,7 @@ impl Compute {
                 .unwrap_or(0);
             match self.containers().await {
                 Ok(cs) => {
-                    self.states().replace_all(cs.iter().map(info).collect());
+                    self.states().replace_all(cs.iter().map(tracked).collect());
                     self.states().set_synced(true);
                 }
                 Err(e) => {
@@ -89,7 +89,7 @@ impl Compute {
         }
         let id = actor.id.unwrap_or_default();
         match self.docker().inspect_container(&id, None).await {
-            Ok(c) => self.states().set(info(&c)),
+            Ok(c) => self.states().set(tracked(&c)),
             Err(e) if is_not_found(&e) => self.states().remove(uuid, Some(&id), true),
             Err(e) => tracing::warn!(instance = %uuid, "inspecting after {action}: {e}"),
         }

@@ -27,6 +27,7 @@ use crate::image::Images;
 use crate::model::InstanceInfo;
 use crate::network::Network;
 use crate::network::ovs::Ovs;
+use state::Tracked;
 
 #[derive(Clone)]
 pub struct Compute {
@@ -120,8 +121,9 @@ impl Compute {
     pub async fn refresh(&self, uuid: &str) -> Result<InstanceInfo, ApiError> {
         match self.inspect(uuid).await {
             Ok(c) => {
-                let i = info(&c);
-                self.states.set(i.clone());
+                let t = tracked(&c);
+                let i = t.info.clone();
+                self.states.set(t);
                 Ok(i)
             }
             Err(ApiError::InstanceNotFound(u)) => {
@@ -226,5 +228,15 @@ pub fn info(c: &ContainerInspectResponse) -> InstanceInfo {
         name: label(c, naming::LABEL_NAME).unwrap_or_default().to_string(),
         power_state: power_state::of(c),
         container_id: c.id.clone().unwrap_or_default(),
+    }
+}
+
+/// What the power-state map keeps of a container.
+pub fn tracked(c: &ContainerInspectResponse) -> Tracked {
+    Tracked {
+        info: info(c),
+        vcpus: label(c, naming::LABEL_VCPUS)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
     }
 }

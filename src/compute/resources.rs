@@ -102,19 +102,7 @@ impl Compute {
         let mem = host::memory().map_err(internal)?;
         let disk = host::disk(&self.docker_root().await?).map_err(internal)?;
         let cpus = host::cpu_count();
-        // vCPUs the flavors of this host's containers claim.
-        let vcpus_used: i64 = self
-            .container_summaries()
-            .await?
-            .iter()
-            .filter_map(|c| {
-                c.labels
-                    .as_ref()?
-                    .get(naming::LABEL_VCPUS)?
-                    .parse::<i64>()
-                    .ok()
-            })
-            .sum();
+        let vcpus_used = self.vcpus_used().await?;
         let (vendor, model) = host::cpu_model();
         let arch = std::env::consts::ARCH.to_string();
         let cpu_info = json!({
@@ -139,6 +127,27 @@ impl Compute {
             supported_instances: vec![[arch, "docker".to_string(), "exe".to_string()]],
             numa_topology: None,
         })
+    }
+
+    /// vCPUs the flavors of this host's containers claim: from the
+    /// event-fed map while it is in sync (no listing of the engine, whose
+    /// cost grows with every container), else from the engine's listing.
+    async fn vcpus_used(&self) -> Result<i64, ApiError> {
+        if self.states().is_synced() {
+            return Ok(self.states().vcpus_used());
+        }
+        Ok(self
+            .container_summaries()
+            .await?
+            .iter()
+            .filter_map(|c| {
+                c.labels
+                    .as_ref()?
+                    .get(naming::LABEL_VCPUS)?
+                    .parse::<i64>()
+                    .ok()
+            })
+            .sum())
     }
 
     /// Placement inventory. Allocation ratios follow Nova: the configured

@@ -49,8 +49,16 @@ pub fn lifecycle(old: Option<PowerState>, new: Option<PowerState>) -> Option<Lif
 /// still in flight about them.
 const GONE_MEMORY: usize = 1024;
 
+/// What is kept of one instance: its state, and the vCPUs its flavor
+/// claims (the host's resources are summed from these).
+#[derive(Debug, Clone)]
+pub struct Tracked {
+    pub info: InstanceInfo,
+    pub vcpus: i64,
+}
+
 pub struct States {
-    map: RwLock<HashMap<String, InstanceInfo>>,
+    map: RwLock<HashMap<String, Tracked>>,
     /// Ids of removed containers: a late event about one must not bring its
     /// instance back.
     gone: std::sync::Mutex<VecDeque<String>>,
@@ -82,12 +90,12 @@ impl States {
         }
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, InstanceInfo>> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Tracked>> {
         // A panic while holding the lock cannot leave a half-written map entry.
         self.map.write().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, InstanceInfo>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Tracked>> {
         self.map.read().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -107,16 +115,16 @@ impl States {
         gone.push_back(container_id.to_string());
     }
 
-    pub fn set(&self, info: InstanceInfo) {
-        if info.uuid.is_empty() || self.is_gone(&info.container_id) {
+    pub fn set(&self, t: Tracked) {
+        if t.info.uuid.is_empty() || self.is_gone(&t.info.container_id) {
             return;
         }
-        let uuid = info.uuid.clone();
-        let new = info.power_state;
+        let uuid = t.info.uuid.clone();
+        let new = t.info.power_state;
         let old = self
             .write()
-            .insert(uuid.clone(), info)
-            .map(|i| i.power_state);
+            .insert(uuid.clone(), t)
+            .map(|t| t.info.power_state);
         self.emit(&uuid, old, Some(new));
     }
 
@@ -127,42 +135,46 @@ impl States {
         if let Some(id) = container_id {
             self.bury(id);
         }
-        let old = self.write().remove(uuid).map(|i| i.power_state);
+        let old = self.write().remove(uuid).map(|t| t.info.power_state);
         if announce {
             self.emit(uuid, old, None);
         }
     }
 
     /// A full listing replaces what is known; differences become transitions.
-    pub fn replace_all(&self, infos: Vec<InstanceInfo>) {
-        let fresh: HashMap<String, InstanceInfo> = infos
+    pub fn replace_all(&self, all: Vec<Tracked>) {
+        let fresh: HashMap<String, Tracked> = all
             .into_iter()
-            .filter(|i| !i.uuid.is_empty())
-            .map(|i| (i.uuid.clone(), i))
+            .filter(|t| !t.info.uuid.is_empty())
+            .map(|t| (t.info.uuid.clone(), t))
             .collect();
         let old = std::mem::replace(&mut *self.write(), fresh.clone());
-        for (uuid, info) in &fresh {
+        for (uuid, t) in &fresh {
             self.emit(
                 uuid,
-                old.get(uuid).map(|i| i.power_state),
-                Some(info.power_state),
+                old.get(uuid).map(|o| o.info.power_state),
+                Some(t.info.power_state),
             );
         }
-        for (uuid, info) in &old {
+        for (uuid, t) in &old {
             if !fresh.contains_key(uuid) {
-                self.emit(uuid, Some(info.power_state), None);
+                self.emit(uuid, Some(t.info.power_state), None);
             }
         }
     }
 
     pub fn get(&self, uuid: &str) -> Option<InstanceInfo> {
-        self.read().get(uuid).cloned()
+        self.read().get(uuid).map(|t| t.info.clone())
     }
 
     pub fn list(&self) -> Vec<InstanceInfo> {
-        let mut out: Vec<InstanceInfo> = self.read().values().cloned().collect();
+        let mut out: Vec<InstanceInfo> = self.read().values().map(|t| t.info.clone()).collect();
         out.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.uuid.cmp(&b.uuid)));
         out
+    }
+
+    pub fn vcpus_used(&self) -> i64 {
+        self.read().values().map(|t| t.vcpus).sum()
     }
 
     /// True while the event stream is connected and the map complete.
@@ -221,12 +233,15 @@ mod tests {
         assert_eq!(lifecycle(Some(Shutdown), None), None);
     }
 
-    fn info(uuid: &str, s: PowerState) -> InstanceInfo {
-        InstanceInfo {
-            uuid: uuid.into(),
-            name: uuid.into(),
-            power_state: s,
-            container_id: "c".into(),
+    fn info(uuid: &str, s: PowerState) -> Tracked {
+        Tracked {
+            info: InstanceInfo {
+                uuid: uuid.into(),
+                name: uuid.into(),
+                power_state: s,
+                container_id: "c".into(),
+            },
+            vcpus: 1,
         }
     }
 
