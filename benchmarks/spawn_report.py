@@ -125,9 +125,9 @@ def write(r, docs):
       f"{m['memory']}, Linux {m['kernel']}, Docker {m['docker']}, {m['ovs']} "
       "(userspace datapath), nova {}, run id `{}`.\n".format(
           r["workers"]["driver"]["info"].get("nova"), r["workers"].get("run_id")))
-    w("The machine is shared: other engineers ran tests against the same dockerd "
-      "on the same 2 cores during the run, so absolute figures are noisy; the "
-      "ratios, measured side by side, are what to read.\n")
+    w("The machine may run other work against the same dockerd on the same 2 "
+      "cores during a run, so absolute figures are noisy; the ratios, measured "
+      "side by side, are what to read.\n")
     w("## What each path does\n")
     w("| path | what is timed |\n|---|---|")
     for v in ORDER:
@@ -195,8 +195,7 @@ def write(r, docs):
           "every second: 1000 of them load 2 cores), 8 "
           f"at a time ({s['boot_all_s']:.0f} s), destroyed the same way "
           f"({s['destroy_all_s']:.0f} s). The service lists every instance "
-          f"container of the host ({s['listed']} listed, including other "
-          "engineers' test instances).\n")
+          f"container of its Nova host ({s['listed']} listed).\n")
         w("| query | figure | raw Docker for reference | target |")
         w("|---|---|---|---|")
         w(f"| list_instances (median of {5 if not r['quick'] else 3}) | "
