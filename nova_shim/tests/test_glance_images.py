@@ -182,6 +182,22 @@ class GlanceImagesTestCase(base.FunctionalTestCase):
             self.glance("GET", f"/v2/images/{moved}")
         self.assertEqual(404, gone.exception.code)
 
+    def test_deleted_in_the_middle_of_a_move_its_image_leaves_glance(self):
+        inst = self.boot(self.create_image())
+        disk_info = self.driver.migrate_disk_and_power_off(
+            self.ctxt, inst, "198.18.250.250", inst.flavor, None)
+        moved = json.loads(disk_info)["novadock_image"]
+        self.glance_ids.append(moved)
+        self.assertEqual(inst.uuid, self.glance(
+            "GET", f"/v2/images/{moved}")["novadock_migration_of"])
+
+        self.driver.destroy(self.ctxt, inst, None)
+        with self.assertRaises(urllib.error.HTTPError) as gone:
+            self.glance("GET", f"/v2/images/{moved}")
+        self.assertEqual(404, gone.exception.code)
+        self.assertIsNone(inspect_image(f"novadock-glance:{moved}"))
+        self.assertIsNone(service.inspect_container(f"nova-{inst.uuid}"))
+
     def test_ten_concurrent_boots_of_one_image_download_it_once(self):
         image_id = self.create_image()
         instances = [self.make_instance() for _ in range(10)]

@@ -304,6 +304,11 @@ class DockerDriver(driver.ComputeDriver):
         # A revert destroys the resized instance first; on the same host the
         # old container, set aside, must survive that.
         reverting = _field(instance, "task_state") == task_states.RESIZE_REVERTING
+        if not reverting:
+            # Deleted in the middle of a move to another host: the image
+            # exported for it goes from Glance too (the service alone would
+            # drop only the engine's copy, and with it the Glance id).
+            self._forget_migration_images(context, instance)
         self._api.destroy(instance.uuid, _network_info(network_info),
                           keep_resize=reverting)
 
