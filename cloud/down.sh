@@ -34,7 +34,7 @@ if $purge && [ -d /var/lib/mysql/mysql ]; then
     mapfile -t instances < <(cloud_mysql -N -e "SELECT uuid FROM nova.instances" 2>/dev/null || true)
     mapfile -t images < <(cloud_mysql -N -e "SELECT id FROM glance.images" 2>/dev/null || true)
     cloud_log "dropping the cloud's databases"
-    for db in keystone placement glance nova_api nova nova_cell0 neutron; do
+    for db in "${CLOUD_DATABASES[@]}"; do
         cloud_mysql -e "DROP DATABASE IF EXISTS $db"
     done
 fi

@@ -29,7 +29,7 @@ failed=0
 # started it.
 cloud_start_docker
 left() { echo "purge-check: FAIL: $*"; failed=1; }
-for db in keystone placement glance nova_api nova nova_cell0 neutron; do
+for db in "${CLOUD_DATABASES[@]}"; do
     if [ -d "/var/lib/mysql/$db" ]; then left "database $db"; fi
 done
 for u in "${instances[@]}"; do

@@ -29,6 +29,9 @@ NEUTRON_VERSION=29.0.0
 NOVA_VERSION=34.0.0
 OSC_VERSION=10.5.0
 
+# The cloud's databases: made by up.sh, dropped by down.sh --purge.
+CLOUD_DATABASES=(keystone placement glance nova_api nova nova_cell0 neutron)
+
 declare -A CLOUD_PORTS=([keystone]=5000 [glance]=9292 [placement]=8778 [nova-api]=8774 [neutron]=9696)
 
 cloud_log() { printf '%s cloud: %s\n' "$(date +%H:%M:%S)" "$*"; }

@@ -147,7 +147,7 @@ cloud_start_mariadb() {
         cloud_fail "the databases of an earlier cloud exist, but its credentials ($CLOUD_ETC/secrets.env) are gone; run cloud/down.sh --purge first"
     fi
     local db
-    for db in keystone placement glance nova_api nova nova_cell0 neutron; do
+    for db in "${CLOUD_DATABASES[@]}"; do
         cloud_mysql -e "CREATE DATABASE IF NOT EXISTS $db CHARACTER SET utf8mb4"
     done
     cloud_mysql -e "CREATE USER IF NOT EXISTS 'novadock'@'127.0.0.1' IDENTIFIED BY '$DB_PASSWORD';

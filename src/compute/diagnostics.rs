@@ -4,7 +4,7 @@
 use bollard::query_parameters::StatsOptions;
 use futures_util::StreamExt;
 
-use super::{Compute, info, label, power_state};
+use super::{Compute, claimed_vcpus, info, label, power_state};
 use crate::docker::naming;
 use crate::error::ApiError;
 use crate::image::catalog::parse_rfc3339;
@@ -80,9 +80,7 @@ impl Compute {
                 (true, Some(t)) => (now - t).max(0),
                 _ => 0,
             },
-            vcpus: label(&c, naming::LABEL_VCPUS)
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0),
+            vcpus: claimed_vcpus(label(&c, naming::LABEL_VCPUS)),
             cpu_time_ns,
             memory_limit_mb: limit / (1024 * 1024),
             // Rounded up: a running container always uses some memory.

@@ -231,12 +231,15 @@ pub fn info(c: &ContainerInspectResponse) -> InstanceInfo {
     }
 }
 
+/// The vCPUs a container's flavor claims, from its label's value.
+pub fn claimed_vcpus(label_value: Option<&str>) -> i64 {
+    label_value.and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
 /// What the power-state map keeps of a container.
 pub fn tracked(c: &ContainerInspectResponse) -> Tracked {
     Tracked {
         info: info(c),
-        vcpus: label(c, naming::LABEL_VCPUS)
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0),
+        vcpus: claimed_vcpus(label(c, naming::LABEL_VCPUS)),
     }
 }

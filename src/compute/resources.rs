@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde_json::json;
 
-use super::Compute;
+use super::{Compute, claimed_vcpus};
 use crate::docker::naming;
 use crate::docker::version_to_int;
 use crate::error::ApiError;
@@ -140,12 +140,13 @@ impl Compute {
             .container_summaries()
             .await?
             .iter()
-            .filter_map(|c| {
-                c.labels
-                    .as_ref()?
-                    .get(naming::LABEL_VCPUS)?
-                    .parse::<i64>()
-                    .ok()
+            .map(|c| {
+                claimed_vcpus(
+                    c.labels
+                        .as_ref()
+                        .and_then(|l| l.get(naming::LABEL_VCPUS))
+                        .map(String::as_str),
+                )
             })
             .sum())
     }
