@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod digest;
 pub mod engine;
 pub mod glance;
+pub mod tarball;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -102,9 +103,7 @@ impl Images {
             && !want.eq_ignore_ascii_case(got)
         {
             // Never tagged, so never used; removed unless an older copy shares it.
-            if let Err(e) = engine::remove(&self.docker, &loaded.docker_id).await {
-                tracing::warn!(image = glance_id, "removing the rejected image: {e}");
-            }
+            engine::remove_if_untagged(&self.docker, &loaded.docker_id).await;
             return Err(ApiError::ImageUnacceptable(format!(
                 "image {glance_id}: the {algo} of the downloaded data is {got}, Glance says {want}"
             )));

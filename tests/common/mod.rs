@@ -462,3 +462,42 @@ pub fn docker_save(reference: &str) -> Vec<u8> {
     assert!(out.status.success());
     out.stdout
 }
+
+/// A small image of its own (busybox, a marker file, `extra_mib` MiB of
+/// noise), saved to `dir/image.tar` and removed from the engine: its
+/// tarball and Docker id.
+pub fn unique_image(dir: &Path, extra_mib: usize) -> (PathBuf, String) {
+    let root = dir.join("rootfs");
+    std::fs::create_dir_all(root.join("bin")).expect("rootfs");
+    std::fs::copy("/bin/busybox", root.join("bin/busybox")).expect("busybox-static");
+    std::os::unix::fs::symlink("busybox", root.join("bin/sh")).expect("sh");
+    std::os::unix::fs::symlink("busybox", root.join("bin/sleep")).expect("sleep");
+    std::os::unix::fs::symlink("busybox", root.join("bin/cat")).expect("cat");
+    std::fs::write(root.join("marker"), new_uuid()).expect("marker");
+    let mut blob = Vec::with_capacity(extra_mib << 20);
+    let mut x: u64 = uuid::Uuid::new_v4().as_u128() as u64 | 1;
+    while blob.len() < extra_mib << 20 {
+        // xorshift: incompressible enough, and fast.
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        blob.extend_from_slice(&x.to_le_bytes());
+    }
+    std::fs::write(root.join("blob"), blob).expect("blob");
+    let tag = format!("novadock-fault/{}:1", &new_uuid()[..8]);
+    let script = format!(
+        "tar -C {} -c . | docker import -c 'CMD [\"/bin/sleep\", \"600\"]' - {tag} >/dev/null",
+        root.display()
+    );
+    run("sh", &["-c", &script]);
+    let id = run("docker", &["image", "inspect", "-f", "{{.Id}}", &tag])
+        .trim()
+        .to_string();
+    let tarball = dir.join("image.tar");
+    run(
+        "docker",
+        &["save", "-o", &tarball.display().to_string(), &tag],
+    );
+    run("docker", &["rmi", &tag]);
+    (tarball, id)
+}
