@@ -148,6 +148,9 @@ pub struct NovadockConfig {
     pub ovs_bridge: String,
     /// Address of the read-only Glance facade; None serves none.
     pub glance_facade_listen: Option<std::net::SocketAddr>,
+    /// Spawns without Glance access may name an engine image (tests and
+    /// single-operator hosts only: the name is the user's).
+    pub allow_local_images: bool,
 }
 
 /// The `[DEFAULT]` options of Nova that shape what the host reports.
@@ -187,6 +190,7 @@ pub const NOVADOCK_KEYS: &[&str] = &[
     "ovs_vsctl_timeout",
     "default_route",
     "glance_facade_listen",
+    "allow_local_images",
     // Read by the Python driver only.
     "api_timeout",
     "action_timeout",
@@ -284,6 +288,7 @@ impl Config {
                 other => return Err(invalid("default_route", other, "must be nova or docker")),
             },
             glance_facade_listen: raw.parsed(s, "glance_facade_listen")?,
+            allow_local_images: raw.parsed(s, "allow_local_images")?.unwrap_or(false),
             ovs_bridge: raw
                 .get("neutron", "ovs_bridge")
                 .filter(|v| !v.is_empty())

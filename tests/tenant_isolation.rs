@@ -220,3 +220,44 @@ async fn a_tarball_with_foreign_entries_is_refused() {
     assert!(body.contains("etc/evil"), "{body}");
     assert_eq!(image_id(&format!("novadock-glance:{id}")), None);
 }
+
+/// A boot without Glance access cannot name an engine image: not another
+/// project's cached Glance image by its tag, not a resize's filesystem,
+/// not the operator's test image. Only Glance, with the user's token,
+/// chooses what a container runs.
+#[tokio::test]
+async fn a_boot_cannot_name_an_engine_image() {
+    let base = compute().await;
+    let strict = novadock::compute::Compute::new(
+        base.docker().clone(),
+        config("allow_local_images = false\n"),
+    )
+    .expect("compute");
+    let victim = new_uuid();
+    let _tags = Tags(vec![format!("novadock-glance:{victim}")]);
+    run(
+        "docker",
+        &["tag", TEST_IMAGE, &format!("novadock-glance:{victim}")],
+    );
+    for (id, name) in [
+        (None, format!("novadock-glance:{victim}")),
+        (Some(victim.clone()), "anything".to_string()),
+        (None, TEST_IMAGE.to_string()),
+    ] {
+        let uuid = new_uuid();
+        let _g = Cleanup(uuid.clone());
+        let mut r = spawn_request(&uuid);
+        r["image"]["id"] = json!(id);
+        r["image"]["name"] = json!(name);
+        let req: novadock::model::SpawnRequest = serde_json::from_value(r).expect("request");
+        let e = strict
+            .spawn(&req)
+            .await
+            .expect_err("no Glance access, no boot");
+        assert!(e.to_string().contains("allow_local_images"), "{e}");
+        assert!(
+            docker_inspect(&format!("nova-{uuid}")).is_none(),
+            "no container"
+        );
+    }
+}

@@ -134,7 +134,7 @@ impl Compute {
         let mut from_old = req.clone();
         from_old.glance = None;
         from_old.image.id = None;
-        from_old.image.name = Some(committed);
+        from_old.image.local = Some(committed);
         self.spawn(&from_old).await
     }
 
