@@ -175,6 +175,14 @@ pub struct Config {
     pub nova: NovaConfig,
 }
 
+/// The vCPU allocation ratio a novadock host starts with when nova.conf
+/// sets none. A container's vCPUs become CPU shares (a weight), never
+/// reserved cores, so Nova's 4.0 (made for VMs whose vCPUs are threads that
+/// hold a core) stopped a 2-core host at 8 small containers while its memory
+/// held hundreds. At 64 each vCPU still gets at least 1/64 of a core when
+/// every slot is busy, and memory, which is a hard limit, is what fills up.
+pub const DEFAULT_CPU_ALLOCATION_RATIO: f64 = 64.0;
+
 /// Every `[novadock]` option (the Python driver's own ones included).
 pub const NOVADOCK_KEYS: &[&str] = &[
     "socket_path",
@@ -308,10 +316,12 @@ impl Config {
             cpu_allocation_ratio: raw.parsed(d, "cpu_allocation_ratio")?,
             ram_allocation_ratio: raw.parsed(d, "ram_allocation_ratio")?,
             disk_allocation_ratio: raw.parsed(d, "disk_allocation_ratio")?,
-            // Defaults are Nova's own (nova/conf/compute.py).
+            // Defaults are Nova's own (nova/conf/compute.py) but for vCPUs: a
+            // container's vCPUs are a CPU weight, not cores it holds (see
+            // DEFAULT_CPU_ALLOCATION_RATIO).
             initial_cpu_allocation_ratio: raw
                 .parsed(d, "initial_cpu_allocation_ratio")?
-                .unwrap_or(4.0),
+                .unwrap_or(DEFAULT_CPU_ALLOCATION_RATIO),
             initial_ram_allocation_ratio: raw
                 .parsed(d, "initial_ram_allocation_ratio")?
                 .unwrap_or(1.0),
@@ -360,7 +370,7 @@ mod tests {
         assert_eq!(c.nova.host.as_deref(), Some("cn1"));
         assert_eq!(c.nova.reserved_host_memory_mb, 512);
         assert_eq!(c.nova.cpu_allocation_ratio, None);
-        assert_eq!(c.nova.initial_cpu_allocation_ratio, 4.0);
+        assert_eq!(c.nova.initial_cpu_allocation_ratio, 64.0);
         assert!(c.novadock.nova_default_route);
         assert_eq!(c.novadock.ovs_bridge, "br-int");
         let c = Config::from_raw(&raw(&[

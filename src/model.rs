@@ -12,7 +12,6 @@ pub enum PowerState {
     Running,
     Paused,
     Shutdown,
-    Crashed,
     Suspended,
 }
 
