@@ -148,6 +148,10 @@ pub struct NovadockConfig {
     pub ovs_bridge: String,
     /// Address of the read-only Glance facade; None serves none.
     pub glance_facade_listen: Option<std::net::SocketAddr>,
+    /// How the facade knows its callers (see FacadeAuth).
+    pub glance_facade_auth: FacadeAuth,
+    /// Glance's URL for the facade's visibility checks; else the token's catalog.
+    pub glance_endpoint: Option<String>,
     /// Spawns without Glance access may name an engine image (tests and
     /// single-operator hosts only: the name is the user's).
     pub allow_local_images: bool,
@@ -175,6 +179,17 @@ pub struct Config {
     pub nova: NovaConfig,
 }
 
+/// Who may read the Glance facade.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FacadeAuth {
+    /// A Keystone token on every request, validated at this identity URL;
+    /// a project sees only the images Glance shows it.
+    Keystone(String),
+    /// Everyone sees everything (`glance_facade_auth_strategy = noauth`), as
+    /// a Glance run with `auth_strategy = noauth`: tests only.
+    NoAuth,
+}
+
 /// The vCPU allocation ratio a novadock host starts with when nova.conf
 /// sets none. A container's vCPUs become CPU shares (a weight), never
 /// reserved cores, so Nova's 4.0 (made for VMs whose vCPUs are threads that
@@ -198,6 +213,8 @@ pub const NOVADOCK_KEYS: &[&str] = &[
     "ovs_vsctl_timeout",
     "default_route",
     "glance_facade_listen",
+    "glance_facade_auth_strategy",
+    "glance_facade_auth_url",
     "allow_local_images",
     // Read by the Python driver only.
     "api_timeout",
@@ -296,6 +313,49 @@ impl Config {
                 other => return Err(invalid("default_route", other, "must be nova or docker")),
             },
             glance_facade_listen: raw.parsed(s, "glance_facade_listen")?,
+            glance_facade_auth: match raw
+                .get(s, "glance_facade_auth_strategy")
+                .unwrap_or("keystone")
+            {
+                "keystone" | "" => {
+                    // nova.conf names Keystone for the service's own clients.
+                    let url = [
+                        (s, "glance_facade_auth_url"),
+                        ("keystone_authtoken", "www_authenticate_uri"),
+                        ("keystone_authtoken", "auth_url"),
+                        ("placement", "auth_url"),
+                    ]
+                    .iter()
+                    .find_map(|(sec, key)| raw.get(sec, key).filter(|v| !v.is_empty()));
+                    match url {
+                        Some(u) => FacadeAuth::Keystone(u.to_string()),
+                        None if raw
+                            .get(s, "glance_facade_listen")
+                            .is_some_and(|v| !v.is_empty()) =>
+                        {
+                            return Err(invalid(
+                                "glance_facade_auth_url",
+                                "",
+                                "the Glance facade checks Keystone tokens: set it (or [keystone_authtoken] \
+                                 auth_url or [placement] auth_url)",
+                            ));
+                        }
+                        None => FacadeAuth::NoAuth,
+                    }
+                }
+                "noauth" => FacadeAuth::NoAuth,
+                other => {
+                    return Err(invalid(
+                        "glance_facade_auth_strategy",
+                        other,
+                        "must be keystone or noauth",
+                    ));
+                }
+            },
+            glance_endpoint: raw
+                .get("glance", "endpoint_override")
+                .filter(|v| !v.is_empty())
+                .map(String::from),
             allow_local_images: raw.parsed(s, "allow_local_images")?.unwrap_or(false),
             ovs_bridge: raw
                 .get("neutron", "ovs_bridge")

@@ -401,7 +401,7 @@ impl EventStream {
 /// A request with a binary body over any stream; the answer's status and
 /// de-chunked body bytes.
 pub async fn exchange<S>(
-    mut s: S,
+    s: S,
     method: &str,
     path: &str,
     content_type: &str,
@@ -410,8 +410,26 @@ pub async fn exchange<S>(
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
+    exchange_with_headers(s, method, path, &[("Content-Type", content_type)], body).await
+}
+
+/// One request with the given headers, read to the end: status and body.
+pub async fn exchange_with_headers<S>(
+    mut s: S,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, Vec<u8>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
     let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: novadock\r\nConnection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: novadock\r\nConnection: close\r\n{extra}Content-Length: {}\r\n\r\n",
         body.len()
     );
     s.write_all(head.as_bytes()).await.expect("write");
