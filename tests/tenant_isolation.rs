@@ -261,3 +261,179 @@ async fn a_boot_cannot_name_an_engine_image() {
         );
     }
 }
+
+fn req(v: Value) -> novadock::model::SpawnRequest {
+    serde_json::from_value(v).expect("request")
+}
+
+/// An image of a tenant's that carries the service's old labels for moves
+/// (`org.openstack.nova.migration-of`, `-resize-of`) naming another
+/// project's server: that server's resize and move housekeeping neither
+/// removes it nor hands its Glance id on for deletion.
+#[tokio::test]
+async fn forged_image_labels_move_nothing() {
+    let c = compute().await;
+    let svc = serve(compute().await).await;
+    let victim = new_uuid();
+    let _g = Cleanup(victim.clone());
+    let _g2 = Cleanup(format!("{victim}-resize"));
+    let tenant_image = new_uuid();
+    let _tags = Tags(vec![
+        format!("novadock-glance:{tenant_image}"),
+        format!("novadock-glance-store:{tenant_image}"),
+    ]);
+    let dir = TempDir::new();
+    let (tarball, _) = unique_image_with(
+        &dir.0,
+        0,
+        &[
+            &format!("LABEL org.openstack.nova.migration-of={victim}"),
+            &format!("LABEL org.openstack.nova.resize-of={victim}"),
+            &format!("LABEL org.openstack.nova.instance-uuid={victim}"),
+        ],
+    );
+    let data = std::fs::read(&tarball).expect("tarball");
+    let (status, body) = store(&svc.socket, &tenant_image, &data).await;
+    assert_eq!(status, 201, "{body}");
+
+    let r = spawn_request(&victim);
+    c.spawn(&req(r.clone())).await.expect("spawn");
+    let here = c.host().await.expect("host").host_ip;
+    c.migrate_out(&victim, &here, 0, 0).await.expect("resize");
+    c.finish_migration(&req(r)).await.expect("finish");
+    c.confirm_migration(&victim).await.expect("confirm");
+    assert_eq!(
+        c.forget_migration_images(&victim).await.expect("forget"),
+        Vec::<String>::new(),
+        "no Glance image of the tenant's goes with the victim's move"
+    );
+    c.destroy(&victim, &[]).await.expect("destroy");
+    for t in [
+        format!("novadock-glance:{tenant_image}"),
+        format!("novadock-glance-store:{tenant_image}"),
+    ] {
+        assert!(image_id(&t).is_some(), "{t} stays");
+    }
+}
+
+/// A cold migration's destination runs on the exported image. A snapshot
+/// taken there, the source's clean-up after confirm, and deletes in every
+/// state of the move: the snapshot survives, and every delete works.
+#[tokio::test]
+async fn moves_keep_snapshots_and_deletes_work_in_every_state() {
+    let c = compute().await;
+    let uuid = new_uuid();
+    let _g = Cleanup(uuid.clone());
+    let _g2 = Cleanup(format!("{uuid}-resize"));
+    let (export, snap) = (new_uuid(), new_uuid());
+    let _tags = Tags(vec![
+        format!("novadock-glance:{export}"),
+        format!("novadock-glance:{snap}"),
+        format!("novadock-migration:{uuid}"),
+    ]);
+    let r = spawn_request(&uuid);
+    c.spawn(&req(r.clone())).await.expect("spawn");
+    // To another host: the source sets its container aside and exports it.
+    c.migrate_out(&uuid, "198.18.250.250", 0, 0)
+        .await
+        .expect("migrate");
+    c.export_migration_image(&uuid, &export)
+        .await
+        .expect("export");
+    // The destination (this engine too) boots the exported Glance image.
+    let mut dest = r.clone();
+    dest["image"]["id"] = json!(export);
+    c.spawn(&req(dest)).await.expect("the destination boots");
+    // The user snapshots the moved server.
+    c.snapshot(&uuid, &snap).await.expect("snapshot");
+    // The destination's delete asks for the move's images first, while its
+    // container runs on the exported image: no failure, nothing in use lost.
+    let ids = c
+        .forget_migration_images(&uuid)
+        .await
+        .expect("asked while the image is in use");
+    assert_eq!(ids, vec![export.clone()], "the export, never the snapshot");
+    assert!(image_id(&format!("novadock-glance:{snap}")).is_some());
+    c.destroy(&uuid, &[])
+        .await
+        .expect("delete the moved server");
+    assert!(
+        image_id(&format!("novadock-glance:{snap}")).is_some(),
+        "the snapshot survives the delete"
+    );
+
+    // A server deleted in the middle of a move (set aside, exported).
+    let mid = new_uuid();
+    let _g3 = Cleanup(mid.clone());
+    let _g4 = Cleanup(format!("{mid}-resize"));
+    let mid_export = new_uuid();
+    let _t2 = Tags(vec![format!("novadock-glance:{mid_export}")]);
+    c.spawn(&req(spawn_request(&mid))).await.expect("spawn");
+    c.migrate_out(&mid, "198.18.250.250", 0, 0)
+        .await
+        .expect("migrate");
+    c.export_migration_image(&mid, &mid_export)
+        .await
+        .expect("export");
+    assert_eq!(
+        c.forget_migration_images(&mid).await.expect("forget"),
+        vec![mid_export.clone()]
+    );
+    c.destroy(&mid, &[]).await.expect("delete mid-move");
+    assert!(docker_inspect(&format!("nova-{mid}-resize")).is_none());
+    assert_eq!(image_id(&format!("novadock-glance:{mid_export}")), None);
+
+    // Resized on this host, unconfirmed; and resized then reverted.
+    for revert in [false, true] {
+        let u = new_uuid();
+        let _g5 = Cleanup(u.clone());
+        let _g6 = Cleanup(format!("{u}-resize"));
+        let r = spawn_request(&u);
+        c.spawn(&req(r.clone())).await.expect("spawn");
+        let here = c.host().await.expect("host").host_ip;
+        c.migrate_out(&u, &here, 0, 0).await.expect("resize");
+        c.finish_migration(&req(r)).await.expect("finish");
+        if revert {
+            c.revert_migration(&u, &[], true).await.expect("revert");
+        }
+        c.forget_migration_images(&u).await.expect("forget");
+        c.destroy(&u, &[]).await.expect("delete");
+        assert!(docker_inspect(&format!("nova-{u}")).is_none());
+        assert!(docker_inspect(&format!("nova-{u}-resize")).is_none());
+    }
+}
+
+/// Deleting a Glance image that a server still runs on works as with a
+/// VM's copy: the server keeps running, Glance's store mark goes, and the
+/// engine keeps the image only as cache (nothing half-done, no failure).
+#[tokio::test]
+async fn deleting_a_glance_image_in_use_leaves_the_server_running() {
+    let c = compute().await;
+    let svc = serve(compute().await).await;
+    let id = new_uuid();
+    let _tags = Tags(vec![
+        format!("novadock-glance:{id}"),
+        format!("novadock-glance-store:{id}"),
+    ]);
+    // An image of its own: the test image's other tags would keep it anyway.
+    let dir = TempDir::new();
+    let (tarball, _) = unique_image(&dir.0, 0);
+    let data = std::fs::read(&tarball).expect("tarball");
+    let (status, body) = store(&svc.socket, &id, &data).await;
+    assert_eq!(status, 201, "{body}");
+    let uuid = new_uuid();
+    let _g = Cleanup(uuid.clone());
+    let mut r = spawn_request(&uuid);
+    r["image"]["id"] = json!(id);
+    r["image"]["name"] = json!("not-a-reference");
+    c.spawn(&req(r)).await.expect("boots from the stored image");
+    let deleted = request(&svc.socket, "DELETE", &format!("/v1/images/{id}"), None).await;
+    assert!(deleted.status < 300, "{}", deleted.raw);
+    assert_eq!(image_id(&format!("novadock-glance-store:{id}")), None);
+    assert!(image_id(&format!("novadock-glance:{id}")).is_some());
+    assert_eq!(
+        c.get_info(&uuid).await.expect("info").power_state,
+        novadock::model::PowerState::Running
+    );
+    c.destroy(&uuid, &[]).await.expect("destroy");
+}

@@ -4,7 +4,9 @@
 use std::sync::{Arc, Mutex};
 
 use bollard::Docker;
-use bollard::query_parameters::{ImportImageOptions, RemoveImageOptions, TagImageOptions};
+use bollard::query_parameters::{
+    ImportImageOptions, ListContainersOptions, RemoveImageOptions, TagImageOptions,
+};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 
@@ -207,7 +209,25 @@ pub async fn tag_stored(docker: &Docker, docker_id: &str, glance_id: &str) -> Re
     .await
 }
 
-async fn tag_in(docker: &Docker, docker_id: &str, repo: &str, tag: &str) -> Result<(), ApiError> {
+/// Whether a container (running or not) is made from the image.
+pub async fn in_use(docker: &Docker, docker_id: &str) -> Result<bool, ApiError> {
+    let containers = docker
+        .list_containers(Some(ListContainersOptions {
+            all: true,
+            ..Default::default()
+        }))
+        .await?;
+    Ok(containers
+        .iter()
+        .any(|c| c.image_id.as_deref() == Some(docker_id)))
+}
+
+pub async fn tag_in(
+    docker: &Docker,
+    docker_id: &str,
+    repo: &str,
+    tag: &str,
+) -> Result<(), ApiError> {
     let opts = TagImageOptions {
         repo: Some(repo.to_string()),
         tag: Some(tag.to_string()),

@@ -190,11 +190,16 @@ impl Images {
         ))
     }
 
-    /// glance_store `delete`: Glance's mark first, then the image (which
-    /// stays while a container runs on it).
+    /// glance_store `delete`: Glance's mark, then the image. A server's
+    /// container may still run on it: as with a VM's copy of a deleted
+    /// image, it keeps running, and the image stays as cache (pruned once
+    /// unused) rather than failing the delete half-way.
     pub async fn delete(&self, glance_id: &str) -> Result<(), ApiError> {
         engine::remove(&self.docker, &naming::glance_store_reference(glance_id)).await?;
-        engine::remove(&self.docker, &naming::glance_image_reference(glance_id)).await
+        match engine::remove(&self.docker, &naming::glance_image_reference(glance_id)).await {
+            Ok(()) | Err(ApiError::InstanceInvalidState(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// A snapshot: the committed image goes to Glance as `docker save` data.

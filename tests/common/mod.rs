@@ -485,6 +485,12 @@ pub fn docker_save(reference: &str) -> Vec<u8> {
 /// noise), saved to `dir/image.tar` and removed from the engine: its
 /// tarball and Docker id.
 pub fn unique_image(dir: &Path, extra_mib: usize) -> (PathBuf, String) {
+    unique_image_with(dir, extra_mib, &[])
+}
+
+/// `unique_image` with Dockerfile instructions of the image's own (`LABEL
+/// ...`): what a tenant's image may carry.
+pub fn unique_image_with(dir: &Path, extra_mib: usize, changes: &[&str]) -> (PathBuf, String) {
     let root = dir.join("rootfs");
     std::fs::create_dir_all(root.join("bin")).expect("rootfs");
     std::fs::copy("/bin/busybox", root.join("bin/busybox")).expect("busybox-static");
@@ -503,8 +509,9 @@ pub fn unique_image(dir: &Path, extra_mib: usize) -> (PathBuf, String) {
     }
     std::fs::write(root.join("blob"), blob).expect("blob");
     let tag = format!("novadock-fault/{}:1", &new_uuid()[..8]);
+    let extra: String = changes.iter().map(|c| format!(" -c '{c}'")).collect();
     let script = format!(
-        "tar -C {} -c . | docker import -c 'CMD [\"/bin/sleep\", \"600\"]' - {tag} >/dev/null",
+        "tar -C {} -c . | docker import -c 'CMD [\"/bin/sleep\", \"600\"]'{extra} - {tag} >/dev/null",
         root.display()
     );
     run("sh", &["-c", &script]);
