@@ -12,6 +12,7 @@ pub mod reconcile;
 pub mod resources;
 pub mod snapshot;
 pub mod state;
+pub mod stop_signal;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -47,6 +48,7 @@ impl Compute {
             ovs: Ovs {
                 db: n.ovsdb_connection.clone(),
                 timeout_secs: n.ovs_vsctl_timeout,
+                owner: config.nova.host_name(),
             },
             default_bridge: n.ovs_bridge.clone(),
             nova_default_route: n.nova_default_route,
