@@ -46,6 +46,9 @@ struct FakeGlance {
     data: Bytes,
     /// While set, the image data stops halfway and the connection breaks.
     broken: Arc<AtomicBool>,
+    /// While set, the image data stops halfway and the connection stays
+    /// open with nothing more: a stalled Glance.
+    stalled: Arc<AtomicBool>,
 }
 
 /// Glance's two image routes, as another host's Glance would answer them.
@@ -61,6 +64,13 @@ async fn fake_glance(glance: FakeGlance) -> String {
     }
     async fn file(State(g): State<FakeGlance>) -> axum::response::Response {
         let half = g.data.len() / 2;
+        if g.stalled.load(Ordering::SeqCst) {
+            let first =
+                futures_util::stream::iter(vec![Ok::<_, std::io::Error>(g.data.slice(..half))]);
+            return axum::response::Response::new(Body::from_stream(
+                futures_util::StreamExt::chain(first, futures_util::stream::pending()),
+            ));
+        }
         let chunks: Vec<Result<Bytes, std::io::Error>> = if g.broken.load(Ordering::SeqCst) {
             vec![
                 Ok(g.data.slice(..half)),
@@ -95,6 +105,7 @@ async fn glance_going_away_mid_download_loads_nothing_and_the_retry_boots() {
     let glance = FakeGlance {
         data: Bytes::from(std::fs::read(&tarball).expect("tarball")),
         broken: Arc::new(AtomicBool::new(true)),
+        stalled: Arc::new(AtomicBool::new(false)),
     };
     let access = GlanceAccess {
         endpoint: fake_glance(glance.clone()).await,
@@ -128,6 +139,62 @@ async fn glance_going_away_mid_download_loads_nothing_and_the_retry_boots() {
     assert_eq!(info.power_state, PowerState::Running);
     assert!(!exec(&uuid, "cat /marker").is_empty());
     c.destroy(&uuid, &[]).await.expect("destroy");
+}
+
+/// A Glance that stops sending in the middle of an image fails that boot
+/// after `glance_read_timeout`, not the 6-hour transfer limit, and another
+/// image boots meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_glance_fails_its_boot_in_time_while_another_image_boots() {
+    let c = Compute::new(
+        compute().await.docker().clone(),
+        config("glance_read_timeout = 3\n"),
+    )
+    .expect("compute");
+    let dir = TempDir::new();
+    let (tarball, image_id) = unique_image(&dir.0, 4);
+    let _img = ImageCleanup(image_id.clone());
+    let glance = FakeGlance {
+        data: Bytes::from(std::fs::read(&tarball).expect("tarball")),
+        broken: Arc::new(AtomicBool::new(false)),
+        stalled: Arc::new(AtomicBool::new(true)),
+    };
+    let access = GlanceAccess {
+        endpoint: fake_glance(glance.clone()).await,
+        token: "t".into(),
+    };
+    let glance_id = new_uuid();
+    let _i = ImageCleanup(format!("novadock-glance:{glance_id}"));
+    let (stalled, other) = (new_uuid(), new_uuid());
+    let (_g1, _g2) = (Cleanup(stalled.clone()), Cleanup(other.clone()));
+    let mut r = spawn_request(&stalled);
+    r["image"]["id"] = glance_id.clone().into();
+    r["glance"] = serde_json::to_value(&access).expect("access");
+
+    let started = std::time::Instant::now();
+    let c2 = c.clone();
+    let waiting = tokio::spawn(async move { c2.spawn(&req(r)).await });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let info = c
+        .spawn(&req(spawn_request(&other)))
+        .await
+        .expect("another image boots meanwhile");
+    assert_eq!(info.power_state, PowerState::Running);
+    assert!(!waiting.is_finished(), "the stalled boot still waits");
+
+    let err = waiting
+        .await
+        .expect("task")
+        .expect_err("a stalled download fails");
+    let took = started.elapsed();
+    assert!(matches!(err, ApiError::ImageUnavailable(_)), "{err}");
+    assert!(
+        took < std::time::Duration::from_secs(20),
+        "failed after {took:?}"
+    );
+    assert!(docker_inspect(&format!("nova-{stalled}")).is_none());
+    assert!(docker_inspect_image(&format!("novadock-glance:{glance_id}")).is_none());
+    c.destroy(&other, &[]).await.expect("destroy");
 }
 
 // -- A private dockerd --------------------------------------------------------

@@ -55,7 +55,10 @@ impl Compute {
         };
         let host = config.nova.host_name();
         Ok(Compute {
-            images: Images::new(docker.clone())?,
+            images: Images::new(
+                docker.clone(),
+                std::time::Duration::from_secs(config.novadock.glance_read_timeout),
+            )?,
             docker,
             config,
             network,
