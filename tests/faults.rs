@@ -9,16 +9,17 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::State;
 use axum::routing::get;
 use bytes::Bytes;
+use common::private_dockerd::PrivateDockerd;
 use common::*;
 use novadock::compute::Compute;
 use novadock::error::ApiError;
@@ -26,14 +27,6 @@ use novadock::model::{GlanceAccess, PowerState, SpawnRequest};
 
 fn req(v: serde_json::Value) -> SpawnRequest {
     serde_json::from_value(v).expect("request")
-}
-
-fn docker_cli(host: Option<&str>, args: &[&str]) -> std::process::Output {
-    let mut cmd = Command::new("docker");
-    if let Some(h) = host {
-        cmd.args(["-H", h]);
-    }
-    cmd.args(args).output().expect("docker CLI")
 }
 
 /// A unique, bootable image: the test image's busybox plus `extra_mib` of
@@ -198,148 +191,6 @@ async fn a_stalled_glance_fails_its_boot_in_time_while_another_image_boots() {
 }
 
 // -- A private dockerd --------------------------------------------------------
-
-/// A dockerd of the test's own (live-restore), on its own bridge in
-/// 198.19.<net>.0/24, optionally on a small tmpfs so that its disk can fill
-/// up. Stopped by its PID. (Not `--bridge=none`: that makes dockerd delete
-/// the host's docker0.)
-struct PrivateDockerd {
-    dir: PathBuf,
-    root: PathBuf,
-    bridge: String,
-    tmpfs: bool,
-}
-
-impl PrivateDockerd {
-    fn start(net: u8, tmpfs_size: Option<&str>) -> Self {
-        let tag = &new_uuid()[..8];
-        let d = PrivateDockerd {
-            dir: PathBuf::from(format!("/run/novadock-fault-{tag}")),
-            root: PathBuf::from(format!("/var/lib/novadock-fault-{tag}")),
-            bridge: format!("ndf-{tag}"),
-            tmpfs: tmpfs_size.is_some(),
-        };
-        run("ip", &["link", "add", &d.bridge, "type", "bridge"]);
-        let addr = format!("198.19.{net}.1/24");
-        run("ip", &["addr", "add", &addr, "dev", &d.bridge]);
-        run("ip", &["link", "set", &d.bridge, "up"]);
-        std::fs::create_dir_all(&d.dir).expect("run dir");
-        std::fs::create_dir_all(&d.root).expect("data root");
-        if let Some(size) = tmpfs_size {
-            run(
-                "mount",
-                &[
-                    "-t",
-                    "tmpfs",
-                    "-o",
-                    &format!("size={size}"),
-                    "tmpfs",
-                    &d.root.display().to_string(),
-                ],
-            );
-        }
-        d.launch();
-        // The test image, for spawns.
-        let script = format!(
-            "docker save {TEST_IMAGE} | docker -H {} load >/dev/null",
-            d.url()
-        );
-        run("sh", &["-c", &script]);
-        d
-    }
-
-    fn url(&self) -> String {
-        format!("unix://{}/docker.sock", self.dir.display())
-    }
-
-    fn pid(&self) -> Option<i32> {
-        std::fs::read_to_string(self.dir.join("docker.pid"))
-            .ok()?
-            .trim()
-            .parse()
-            .ok()
-    }
-
-    fn launch(&self) {
-        let log = std::fs::File::create(self.dir.join("dockerd.log")).expect("log");
-        let mut child = Command::new("dockerd")
-            .args(["-H", &self.url()])
-            .arg(format!("--data-root={}", self.root.display()))
-            .arg(format!("--exec-root={}/exec", self.dir.display()))
-            .arg(format!("--pidfile={}/docker.pid", self.dir.display()))
-            .arg(format!("--bridge={}", self.bridge))
-            .args([
-                "--iptables=false",
-                "--ip-masq=false",
-                "--ip6tables=false",
-                "--live-restore",
-            ])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .expect("dockerd");
-        // Reaped whenever it exits (stop() signals it by its pidfile).
-        std::thread::spawn(move || child.wait());
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if docker_cli(Some(&self.url()), &["info"]).status.success() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        panic!(
-            "the private dockerd did not start: see {}",
-            self.dir.display()
-        );
-    }
-
-    /// Stops dockerd (SIGTERM, by PID) and waits for it to be gone.
-    fn stop(&self) {
-        if let Some(pid) = self.pid() {
-            terminate(pid, Duration::from_secs(30));
-        }
-    }
-
-    fn images(&self) -> Vec<String> {
-        let out = docker_cli(Some(&self.url()), &["images", "-aq", "--no-trunc"]);
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(String::from)
-            .collect()
-    }
-
-    fn containers(&self) -> Vec<String> {
-        let out = docker_cli(Some(&self.url()), &["ps", "-a", "--format", "{{.Names}}"]);
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(String::from)
-            .collect()
-    }
-}
-
-impl Drop for PrivateDockerd {
-    fn drop(&mut self) {
-        // Live-restore keeps containers running without dockerd: remove them first.
-        if self.pid().is_some() {
-            for name in self.containers() {
-                let _ = docker_cli(Some(&self.url()), &["rm", "-f", &name]);
-            }
-        }
-        self.stop();
-        if self.tmpfs {
-            let _ = Command::new("umount")
-                .arg(&self.root)
-                .stderr(Stdio::null())
-                .status();
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-        let _ = std::fs::remove_dir_all(&self.root);
-        let _ = Command::new("ip")
-            .args(["link", "del", &self.bridge])
-            .status();
-    }
-}
 
 async fn compute_on(url: &str) -> Compute {
     let cfg = config(&format!("docker_url = {url}\ndocker_network = none\n"));

@@ -90,13 +90,41 @@ impl Compute {
         // Every VIF is checked before anything is created.
         let vifs = self.network().plan(&req.network_info)?;
         let image = self.resolve_image(req).await?;
-        let body = container_spec::build(req, &image, &self.config().novadock, self.host_name())?;
+        let disk_limit = self.disk_limits_work().await?;
         let name = naming::container_name(uuid);
         let opts = CreateContainerOptions {
             name: Some(name.clone()),
             ..Default::default()
         };
-        match self.docker().create_container(Some(opts), body).await {
+        let build = |limit| {
+            container_spec::build(
+                req,
+                &image,
+                &self.config().novadock,
+                self.host_name(),
+                limit,
+            )
+        };
+        let mut created = self
+            .docker()
+            .create_container(Some(opts.clone()), build(disk_limit)?)
+            .await;
+        if let Err(bollard::errors::Error::DockerResponseServerError { message, .. }) = &created
+            && disk_limit
+            && message.contains("storage-opt")
+        {
+            // overlay2 on xfs without pquota: boots go on, unlimited, and
+            // the operator is told once.
+            tracing::error!(
+                "the engine refused a root disk limit ({message}): root_gb is not enforced on this host"
+            );
+            self.disk_limits_refused();
+            created = self
+                .docker()
+                .create_container(Some(opts), build(false)?)
+                .await;
+        }
+        match created {
             Ok(_) => {}
             Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 409, ..
