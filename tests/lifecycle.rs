@@ -197,7 +197,7 @@ async fn power_operations_reach_the_right_states() {
 }
 
 #[tokio::test]
-async fn power_off_kills_a_process_that_ignores_sigterm_after_the_timeout() {
+async fn power_off_kills_a_process_that_ignores_sigterm_at_once() {
     let c = compute().await;
     let uuid = new_uuid();
     let _g = Cleanup(uuid.clone());
@@ -206,11 +206,13 @@ async fn power_off_kills_a_process_that_ignores_sigterm_after_the_timeout() {
         "sh -c \"trap '' TERM; while :; do sleep 1; done\"".into();
     c.spawn(&req(r)).await.expect("spawn");
     let t0 = std::time::Instant::now();
-    let off = c.power_off(&uuid, 2, 1).await.expect("power off");
+    let off = c.power_off(&uuid, 60, 10).await.expect("power off");
     assert_eq!(off.power_state, PowerState::Shutdown);
+    // SIGTERM ignored: the 60 s grace period could only be waited out.
     assert!(
-        t0.elapsed() >= std::time::Duration::from_secs(2),
-        "waited for the timeout"
+        t0.elapsed() < std::time::Duration::from_secs(2),
+        "took {:?}",
+        t0.elapsed()
     );
     assert_eq!(
         docker_inspect(&format!("nova-{uuid}")).expect("c")["State"]["ExitCode"],

@@ -86,7 +86,7 @@ mod tests {
         assert!(
             e.disk_limits
                 .expect_err("ext4")
-                .contains("overlay2 on extfs")
+                .contains("overlay2 storage driver on extfs")
         );
         assert!(!e.userns_remap);
         let u = EngineFeatures::of(&info(
