@@ -141,6 +141,8 @@ pub struct NovadockConfig {
     pub soft_reboot_timeout: u64,
     /// Seconds Glance may send nothing before a transfer fails.
     pub glance_read_timeout: u64,
+    /// Where instances' config drives are kept on the host.
+    pub config_drive_dir: PathBuf,
     /// ovs-vsctl's `--db`; None is Open vSwitch's default socket.
     pub ovsdb_connection: Option<String>,
     pub ovs_vsctl_timeout: u64,
@@ -212,6 +214,7 @@ pub const NOVADOCK_KEYS: &[&str] = &[
     "startup_check_seconds",
     "soft_reboot_timeout",
     "glance_read_timeout",
+    "config_drive_dir",
     "ovsdb_connection",
     "ovs_vsctl_timeout",
     "default_route",
@@ -305,6 +308,11 @@ impl Config {
             cap_drop,
             startup_check_seconds,
             soft_reboot_timeout: raw.parsed::<u64>(s, "soft_reboot_timeout")?.unwrap_or(60),
+            config_drive_dir: PathBuf::from(
+                raw.get(s, "config_drive_dir")
+                    .filter(|v| !v.is_empty())
+                    .unwrap_or("/var/lib/novadock/config-drive"),
+            ),
             glance_read_timeout: match raw.parsed::<u64>(s, "glance_read_timeout")?.unwrap_or(60) {
                 0 => return Err(invalid("glance_read_timeout", "0", "must be at least 1")),
                 t => t,

@@ -83,6 +83,10 @@ pub struct SpawnRequest {
     /// Given when the image may have to come from Glance.
     #[serde(default)]
     pub glance: Option<GlanceAccess>,
+    /// The config drive's files (Nova's metadata code made them): relative
+    /// path to base64 data. Mounted read-only at cloud-init's seed directory.
+    #[serde(default)]
+    pub config_drive: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

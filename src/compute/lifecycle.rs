@@ -9,7 +9,7 @@ use bollard::query_parameters::{
 };
 use futures_util::StreamExt;
 
-use super::{Compute, console, info, label, power_state, running_pid, stop_signal};
+use super::{Compute, config_drive, console, info, label, power_state, running_pid, stop_signal};
 use crate::docker::container_spec::{self, SUSPENDED_CPU_SHARES};
 use crate::docker::{is_not_found, naming};
 use crate::error::ApiError;
@@ -89,8 +89,21 @@ impl Compute {
         let uuid = &req.instance.uuid;
         // Every VIF is checked before anything is created.
         let vifs = self.network().plan(&req.network_info)?;
+        let drive = if req.config_drive.is_empty() {
+            None
+        } else {
+            let files = config_drive::decode(&req.config_drive)?;
+            Some((self.config_drive_dir(uuid)?, files))
+        };
         let image = self.resolve_image(req).await?;
         let disk_limit = self.disk_limits_work().await?;
+        let drive_dir = match drive {
+            Some((dir, files)) => {
+                config_drive::write(&dir, files).await?;
+                Some(dir)
+            }
+            None => None,
+        };
         let name = naming::container_name(uuid);
         let opts = CreateContainerOptions {
             name: Some(name.clone()),
@@ -103,12 +116,20 @@ impl Compute {
                 &self.config().novadock,
                 self.host_name(),
                 limit,
+                drive_dir.as_deref(),
             )
         };
-        let mut created = self
-            .docker()
-            .create_container(Some(opts.clone()), build(disk_limit)?)
-            .await;
+        let mut created = match build(disk_limit) {
+            Ok(body) => {
+                self.docker()
+                    .create_container(Some(opts.clone()), body)
+                    .await
+            }
+            Err(e) => {
+                self.forget_config_drive(uuid).await;
+                return Err(e);
+            }
+        };
         if let Err(bollard::errors::Error::DockerResponseServerError { message, .. }) = &created
             && disk_limit
             && message.contains("storage-opt")
@@ -123,6 +144,18 @@ impl Compute {
                 .docker()
                 .create_container(Some(opts), build(false)?)
                 .await;
+        }
+        if created.is_err() && drive_dir.is_some() {
+            // Not for a 409: the instance's existing container keeps its drive.
+            if !matches!(
+                created,
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 409,
+                    ..
+                })
+            ) {
+                self.forget_config_drive(uuid).await;
+            }
         }
         match created {
             Ok(_) => {}
@@ -152,6 +185,7 @@ impl Compute {
                 if let Err(cleanup) = self.remove(uuid).await {
                     tracing::error!(instance = %uuid, "failed spawn left its container: {cleanup}");
                 }
+                self.forget_config_drive(uuid).await;
                 if let Err(cleanup) = self.network().unplug_instance(uuid, &vifs).await {
                     tracing::error!(instance = %uuid, "failed spawn left VIFs: {cleanup}");
                 }
@@ -279,8 +313,24 @@ impl Compute {
         self.remove(uuid).await?;
         if !keep_resize {
             self.forget_resize(uuid).await;
+            self.forget_config_drive(uuid).await;
         }
         self.network().unplug_instance(uuid, &vifs).await
+    }
+
+    /// The instance's config drive directory on the host.
+    fn config_drive_dir(&self, uuid: &str) -> Result<std::path::PathBuf, ApiError> {
+        config_drive::dir_for(&self.config().novadock.config_drive_dir, uuid)
+    }
+
+    /// Removes the instance's config drive, logging what fails.
+    async fn forget_config_drive(&self, uuid: &str) {
+        let Ok(dir) = self.config_drive_dir(uuid) else {
+            return;
+        };
+        if let Err(e) = config_drive::remove(&dir).await {
+            tracing::warn!(instance = uuid, "{e}");
+        }
     }
 
     /// Gives a frozen container its CPU weight back and thaws it.

@@ -1,6 +1,7 @@
 //! The compute-driver contract over Docker: lifecycle, power state, console
 //! and host resources. Every answer comes from Docker or the host itself.
 
+pub mod config_drive;
 pub mod console;
 pub mod diagnostics;
 pub mod events;

@@ -5,7 +5,8 @@
 use std::collections::HashMap;
 
 use bollard::models::{
-    ContainerCreateBody, HostConfig, HostConfigLogConfig, RestartPolicy, RestartPolicyNameEnum,
+    ContainerCreateBody, HostConfig, HostConfigLogConfig, Mount, MountType, RestartPolicy,
+    RestartPolicyNameEnum,
 };
 
 use super::command_line;
@@ -91,6 +92,7 @@ pub fn build(
     cfg: &NovadockConfig,
     host: &str,
     disk_limit: bool,
+    config_drive: Option<&std::path::Path>,
 ) -> Result<ContainerCreateBody, ApiError> {
     let flavor = &req.flavor;
     if flavor.memory_mb < MIN_MEMORY_MB {
@@ -171,6 +173,16 @@ pub fn build(
             maximum_retry_count: None,
         }),
         // The console log must stay bounded on the host's disk.
+        // The service's own directory, never a path a user named.
+        mounts: config_drive.map(|dir| {
+            vec![Mount {
+                target: Some(crate::compute::config_drive::MOUNT_POINT.to_string()),
+                source: Some(dir.display().to_string()),
+                typ: Some(MountType::BIND),
+                read_only: Some(true),
+                ..Default::default()
+            }]
+        }),
         // The flavor's root disk caps the writable layer where the engine can.
         storage_opt: (disk_limit && flavor.root_gb > 0)
             .then(|| HashMap::from([("size".to_string(), format!("{}G", flavor.root_gb))])),
@@ -228,6 +240,7 @@ mod tests {
             network_info: vec![],
             power_on: true,
             glance: None,
+            config_drive: BTreeMap::new(),
         }
     }
 
@@ -239,7 +252,7 @@ mod tests {
 
     #[test]
     fn flavor_and_metadata_shape_the_container() {
-        let body = build(&request(), "busybox", &cfg(), "cn1", false).expect("valid");
+        let body = build(&request(), "busybox", &cfg(), "cn1", false, None).expect("valid");
         let hc = body.host_config.expect("host config");
         assert_eq!(hc.memory, Some(64 * MIB));
         assert_eq!(hc.memory_swap, Some(64 * MIB));
@@ -275,7 +288,7 @@ mod tests {
         req.image
             .properties
             .insert("os_command_line".into(), "sh -c 'echo hi'".into());
-        let body = build(&req, "busybox", &cfg(), "cn1", false).expect("valid");
+        let body = build(&req, "busybox", &cfg(), "cn1", false, None).expect("valid");
         let hc = body.host_config.expect("host config");
         assert_eq!(
             (hc.cpu_shares, hc.cpu_quota, hc.cpu_period),
@@ -292,7 +305,7 @@ mod tests {
         for key in ["1BAD", "A=B", "", "with space"] {
             let mut req = request();
             req.instance.metadata.insert(key.into(), "x".into());
-            let err = build(&req, "busybox", &cfg(), "cn1", false).expect_err("invalid name");
+            let err = build(&req, "busybox", &cfg(), "cn1", false, None).expect_err("invalid name");
             assert!(
                 matches!(err, ApiError::InvalidInput(ref m) if m.contains("environment variable")),
                 "{err}"
@@ -302,25 +315,25 @@ mod tests {
         req.flavor
             .extra_specs
             .insert("quota:cpu_quota".into(), "lots".into());
-        assert!(build(&req, "busybox", &cfg(), "cn1", false).is_err());
+        assert!(build(&req, "busybox", &cfg(), "cn1", false, None).is_err());
         let mut req = request();
         req.flavor.memory_mb = 1;
-        assert!(build(&req, "busybox", &cfg(), "cn1", false).is_err());
+        assert!(build(&req, "busybox", &cfg(), "cn1", false, None).is_err());
         let mut req = request();
         req.image
             .properties
             .insert("os_command_line".into(), "sh -c 'oops".into());
-        assert!(build(&req, "busybox", &cfg(), "cn1", false).is_err());
+        assert!(build(&req, "busybox", &cfg(), "cn1", false, None).is_err());
     }
 
     #[test]
     fn the_root_disk_becomes_a_limit_where_the_engine_enforces_one() {
-        let limited = build(&request(), "busybox", &cfg(), "cn1", true).expect("valid");
+        let limited = build(&request(), "busybox", &cfg(), "cn1", true, None).expect("valid");
         assert_eq!(
             limited.host_config.and_then(|h| h.storage_opt),
             Some(HashMap::from([("size".to_string(), "1G".to_string())]))
         );
-        let unlimited = build(&request(), "busybox", &cfg(), "cn1", false).expect("valid");
+        let unlimited = build(&request(), "busybox", &cfg(), "cn1", false, None).expect("valid");
         assert_eq!(unlimited.host_config.and_then(|h| h.storage_opt), None);
     }
 }

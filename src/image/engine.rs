@@ -118,7 +118,7 @@ where
     if let Some(e) = content_error {
         remove_loaded(docker, &loaded).await;
         return Err(ApiError::ImageUnacceptable(format!(
-            "the image data was refused before loading: {e}"
+            "the image data was refused before loading: {e} (a docker save tarball is expected)"
         )));
     }
     if let Some(e) = refused {
