@@ -9,10 +9,10 @@ for reboots. The listener reconnects by itself when the service restarts.
 import json
 import threading
 
+import novadock_client
 from oslo_log import log as logging
 
 from nova.virt import event as virtevent
-from nova.virt.novadock import client as novadock_client
 from nova.virt.novadock import conf as novadock_conf
 
 LOG = logging.getLogger(__name__)
