@@ -4,15 +4,32 @@ exceptions, which Glance turns into the HTTP status a user sees.
 novadock_client reports the service's error body (``{"error": {"code": ...,
 "message": ...}}``, api/openapi.json) as a ServiceError. Glance answers an
 upload's ``Invalid`` with 400, ``StorageFull`` with 413, ``TimeoutError`` with
-503; a ``NotFound`` on download with 404 or 410.
+503; a ``NotFound`` on download with 404 or 410. Data the service refuses is
+``ImageDataRefused``, a 400 whose reason the clients show.
 """
 
 from glance_store import exceptions
 import novadock_client
+import webob.exc
 
 # Codes for a request the service does not know at all: a service built
 # before the image API, or a socket that is not novadock's.
 _NO_ROUTE = ("NoSuchRoute", "MethodNotAllowed")
+
+
+class ImageDataRefused(webob.exc.HTTPBadRequest):
+    """The service refused an upload's data (not a docker save tarball...).
+
+    Deliberately a webob error and not glance_store's Invalid: glance-api
+    answers Invalid with a text/plain 400, whose body the openstack CLI
+    (openstacksdk) and glanceclient do not show ("400 Bad Request" and no
+    reason). An HTTPError goes through image_data.upload unchanged (the image
+    is set back to queued) and is served with this JSON body, whose
+    ``message`` both clients print."""
+
+    def __init__(self, message):
+        super().__init__(detail=message, json_body={
+            "error": {"code": 400, "title": "Bad Request", "message": message}})
 
 
 def from_service_error(e):
@@ -28,6 +45,9 @@ def from_service_error(e):
     if code in ("PayloadTooLarge", "InsufficientStorage") or status in (413, 507):
         return exceptions.StorageFull(message=what)
     if status == 400 or code in ("InvalidInput", "BadRequest"):
+        if method == "PUT":  # PUT is only the upload (store_image)
+            return ImageDataRefused("the novadock store refused the image "
+                                    "data (%s): %s" % (code, e.message))
         return exceptions.Invalid(message=what)
     if status == 409:
         if method == "DELETE":
