@@ -20,7 +20,7 @@ class ErrorTableTestCase(unittest.TestCase):
             "ImageNotFound": exception.ImageNotFound,
             "InstanceExists": exception.InstanceExists,
             "InstanceInvalidState": exception.InstanceInvalidState,
-            "SpawnFailed": exception.InstanceDeployFailure,
+            "SpawnFailed": exception.BuildAbortException,
             "InvalidInput": exception.InvalidInput,
             "BadRequest": exception.InvalidInput,
             "DockerUnavailable": exception.HypervisorUnavailable,

@@ -16,7 +16,13 @@ CODE_TO_EXCEPTION = {
     "InstanceNotRunning": exception.InstanceNotRunning,
     "InstanceExists": exception.InstanceExists,
     "InstanceInvalidState": exception.InstanceInvalidState,
-    "SpawnFailed": exception.InstanceDeployFailure,
+    # The container's main process exited (or was OOM-killed) at once, or
+    # Docker could not start it: the image and request would fail the same
+    # on any host. BuildAbortException makes Nova fail the build with this
+    # message as the fault instead of rescheduling (which ended in
+    # "Exceeded maximum number of retries"), as ImageUnacceptable and
+    # InvalidInput (a bad image, an invalid metadata key) already do.
+    "SpawnFailed": exception.BuildAbortException,
     "VifPlugFailed": exception.VirtualInterfacePlugException,
     "InvalidInput": exception.InvalidInput,
     "BadRequest": exception.InvalidInput,
