@@ -45,8 +45,8 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import nova, placement, j
     .venv/bin/pip install -q --upgrade pip
     .venv/bin/pip install -q "nova==$NOVA_VERSION" "openstack-placement==16.0.0" jsonschema oslotest wsgi-intercept ruff
 fi
-# The shim changes with the tree: always reinstall it.
-.venv/bin/pip install -q --no-deps --force-reinstall ./nova_shim
+# The shim and its client change with the tree: always reinstall them.
+.venv/bin/pip install -q --no-deps --force-reinstall ./novadock_client ./nova_shim
 # glance-api from PyPI with the novadock store, for the image tests.
 tools/glance/setup.sh
 echo "setup: done"

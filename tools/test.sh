@@ -25,12 +25,14 @@ cargo test --locked --test dockerd_restart -- --ignored
 step "cargo test: Open vSwitch restart (restarts the tests' switch)"
 cargo test --locked --test ovs_restart -- --ignored
 step "ruff"
-.venv/bin/ruff check nova_shim glance_backend benchmarks cloud
+.venv/bin/ruff check novadock_client nova_shim glance_backend benchmarks cloud
 shellcheck -x tools/*.sh tools/lib/*.sh cloud/*.sh cloud/lib/*.sh
 step "DevStack plugin (cannot run here: DevStack clones from the internet)"
 bash -n devstack/plugin.sh && bash -n devstack/settings
 shellcheck -x -s bash devstack/plugin.sh devstack/settings
 .venv/bin/ruff check --config glance_backend/pyproject.toml tools/glance
+step "novadock_client (the drivers' shared client) against the real service"
+NOVADOCK_BIN="$PWD/target/debug/novadock" .venv/bin/python -m unittest discover -s novadock_client/tests -t novadock_client -v
 step "python tests (real service, real dockerd, nova $(.venv/bin/python -c 'import nova.version as v; print(v.version_string())'))"
 NOVADOCK_BIN="$PWD/target/debug/novadock" .venv/bin/python -m unittest discover -s nova_shim/tests -t nova_shim -v
 step "glance_store driver and Glance facade (real glance-api $(.venv-glance/bin/python -c 'import glance.version as v; print(v.version_info.version_string())'))"

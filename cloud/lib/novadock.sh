@@ -54,9 +54,12 @@ novadock_horizon_enable() {
 # The Python parts: the Nova driver into nova-compute's environment, the
 # glance_store driver into glance-api's. Args: REPO INSTALL_FOR_NOVA
 # INSTALL_FOR_GLANCE, commands that take a project directory (DevStack's
-# pip_install, or "venv/bin/pip install").
+# pip_install, or "venv/bin/pip install"). novadock_client first: both
+# drivers depend on it and it is in no package index.
 novadock_install_shims() {
+    $2 "$1/novadock_client"
     $2 "$1/nova_shim"
+    $3 "$1/novadock_client"
     $3 "$1/glance_backend"
 }
 

@@ -4,6 +4,7 @@ the Docker engine shows."""
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -13,6 +14,7 @@ import uuid
 
 from glanceclient import exc as glance_exc
 from glanceclient.v2.client import Client as GlanceClient
+import novadock_client
 
 from tests import stack as st
 
@@ -190,6 +192,32 @@ class GlanceApiTest(unittest.TestCase):
         image = gc.images.get(image.id)
         self.assertEqual(image.status, "queued")
         self.assertIsNone(st.docker_image_id(st.GLANCE_TAG.format(image.id)))
+
+    def test_cli_shows_why_the_service_refused_the_data(self):
+        # Issue 19: the openstack CLI printed only "400 Bad Request".
+        junk = os.path.join(self.tmp, "garbage")
+        with open(junk, "wb") as f:
+            f.write(b"this is not a docker save tarball\n" * 1000)
+        # What the service itself says about these bytes.
+        with open(junk, "rb") as f, self.assertRaises(
+                novadock_client.ServiceError) as cm:
+            novadock_client.Client(self.stack.socket_path, 60).upload(
+                "PUT", "/v1/images/%s/data?hashing_algo=sha512" % uuid.uuid4(),
+                iter(lambda: f.read(65536), b""))
+        reason = cm.exception.message
+        self.assertTrue(reason)
+
+        p = st.openstack(self.glance, "image", "create", "--file", junk,
+                         "--container-format", "docker", "--disk-format", "raw",
+                         self.name(), check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("400", p.stderr)
+        self.assertIn(reason, p.stderr)
+        self.assertIn(cm.exception.code, p.stderr)
+        image_id = re.search(r"/v2/images/([0-9a-f-]{36})/file", p.stderr)
+        self.assertIsNotNone(image_id, p.stderr)
+        self.cleanup_image(image_id.group(1))
+        self.assertIsNone(st.docker_image_id(st.GLANCE_TAG.format(image_id.group(1))))
 
 
 if __name__ == "__main__":

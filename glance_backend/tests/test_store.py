@@ -4,6 +4,7 @@ glance-api cannot easily provoke."""
 
 import hashlib
 import io
+import json
 import os
 import unittest
 import uuid
@@ -14,6 +15,7 @@ from glance_store import location
 from glance_store import multi_backend
 from oslo_config import cfg
 
+from novadock_glance_store import errors
 from tests import stack as st
 
 BACKEND = "nd"
@@ -171,11 +173,17 @@ class StoreTest(unittest.TestCase):
             self.add(image_id, io.BytesIO(self.tarball), len(self.tarball) + 1)
         self.assertIsNone(st.docker_image_id(st.GLANCE_TAG.format(image_id)))
 
-    def test_not_a_tarball_is_invalid(self):
+    def test_not_a_tarball_is_refused_with_the_reason(self):
         image_id = self.new_id()
-        with self.assertRaises(exceptions.Invalid) as cm:
+        with self.assertRaises(errors.ImageDataRefused) as cm:
             self.add(image_id, io.BytesIO(b"no tar here" * 10000))
-        self.assertIn("400", str(cm.exception))
+        # What glance-api serves: a 400 whose JSON message carries the
+        # service's reason (test_glance_api checks the CLI prints it).
+        self.assertEqual(400, cm.exception.status_code)
+        self.assertEqual("application/json", cm.exception.content_type)
+        message = json.loads(cm.exception.body)["error"]["message"]
+        self.assertIn("ImageUnacceptable", message)
+        self.assertIn(message, str(cm.exception))
         self.assertIsNone(st.docker_image_id(st.GLANCE_TAG.format(image_id)))
 
     def test_service_not_running(self):

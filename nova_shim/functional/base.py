@@ -46,7 +46,8 @@ def _tag_images(hosts):
     global _TAGGED
     if _TAGGED:
         return
-    refs = [GLANCE_TAG.format(i) for i in (images.IMAGE_ID, images.REBUILD_IMAGE_ID)]
+    refs = [GLANCE_TAG.format(i) for i in (images.IMAGE_ID, images.REBUILD_IMAGE_ID,
+                                           images.DYING_IMAGE_ID)]
     for h in hosts.values():
         for ref in refs:
             h.engine.tag(hosts_mod.TEST_IMAGE, ref)

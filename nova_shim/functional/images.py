@@ -10,9 +10,12 @@ from nova.tests.fixtures import glance as glance_fixtures
 # Per test process, so that the engine tags never collide with other runs.
 IMAGE_ID = str(uuid.uuid4())
 REBUILD_IMAGE_ID = str(uuid.uuid4())
+# The test image with a command that exits at once (a boot that must fail).
+DYING_IMAGE_ID = str(uuid.uuid4())
+DYING_COMMAND = 'sh -c "echo dying-now; exit 3"'
 
 
-def _image(image_id, name):
+def _image(image_id, name, **properties):
     return {
         "id": image_id,
         "name": name,
@@ -24,7 +27,7 @@ def _image(image_id, name):
         "min_ram": 0,
         "min_disk": 0,
         "protected": False,
-        "properties": {},
+        "properties": properties,
     }
 
 
@@ -35,6 +38,8 @@ class GlanceFixture(glance_fixtures.GlanceFixture):
         super().setUp()
         self.create(None, _image(IMAGE_ID, "novadock-busybox"))
         self.create(None, _image(REBUILD_IMAGE_ID, "novadock-busybox-rebuild"))
+        self.create(None, _image(DYING_IMAGE_ID, "novadock-busybox-dying",
+                                 os_command_line=DYING_COMMAND))
 
     def create(self, context, metadata, data=None):
         image = super().create(context, metadata, data=data)

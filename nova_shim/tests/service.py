@@ -12,11 +12,10 @@ import os
 import pathlib
 import shutil
 import signal
-import socket
 import subprocess
-import tempfile
-import threading
 import time
+
+from novadock_client import testing
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 DEFAULT_BIN = REPO / "target" / "debug" / "novadock"
@@ -24,78 +23,31 @@ TEST_IMAGE = "novadock-test/busybox:latest"
 GLANCE_TAG = "novadock-glance:{}"
 LABEL_PREFIX = "org.openstack.nova."
 TEST_HOST = "novadock-tests"
-START_TIMEOUT = 60.0
 START_OVS = REPO / "tools" / "start-ovs.sh"
 DEFAULT_OVSDB = "unix:/run/novadock-test-ovs/db.sock"
 OVS_BRIDGE = "br-int"
 
-
-class ServiceError(RuntimeError):
-    pass
+ServiceError = testing.SetupError
 
 
-class NovadockService:
+class NovadockService(testing.Service):
+    """novadock_client's test service, on the tests' Open vSwitch."""
+
     def __init__(self, binary=None):
-        self.binary = str(binary or os.environ.get("NOVADOCK_BIN") or DEFAULT_BIN)
-        self.tmpdir = None
-        self.proc = None
-        self.socket_path = None
-        self.conf_path = None
-        self.log_path = None
-        self.ovs_dir = None
-        self.ovsdb = None
-        self._log = None
-
-    def start(self):
-        if not os.access(self.binary, os.X_OK):
-            raise ServiceError(
-                f"novadock binary {self.binary} not found or not executable "
-                f"(build it with cargo build, or set NOVADOCK_BIN)")
-        self.tmpdir = tempfile.mkdtemp(prefix="novadock-test-")
-        self.socket_path = os.path.join(self.tmpdir, "novadock.sock")
-        self.conf_path = os.path.join(self.tmpdir, "nova.conf")
-        self.log_path = os.path.join(self.tmpdir, "novadock.log")
         # Not the machine's hostname: a cloud on the same engine
         # (cloud/up.sh) and the tests each see only their own containers.
-        lines = ["[DEFAULT]", f"host = {TEST_HOST}", "", "[novadock]",
-                 f"socket_path = {self.socket_path}",
-                 # The tests boot the engine's test image without a Glance.
-                 "allow_local_images = true"]
+        super().__init__(
+            binary or os.environ.get("NOVADOCK_BIN") or DEFAULT_BIN, TEST_HOST,
+            # The tests boot the engine's test image without a Glance.
+            {"allow_local_images": "true"})
+        self.ovs_dir = None
+        self.ovsdb = None
+
+    def start(self):
         ovsdb = self._start_ovs()
         if ovsdb:
-            lines.append(f"ovsdb_connection = {ovsdb}")
-        with open(self.conf_path, "w", encoding="utf-8") as f:
-            f.write("\n".join(lines) + "\n")
-        self._log = open(self.log_path, "wb")
-        return self._launch()
-
-    def restart(self, sig=signal.SIGKILL):
-        """Kill the service (by its PID) and start it again on the same
-        configuration, as a crash and a supervisor restart would."""
-        os.kill(self.proc.pid, sig)
-        self.proc.wait(timeout=15)
-        return self._launch()
-
-    def _launch(self):
-        env = dict(os.environ)
-        env.setdefault("RUST_LOG", "info")
-        env.setdefault("RUST_BACKTRACE", "1")
-        self.proc = subprocess.Popen(
-            [self.binary, "serve", "--config-file", self.conf_path],
-            stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
-            env=env, start_new_session=True)
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise ServiceError(
-                    f"novadock serve exited with {self.proc.returncode} at "
-                    f"start:\n{self.log_tail()}")
-            if self._socket_answers():
-                return self
-            time.sleep(0.05)
-        self.stop()
-        raise ServiceError(f"novadock serve did not open {self.socket_path} "
-                           f"within {START_TIMEOUT:g} s:\n{self.log_tail()}")
+            self.options["ovsdb_connection"] = ovsdb
+        return super().start()
 
     def _start_ovs(self):
         """The tests' Open vSwitch (userspace datapath), shared with the Rust
@@ -105,7 +57,7 @@ class NovadockService:
         """
         ovsdb = os.environ.get("NOVADOCK_TEST_OVSDB") or DEFAULT_OVSDB
         sock = ovsdb[len("unix:"):] if ovsdb.startswith("unix:") else None
-        if sock and _unix_socket_answers(sock):
+        if sock and testing.socket_answers(sock):
             self.ovsdb = ovsdb
             return ovsdb
         if not (sock and START_OVS.exists() and shutil.which("ovsdb-server")
@@ -153,76 +105,30 @@ class NovadockService:
             raise ServiceError(f"ovs-vsctl {' '.join(args)} failed: {p.stderr}")
         return p
 
-    def _socket_answers(self):
-        return _unix_socket_answers(self.socket_path)
-
-    def log_tail(self, n=60):
-        try:
-            with open(self.log_path, "rb") as f:
-                lines = f.read().decode("utf-8", "replace").splitlines()
-        except OSError:
-            return "(no log)"
-        return "\n".join(lines[-n:])
-
     def stop(self):
-        proc, self.proc = self.proc, None
-        if proc is not None and proc.poll() is None:
-            os.kill(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=15)
+        super().stop()
         self._stop_ovs()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-        if self.tmpdir and not os.environ.get("NOVADOCK_KEEP_TMP"):
-            shutil.rmtree(self.tmpdir, ignore_errors=True)
 
 
-def _unix_socket_answers(path):
-    if not os.path.exists(path):
-        return False
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        s.settimeout(1)
-        s.connect(path)
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
+_unix_socket_answers = testing.socket_answers
 
 
-_SERVICE = None
-_LOCK = threading.Lock()
+def _start_service():
+    require_test_image()
+    svc = NovadockService()
+    svc.start()
+    atexit.register(svc.stop)
+    return svc
 
 
 def get_service():
     """The process's service, started on first use."""
-    global _SERVICE
-    with _LOCK:
-        if _SERVICE is None:
-            require_test_image()
-            svc = NovadockService()
-            svc.start()
-            atexit.register(svc.stop)
-            _SERVICE = svc
-        elif _SERVICE.proc is None or _SERVICE.proc.poll() is not None:
-            raise ServiceError(f"novadock serve died:\n{_SERVICE.log_tail()}")
-        return _SERVICE
+    return testing.once("nova_shim", _start_service).alive()
 
 
 # -- docker CLI helpers: what a user of the host sees ----------------------------
 
-def docker(*args, check=True, timeout=120):
-    p = subprocess.run(["docker", *args], capture_output=True, text=True,
-                       timeout=timeout, stdin=subprocess.DEVNULL)
-    if check and p.returncode != 0:
-        raise ServiceError(f"docker {' '.join(args)} failed ({p.returncode}): "
-                           f"{p.stderr.strip()}")
-    return p
+docker = testing.docker
 
 
 def require_test_image():

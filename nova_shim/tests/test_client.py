@@ -3,8 +3,9 @@
 import os
 import socket
 import tempfile
-import threading
 import unittest
+
+from novadock_client import testing
 
 from nova import exception
 from nova.virt.novadock import client as novadock_client
@@ -19,7 +20,7 @@ class ErrorTableTestCase(unittest.TestCase):
             "ImageNotFound": exception.ImageNotFound,
             "InstanceExists": exception.InstanceExists,
             "InstanceInvalidState": exception.InstanceInvalidState,
-            "SpawnFailed": exception.InstanceDeployFailure,
+            "SpawnFailed": exception.BuildAbortException,
             "InvalidInput": exception.InvalidInput,
             "BadRequest": exception.InvalidInput,
             "DockerUnavailable": exception.HypervisorUnavailable,
@@ -61,19 +62,7 @@ class UnreachableTestCase(unittest.TestCase):
         self.assertIn(self.path, str(cm.exception))
 
     def _server(self, handler):
-        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        srv.bind(self.path)
-        srv.listen(1)
-        self.addCleanup(srv.close)
-        done = threading.Event()
-        self.addCleanup(done.set)
-
-        def serve():
-            conn, _ = srv.accept()
-            with conn:
-                handler(conn)
-                done.wait(5)
-        threading.Thread(target=serve, daemon=True).start()
+        self.addCleanup(testing.serve_once(self.path, handler))
 
     def test_timeout_names_socket(self):
         self._server(lambda conn: conn.recv(65536))

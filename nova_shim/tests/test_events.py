@@ -1,11 +1,15 @@
 """Lifecycle events: what Nova hears when a container changes state, through
 the driver's one streaming request to the real service."""
 
+import os
+import signal
 import time
+from unittest import mock
 
 from nova import conf as nova_conf
 from nova.compute import power_state
 from nova.virt import event as virtevent
+from nova.virt.novadock import events
 from tests import base
 from tests import service
 
@@ -108,3 +112,40 @@ class EventStreamReconnectTestCase(base.FunctionalTestCase):
                 e.transition for e in self.heard if e.uuid == inst.uuid],
             timeout=10, what="PAUSED after the restart")
         self.assertEqual(power_state.PAUSED, self.driver.get_info(inst).state)
+
+    def _kill_service(self):
+        os.kill(self.own.proc.pid, signal.SIGKILL)
+        self.own.proc.wait(timeout=15)
+
+    def test_an_outage_is_logged_once_and_retried_with_backoff(self):
+        # The real delays (1 s doubling to 10 s) scaled down twenty times.
+        delays = [
+            mock.patch.object(events, "RECONNECT_DELAY", 0.05),
+            mock.patch.object(events, "RECONNECT_DELAY_MAX", 0.4, create=True)]
+        for p in delays:
+            p.start()
+            self.addCleanup(p.stop)
+        with self.assertLogs("nova.virt.novadock.events", "DEBUG") as logs:
+            self._kill_service()
+            time.sleep(2.5)
+            lost = [r for r in logs.records if "event stream" in r.getMessage()]
+            warned = [r for r in lost if r.levelname == "WARNING"]
+            # Without back-off: an attempt (and a warning) every 0.05 s.
+            self.assertEqual(1, len(warned), [r.getMessage() for r in lost])
+            self.assertTrue(3 <= len(lost) <= 12, len(lost))
+            self.assertIn(self.own.socket_path, warned[0].getMessage())
+
+            self.own._launch()  # back on the same socket
+            self.wait_for(lambda: self.driver._events.connected.is_set(),
+                          timeout=5, what="the event stream back within the cap")
+            # A second outage is logged again, and retried from the shortest
+            # delay: several attempts within the cap of one.
+            before = len(logs.records)
+            self._kill_service()
+            time.sleep(0.7)
+            again = [r for r in logs.records[before:]
+                     if "event stream" in r.getMessage()]
+            self.assertEqual(1, len([r for r in again if r.levelname == "WARNING"]),
+                             [r.getMessage() for r in again])
+            self.assertGreaterEqual(len(again), 3, [r.getMessage() for r in again])
+        self.own._launch()

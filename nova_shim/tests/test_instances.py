@@ -124,9 +124,12 @@ class SpawnTestCase(base.FunctionalTestCase):
     def test_command_exiting_at_once_fails_spawn(self):
         inst = self.make_instance()
         img = self.make_image_meta(os_command_line='sh -c "echo dying-now; exit 3"')
-        with self.assertRaises(exception.InstanceDeployFailure) as cm:
+        # BuildAbortException: Nova fails the build with this message as the
+        # fault instead of rescheduling it to another host.
+        with self.assertRaises(exception.BuildAbortException) as cm:
             self.spawn(inst, img)
         self.assertIn("dying-now", str(cm.exception))
+        self.assertIn("code 3", str(cm.exception))
         self.assertEqual([], service.containers_for_uuids([inst.uuid]))
         self.assertRaises(exception.InstanceNotFound, self.driver.get_info, inst)
 

@@ -45,10 +45,11 @@ fi
 # Built from a copy so that no build/ or *.egg-info lands in the tree.
 build=$(mktemp -d)
 trap 'rm -rf "$build"' EXIT
-cp -r glance_backend "$build/"
-rm -rf "$build/glance_backend/build" "$build/glance_backend/"*.egg-info
-"$VENV/bin/pip" install -q --no-deps --force-reinstall "$build/glance_backend" \
-    || fail "pip could not install ./glance_backend into $VENV"
+cp -r novadock_client glance_backend "$build/"
+rm -rf "$build"/*/build "$build"/*/*.egg-info
+"$VENV/bin/pip" install -q --no-deps --force-reinstall "$build/novadock_client" \
+    "$build/glance_backend" \
+    || fail "pip could not install ./novadock_client and ./glance_backend into $VENV"
 
 "$VENV/bin/python" - <<'PY' || fail "the novadock glance_store driver is not loadable in $VENV"
 from importlib.metadata import entry_points

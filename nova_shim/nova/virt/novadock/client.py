@@ -1,18 +1,16 @@
-"""HTTP/1.1 over the novadock service's Unix socket.
+"""The driver's calls to the novadock service's /v1 API.
 
-One connection per call, a timeout on every call. Methods return the decoded
-JSON body; an error body becomes the matching Nova exception (errors.py), and a
-service that cannot be reached becomes HypervisorUnavailable naming the socket.
+The transport (HTTP/1.1 over the Unix socket, one connection per call, a
+timeout on every call) is novadock_client's; an error becomes the matching
+Nova exception (errors.py), and a service that cannot be reached becomes
+HypervisorUnavailable naming the socket.
 """
 
-import http.client
-import json
-import socket
 from urllib.parse import quote
 
+import novadock_client
 from oslo_log import log as logging
 
-from nova import exception
 from nova.virt.novadock import conf as novadock_conf
 from nova.virt.novadock import errors
 
@@ -20,44 +18,11 @@ LOG = logging.getLogger(__name__)
 CONF = novadock_conf.CONF
 
 
-class UnixHTTPConnection(http.client.HTTPConnection):
-    """An HTTPConnection whose transport is an AF_UNIX stream socket."""
-
-    def __init__(self, socket_path, timeout):
-        # The host name only fills the Host header.
-        super().__init__("novadock", timeout=timeout)
-        self.socket_path = socket_path
-
-    def connect(self):
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            sock.settimeout(self.timeout)
-            sock.connect(self.socket_path)
-        except BaseException:
-            sock.close()
-            raise
-        self.sock = sock
-
-
-class Response:
-    """What one exchange gave back: status, headers and the raw body."""
-
-    def __init__(self, status, headers, body):
-        self.status = status
-        self.headers = headers
-        self.body = body
-
-    def json(self):
-        if not self.body:
-            return None
-        return json.loads(self.body.decode("utf-8"))
-
-
-class NovadockClient:
+class NovadockClient(novadock_client.Client):
     """The driver's view of the service's /v1 API."""
 
     def __init__(self, socket_path=None, api_timeout=None, action_timeout=None):
-        self._socket_path = socket_path
+        super().__init__(socket_path, translate=errors.from_novadock_error)
         self._api_timeout = api_timeout
         self._action_timeout = action_timeout
 
@@ -74,74 +39,10 @@ class NovadockClient:
     def action_timeout(self):
         return self._action_timeout or CONF.novadock.action_timeout
 
-    # -- transport -------------------------------------------------------
-
-    def _exchange(self, method, path, body, timeout):
-        """Send one request and read the whole response. Raises OSError-family
-        and http.client errors as they come."""
-        conn = UnixHTTPConnection(self.socket_path, timeout)
-        try:
-            headers = {"Accept": "application/json"}
-            data = None
-            if body is not None:
-                data = json.dumps(body).encode("utf-8")
-                headers["Content-Type"] = "application/json"
-            conn.request(method, path, body=data, headers=headers)
-            resp = conn.getresponse()
-            return Response(resp.status, dict(resp.getheaders()), resp.read())
-        finally:
-            conn.close()
-
     def request(self, method, path, body=None, action=False):
         """One call: returns the decoded JSON body (None for an empty one)."""
         timeout = self.action_timeout if action else self.api_timeout
-        try:
-            resp = self._exchange(method, path, body, timeout)
-        except (OSError, http.client.HTTPException) as e:
-            raise self._unreachable(method, path, e, timeout) from e
-        return self._decode(method, path, resp)
-
-    def _unreachable(self, method, path, e, timeout):
-        """The Nova exception for a service that did not answer."""
-        where = f"novadock service at {self.socket_path}"
-        if isinstance(e, TimeoutError):
-            return exception.NovaException(
-                message=f"{method} {path}: no answer from the {where} within "
-                f"{timeout:g} s ({e or 'timed out'})")
-        if isinstance(e, FileNotFoundError):
-            return exception.HypervisorUnavailable(
-                message=f"{method} {path}: the {where} is not running "
-                f"(socket {self.socket_path} does not exist)")
-        if isinstance(e, ConnectionRefusedError):
-            return exception.HypervisorUnavailable(
-                message=f"{method} {path}: the {where} refused the connection "
-                f"(is novadock serve running?)")
-        return exception.HypervisorUnavailable(
-            message=f"{method} {path}: cannot talk to the {where}: {e!r}")
-
-    def _decode(self, method, path, resp):
-        """The JSON body of a 2xx answer; the matching exception otherwise."""
-        where = f"novadock service at {self.socket_path}"
-        try:
-            decoded = resp.json()
-        except ValueError as e:
-            raise exception.NovaException(
-                message=f"{method} {path}: the {where} answered HTTP "
-                f"{resp.status} with a body that is not JSON: "
-                f"{resp.body[:200]!r}"
-            ) from e
-
-        if 200 <= resp.status < 300:
-            return decoded
-        err = decoded.get("error") if isinstance(decoded, dict) else None
-        if isinstance(err, dict) and "code" in err:
-            raise errors.to_exception(
-                err.get("code"), err.get("message", ""), resp.status
-            )
-        raise exception.NovaException(
-            message=f"{method} {path}: the {where} answered HTTP {resp.status} "
-            f"without an error body: {resp.body[:200]!r}"
-        )
+        return self.call(method, path, body, timeout)
 
     # -- the API, one method per operation ---------------------------------
 
@@ -267,49 +168,16 @@ class NovadockClient:
 
     def read_image(self, image_id, chunk_size=65536):
         """The stored image's tarball as an iterator of chunks, streamed."""
-        path = self._image_path(image_id, "/data")
-        conn = UnixHTTPConnection(self.socket_path, self.action_timeout)
-        try:
-            conn.request("GET", path)
-            resp = conn.getresponse()
-        except (OSError, http.client.HTTPException) as e:
-            conn.close()
-            raise self._unreachable("GET", path, e, self.action_timeout) from e
-        if not 200 <= resp.status < 300:
-            body = resp.read()
-            conn.close()
-            # An error answer: _decode raises the matching exception.
-            self._decode("GET", path, Response(resp.status, {}, body))
-
-        def chunks():
-            try:
-                while True:
-                    data = resp.read(chunk_size)
-                    if not data:
-                        return
-                    yield data
-            finally:
-                conn.close()
-
-        return chunks()
+        chunks, _length = self.download(
+            self._image_path(image_id, "/data"), self.action_timeout,
+            chunk_size=chunk_size, accept="*/*")
+        return chunks
 
     def store_image(self, image_id, chunks):
         """``PUT /v1/images/<id>/data``: loads the tarball yielded by
         ``chunks`` into the engine, sent chunk by chunk as it comes."""
-        path = self._image_path(image_id, "/data")
-        conn = UnixHTTPConnection(self.socket_path, self.action_timeout)
-        try:
-            conn.request("PUT", path, body=(c for c in chunks if c),
-                         headers={"Accept": "application/json",
-                                  "Content-Type": "application/x-tar"},
-                         encode_chunked=True)
-            r = conn.getresponse()
-            resp = Response(r.status, dict(r.getheaders()), r.read())
-        except (OSError, http.client.HTTPException) as e:
-            raise self._unreachable("PUT", path, e, self.action_timeout) from e
-        finally:
-            conn.close()
-        return self._decode("PUT", path, resp)
+        return self.upload("PUT", self._image_path(image_id, "/data"), chunks,
+                           self.action_timeout)
 
     def migrate(self, uuid, dest, timeout, retry_interval):
         return self.request(

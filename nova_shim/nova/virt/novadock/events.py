@@ -3,16 +3,17 @@ turned into nova.virt.event.LifecycleEvent for Nova.
 
 STOPPED is held back for ``[novadock] lifecycle_event_delay`` seconds and
 dropped if the instance starts again meanwhile, as the libvirt driver does
-for reboots. The listener reconnects by itself when the service restarts.
+for reboots. The listener reconnects by itself when the service restarts,
+backing off while it is down and logging each outage once.
 """
 
 import json
 import threading
 
+import novadock_client
 from oslo_log import log as logging
 
 from nova.virt import event as virtevent
-from nova.virt.novadock import client as novadock_client
 from nova.virt.novadock import conf as novadock_conf
 
 LOG = logging.getLogger(__name__)
@@ -29,7 +30,11 @@ TRANSITIONS = {
 # The service sends a heartbeat every 10 s: three missed ones mean the
 # connection is dead.
 READ_TIMEOUT = 30.0
+# While the service is down, retry after 1 s, then twice as long each time up
+# to 10 s: a long outage costs a connection attempt every 10 s, not every
+# second. A stream that was up starts again from 1 s.
 RECONNECT_DELAY = 1.0
+RECONNECT_DELAY_MAX = 10.0
 
 
 class EventListener:
@@ -68,14 +73,27 @@ class EventListener:
             self._delayed.clear()
 
     def _run(self, stop):
+        delay = RECONNECT_DELAY
+        logged = False  # this outage was logged: one warning per outage
         while not stop.is_set():
             try:
                 self._follow(stop)
             except Exception as e:  # noqa: BLE001 - any failure means reconnect
-                LOG.warning("novadock event stream at %s lost: %s",
-                            self.socket_path, e)
+                if self.connected.is_set():
+                    # It was up: a new outage, retried at the shortest delay.
+                    delay, logged = RECONNECT_DELAY, False
+                if not logged:
+                    LOG.warning("novadock event stream at %s lost: %s; "
+                                "reconnecting (every %g s at most, not logged "
+                                "again until it is back)", self.socket_path,
+                                e, RECONNECT_DELAY_MAX)
+                    logged = True
+                else:
+                    LOG.debug("novadock event stream at %s still down: %s; "
+                              "next attempt in %g s", self.socket_path, e, delay)
             self.connected.clear()
-            stop.wait(RECONNECT_DELAY)
+            stop.wait(delay)
+            delay = min(delay * 2, RECONNECT_DELAY_MAX)
 
     def _follow(self, stop):
         conn = novadock_client.UnixHTTPConnection(self.socket_path, READ_TIMEOUT)
