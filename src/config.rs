@@ -226,6 +226,7 @@ pub const NOVADOCK_KEYS: &[&str] = &[
     "api_timeout",
     "action_timeout",
     "lifecycle_event_delay",
+    "config_drive",
 ];
 
 impl NovaConfig {

@@ -169,11 +169,13 @@ class NovadockTestCase(test.TestCase, integrated_helpers.PlacementInstanceHelper
 
     # -- servers ------------------------------------------------------------------
 
-    def _boot(self, host=None, flavor=None, image=images.IMAGE_ID, name=None):
+    def _boot(self, host=None, flavor=None, image=images.IMAGE_ID, name=None,
+              **extra):
         body = self._build_server(
             name=name, image_uuid=image,
             flavor_id=(flavor or self.flavor_small),
             networks=[{"uuid": self.neutron.network_1["id"]}], host=host)
+        body.update(extra)
         server = self.api.post_server({"server": body})
         self._uuids.add(server["id"])
         return self._wait_status(server, "ACTIVE")

@@ -156,6 +156,8 @@ class NovadockHost:
             f"socket_path = {self.socket_path}\n"
             # Nova's Glance fixture is not a Glance the service can reach.
             "allow_local_images = true\n"
+            # Each host its own, as on two machines.
+            f"config_drive_dir = {self.tmpdir}/config-drive\n"
             f"docker_url = {self.engine.url}\n"
             f"docker_network = {self.docker_network}\n"
             f"ovsdb_connection = {self.switch.db}\n", encoding="utf-8")

@@ -1,8 +1,11 @@
 """One server through the user operations on one host: boot, reboots,
 stop/start, pause, suspend, console log, rebuild, snapshot."""
 
+import base64
+import hashlib
 import io
 import json
+import os
 import tarfile
 import time
 
@@ -120,3 +123,35 @@ class LifecycleTest(base.NovadockTestCase):
         self.assert_container("host1", copy, "running")
         self.assertEqual("snapshotted", self.read_marker("host1", copy))
         self.assert_nics("host1", copy)
+
+    def test_config_drive_holds_user_data_metadata_and_the_network(self):
+        seed = "/var/lib/cloud/seed/config_drive/openstack/latest"
+        user_data = b"#!/bin/sh\necho configured-by-user-data\n\xff"
+        server = self._boot(host="host1", metadata={"role": "web"},
+                            user_data=base64.b64encode(user_data).decode())
+        name = f"nova-{server['id']}"
+        engine = self.hosts["host1"].engine
+        # Byte for byte, made by Nova's own metadata code.
+        got = engine.exec(name, "sha256sum", f"{seed}/user_data").split()[0]
+        self.assertEqual(hashlib.sha256(user_data).hexdigest(), got)
+        meta = json.loads(engine.exec(name, "cat", f"{seed}/meta_data.json"))
+        self.assertEqual(server["id"], meta["uuid"])
+        self.assertEqual({"role": "web"}, meta["meta"])
+        net = json.loads(engine.exec(name, "cat", f"{seed}/network_data.json"))
+        eth1 = engine.exec(name, "cat", "/sys/class/net/eth1/address").strip()
+        self.assertIn(eth1, [link["ethernet_mac_address"] for link in net["links"]])
+        # Read-only for the container.
+        p = engine.docker("exec", name, "sh", "-c", f"echo x > {seed}/user_data",
+                          check=False)
+        self.assertNotEqual(0, p.returncode)
+        # A rebuild with new user data gives the new data.
+        second = base64.b64encode(b"second").decode()
+        self._action(server, {"rebuild": {"imageRef": images.IMAGE_ID,
+                                          "user_data": second}})
+        server = self._wait_status(server, "ACTIVE", **{"OS-EXT-STS:task_state": None})
+        self.assertEqual("second", engine.exec(name, "cat", f"{seed}/user_data"))
+        host_dir = os.path.join(self.hosts["host1"].tmpdir, "config-drive",
+                                server["id"])
+        self.assertTrue(os.path.isdir(host_dir))
+        self._delete_server(server)
+        self.assertFalse(os.path.exists(host_dir), "delete leaves no drive")

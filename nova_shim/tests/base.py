@@ -40,6 +40,10 @@ class FunctionalTestCase(unittest.TestCase):
         super().setUp()
         CONF.set_override("socket_path", self.service.socket_path, "novadock")
         self.addCleanup(CONF.clear_override, "socket_path", "novadock")
+        # Nova's metadata code needs a database these in-memory instances
+        # lack; the functional harness tests the config drive.
+        CONF.set_override("config_drive", False, "novadock")
+        self.addCleanup(CONF.clear_override, "config_drive", "novadock")
         self.ctxt = nova_context.get_admin_context()
         self.driver = virt_driver.load_compute_driver(
             fake.FakeVirtAPI(), "novadock.DockerDriver")

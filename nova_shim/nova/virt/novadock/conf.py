@@ -43,6 +43,15 @@ OPTS = [
         "it, dropped if the instance starts again meanwhile (a reboot), as "
         "the libvirt driver does.",
     ),
+    cfg.BoolOpt(
+        "config_drive",
+        default=True,
+        help="Give every container the files of Nova's config drive (made by "
+        "Nova's metadata code, as a VM's drive holds them: meta_data.json, "
+        "user_data, network_data.json, vendor_data2.json, ec2/), mounted "
+        "read-only at /var/lib/cloud/seed/config_drive. Off only where Nova's "
+        "metadata code cannot run (unit tests without a database).",
+    ),
 ]
 
 

@@ -6,12 +6,14 @@ in the service. This module only turns Nova's objects into the JSON the API
 spec asks for and the answers back into what Nova expects.
 """
 
+import base64
 import copy
 
 from oslo_log import log as logging
 from oslo_serialization import jsonutils
 
 from nova import exception
+from nova.api.metadata import base as instance_metadata
 from nova.compute import power_state
 from nova.compute import task_states
 from nova.compute import vm_states
@@ -125,6 +127,21 @@ def glance_access(context):
         LOG.debug("No Glance endpoint for this request: %s", e)
         return None
     return {"endpoint": endpoint, "token": token} if endpoint else None
+
+
+def config_drive_files(instance, injected_files, admin_password, network_info):
+    """Nova's own config drive content (what a VM's drive holds), made by
+    Nova's metadata code: relative path -> base64 data, for the service."""
+    extra_md = {"admin_pass": admin_password} if admin_password else {}
+    md = instance_metadata.InstanceMetadata(
+        instance, content=injected_files or [], extra_md=extra_md,
+        network_info=network_info)
+    files = {}
+    for path, data in md.metadata_for_config_drive():
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        files[path] = base64.b64encode(data).decode("ascii")
+    return files
 
 
 def spawn_request(instance, image_meta, network_info, power_on, access=None):
@@ -281,6 +298,8 @@ class DockerDriver(driver.ComputeDriver):
               block_device_info=None, power_on=True, accel_info=None):
         request = spawn_request(instance, image_meta, network_info, power_on,
                                 glance_access(context))
+        self._add_config_drive(request, instance, injected_files,
+                               admin_password, network_info)
         # Neutron says network-vif-plugged once its agent has wired the OVS
         # port the service creates; wait for the ports that are not up yet.
         timeout = CONF.vif_plugging_timeout
@@ -427,9 +446,9 @@ class DockerDriver(driver.ComputeDriver):
                          block_device_info=None, power_on=True, share_info=None):
         moved = _migration_image(disk_info)
         if moved is None:
-            self._api.finish_migration(
-                instance.uuid,
-                spawn_request(instance, image_meta, network_info, power_on))
+            request = spawn_request(instance, image_meta, network_info, power_on)
+            self._add_config_drive(request, instance, None, None, network_info)
+            self._api.finish_migration(instance.uuid, request)
             return
         access = glance_access(context)
         if access is None:
@@ -437,7 +456,15 @@ class DockerDriver(driver.ComputeDriver):
         request = spawn_request(instance, image_meta, network_info, power_on,
                                 access)
         request["image"]["id"] = moved
+        self._add_config_drive(request, instance, None, None, network_info)
         self._api.spawn(request)
+
+    @staticmethod
+    def _add_config_drive(request, instance, injected_files, admin_password,
+                          network_info):
+        if CONF.novadock.config_drive:
+            request["config_drive"] = config_drive_files(
+                instance, injected_files, admin_password, network_info)
 
     def confirm_migration(self, context, migration, instance, network_info):
         self._api.confirm_migration(instance.uuid)
