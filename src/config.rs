@@ -148,6 +148,13 @@ pub struct NovadockConfig {
     pub ovs_bridge: String,
     /// Address of the read-only Glance facade; None serves none.
     pub glance_facade_listen: Option<std::net::SocketAddr>,
+    /// How the facade knows its callers (see FacadeAuth).
+    pub glance_facade_auth: FacadeAuth,
+    /// Glance's URL for the facade's visibility checks; else the token's catalog.
+    pub glance_endpoint: Option<String>,
+    /// Spawns without Glance access may name an engine image (tests and
+    /// single-operator hosts only: the name is the user's).
+    pub allow_local_images: bool,
 }
 
 /// The `[DEFAULT]` options of Nova that shape what the host reports.
@@ -172,6 +179,25 @@ pub struct Config {
     pub nova: NovaConfig,
 }
 
+/// Who may read the Glance facade.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FacadeAuth {
+    /// A Keystone token on every request, validated at this identity URL;
+    /// a project sees only the images Glance shows it.
+    Keystone(String),
+    /// Everyone sees everything (`glance_facade_auth_strategy = noauth`), as
+    /// a Glance run with `auth_strategy = noauth`: tests only.
+    NoAuth,
+}
+
+/// The vCPU allocation ratio a novadock host starts with when nova.conf
+/// sets none. A container's vCPUs become CPU shares (a weight), never
+/// reserved cores, so Nova's 4.0 (made for VMs whose vCPUs are threads that
+/// hold a core) stopped a 2-core host at 8 small containers while its memory
+/// held hundreds. At 64 each vCPU still gets at least 1/64 of a core when
+/// every slot is busy, and memory, which is a hard limit, is what fills up.
+pub const DEFAULT_CPU_ALLOCATION_RATIO: f64 = 64.0;
+
 /// Every `[novadock]` option (the Python driver's own ones included).
 pub const NOVADOCK_KEYS: &[&str] = &[
     "socket_path",
@@ -187,6 +213,9 @@ pub const NOVADOCK_KEYS: &[&str] = &[
     "ovs_vsctl_timeout",
     "default_route",
     "glance_facade_listen",
+    "glance_facade_auth_strategy",
+    "glance_facade_auth_url",
+    "allow_local_images",
     // Read by the Python driver only.
     "api_timeout",
     "action_timeout",
@@ -284,6 +313,50 @@ impl Config {
                 other => return Err(invalid("default_route", other, "must be nova or docker")),
             },
             glance_facade_listen: raw.parsed(s, "glance_facade_listen")?,
+            glance_facade_auth: match raw
+                .get(s, "glance_facade_auth_strategy")
+                .unwrap_or("keystone")
+            {
+                "keystone" | "" => {
+                    // nova.conf names Keystone for the service's own clients.
+                    let url = [
+                        (s, "glance_facade_auth_url"),
+                        ("keystone_authtoken", "www_authenticate_uri"),
+                        ("keystone_authtoken", "auth_url"),
+                        ("placement", "auth_url"),
+                    ]
+                    .iter()
+                    .find_map(|(sec, key)| raw.get(sec, key).filter(|v| !v.is_empty()));
+                    match url {
+                        Some(u) => FacadeAuth::Keystone(u.to_string()),
+                        None if raw
+                            .get(s, "glance_facade_listen")
+                            .is_some_and(|v| !v.is_empty()) =>
+                        {
+                            return Err(invalid(
+                                "glance_facade_auth_url",
+                                "",
+                                "the Glance facade checks Keystone tokens: set it (or [keystone_authtoken] \
+                                 auth_url or [placement] auth_url)",
+                            ));
+                        }
+                        None => FacadeAuth::NoAuth,
+                    }
+                }
+                "noauth" => FacadeAuth::NoAuth,
+                other => {
+                    return Err(invalid(
+                        "glance_facade_auth_strategy",
+                        other,
+                        "must be keystone or noauth",
+                    ));
+                }
+            },
+            glance_endpoint: raw
+                .get("glance", "endpoint_override")
+                .filter(|v| !v.is_empty())
+                .map(String::from),
+            allow_local_images: raw.parsed(s, "allow_local_images")?.unwrap_or(false),
             ovs_bridge: raw
                 .get("neutron", "ovs_bridge")
                 .filter(|v| !v.is_empty())
@@ -303,10 +376,12 @@ impl Config {
             cpu_allocation_ratio: raw.parsed(d, "cpu_allocation_ratio")?,
             ram_allocation_ratio: raw.parsed(d, "ram_allocation_ratio")?,
             disk_allocation_ratio: raw.parsed(d, "disk_allocation_ratio")?,
-            // Defaults are Nova's own (nova/conf/compute.py).
+            // Defaults are Nova's own (nova/conf/compute.py) but for vCPUs: a
+            // container's vCPUs are a CPU weight, not cores it holds (see
+            // DEFAULT_CPU_ALLOCATION_RATIO).
             initial_cpu_allocation_ratio: raw
                 .parsed(d, "initial_cpu_allocation_ratio")?
-                .unwrap_or(4.0),
+                .unwrap_or(DEFAULT_CPU_ALLOCATION_RATIO),
             initial_ram_allocation_ratio: raw
                 .parsed(d, "initial_ram_allocation_ratio")?
                 .unwrap_or(1.0),
@@ -355,7 +430,7 @@ mod tests {
         assert_eq!(c.nova.host.as_deref(), Some("cn1"));
         assert_eq!(c.nova.reserved_host_memory_mb, 512);
         assert_eq!(c.nova.cpu_allocation_ratio, None);
-        assert_eq!(c.nova.initial_cpu_allocation_ratio, 4.0);
+        assert_eq!(c.nova.initial_cpu_allocation_ratio, 64.0);
         assert!(c.novadock.nova_default_route);
         assert_eq!(c.novadock.ovs_bridge, "br-int");
         let c = Config::from_raw(&raw(&[

@@ -8,6 +8,8 @@ pub mod docker;
 pub mod error;
 pub mod host;
 pub mod image;
+pub mod keystone;
 pub mod model;
 pub mod network;
 pub mod server;
+pub mod ttl_cache;

@@ -123,7 +123,21 @@ async fn serve(files: &[PathBuf]) -> Result<(), String> {
             .await
             .map_err(|e| format!("glance_facade_listen {addr}: {e}"))?;
         tracing::info!(%addr, "serving the Glance facade");
-        let facade = api::glance_facade::router(docker.clone());
+        let facade = api::glance_facade::Facade::new(
+            docker.clone(),
+            &config.novadock.glance_facade_auth,
+            config.novadock.glance_endpoint.clone(),
+        )?;
+        match &config.novadock.glance_facade_auth {
+            novadock::config::FacadeAuth::Keystone(url) => {
+                tracing::info!(%url, "the Glance facade checks Keystone tokens")
+            }
+            novadock::config::FacadeAuth::NoAuth => tracing::warn!(
+                "the Glance facade serves every image to anyone who reaches it \
+                 (glance_facade_auth_strategy = noauth)"
+            ),
+        }
+        let facade = api::glance_facade::router(facade);
         tokio::spawn(async move {
             if let Err(e) = axum::serve(tcp, facade).await {
                 tracing::error!("Glance facade stopped: {e}");

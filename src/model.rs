@@ -12,7 +12,6 @@ pub enum PowerState {
     Running,
     Paused,
     Shutdown,
-    Crashed,
     Suspended,
 }
 
@@ -57,6 +56,10 @@ pub struct SpawnImage {
     pub id: Option<String>,
     pub name: Option<String>,
     pub properties: BTreeMap<String, String>,
+    /// The engine image a move boots from: set by the service itself, never
+    /// read from a request.
+    #[serde(skip)]
+    pub local: Option<String>,
 }
 
 fn default_true() -> bool {

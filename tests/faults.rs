@@ -39,42 +39,6 @@ fn docker_cli(host: Option<&str>, args: &[&str]) -> std::process::Output {
 /// A unique, bootable image: the test image's busybox plus `extra_mib` of
 /// random data, as a `docker save` tarball (the image itself is removed from
 /// the machine's engine again). Returns (tarball path, image id).
-fn unique_image(dir: &Path, extra_mib: usize) -> (PathBuf, String) {
-    let root = dir.join("rootfs");
-    std::fs::create_dir_all(root.join("bin")).expect("rootfs");
-    std::fs::copy("/bin/busybox", root.join("bin/busybox")).expect("busybox-static");
-    std::os::unix::fs::symlink("busybox", root.join("bin/sh")).expect("sh");
-    std::os::unix::fs::symlink("busybox", root.join("bin/sleep")).expect("sleep");
-    std::os::unix::fs::symlink("busybox", root.join("bin/cat")).expect("cat");
-    std::fs::write(root.join("marker"), new_uuid()).expect("marker");
-    let mut blob = Vec::with_capacity(extra_mib << 20);
-    let mut x: u64 = uuid::Uuid::new_v4().as_u128() as u64 | 1;
-    while blob.len() < extra_mib << 20 {
-        // xorshift: incompressible enough, and fast.
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        blob.extend_from_slice(&x.to_le_bytes());
-    }
-    std::fs::write(root.join("blob"), blob).expect("blob");
-    let tag = format!("novadock-fault/{}:1", &new_uuid()[..8]);
-    let script = format!(
-        "tar -C {} -c . | docker import -c 'CMD [\"/bin/sleep\", \"600\"]' - {tag} >/dev/null",
-        root.display()
-    );
-    run("sh", &["-c", &script]);
-    let id = run("docker", &["image", "inspect", "-f", "{{.Id}}", &tag])
-        .trim()
-        .to_string();
-    let tarball = dir.join("image.tar");
-    run(
-        "docker",
-        &["save", "-o", &tarball.display().to_string(), &tag],
-    );
-    run("docker", &["rmi", &tag]);
-    (tarball, id)
-}
-
 // -- Glance going away mid-download -------------------------------------------
 
 #[derive(Clone)]

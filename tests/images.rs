@@ -203,7 +203,15 @@ async fn the_glance_facade_lists_shows_pages_and_serves_images() {
     tokio::spawn(
         axum::serve(
             tcp,
-            novadock::api::glance_facade::router(c.docker().clone()),
+            // Paging and data: the facade as a noauth Glance serves it.
+            novadock::api::glance_facade::router(
+                novadock::api::glance_facade::Facade::new(
+                    c.docker().clone(),
+                    &novadock::config::FacadeAuth::NoAuth,
+                    None,
+                )
+                .expect("facade"),
+            ),
         )
         .into_future(),
     );
@@ -262,4 +270,43 @@ async fn the_glance_facade_lists_shows_pages_and_serves_images() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("Loaded image"));
     assert_eq!(get(format!("/v2/images/{}", new_uuid())).await.0, 404);
     assert_eq!(get("/v2/images?marker=nope".into()).await.0, 400);
+}
+
+/// Without a token the facade answers 401, as Glance does; a token it
+/// cannot validate (Keystone unreachable) gets no image either.
+#[tokio::test]
+async fn the_glance_facade_serves_nothing_without_a_valid_token() {
+    let c = compute().await;
+    let tcp = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = tcp.local_addr().expect("addr");
+    let facade = novadock::api::glance_facade::Facade::new(
+        c.docker().clone(),
+        // Nothing listens on port 1: Keystone is down.
+        &novadock::config::FacadeAuth::Keystone("http://127.0.0.1:1/v3".into()),
+        None,
+    )
+    .expect("facade");
+    tokio::spawn(axum::serve(tcp, novadock::api::glance_facade::router(facade)).into_future());
+    let image = run("docker", &["image", "inspect", "-f", "{{.Id}}", TEST_IMAGE]);
+    let id = novadock::image::catalog::facade_id(image.trim());
+    for path in [
+        "/v2/images".to_string(),
+        format!("/v2/images/{id}"),
+        format!("/v2/images/{id}/file"),
+    ] {
+        let (status, body) = exchange(
+            TcpStream::connect(addr).await.expect("c"),
+            "GET",
+            &path,
+            "application/json",
+            b"",
+        )
+        .await;
+        assert_eq!(status, 401, "{path}: {}", String::from_utf8_lossy(&body));
+        let s = TcpStream::connect(addr).await.expect("c");
+        let (status, body) =
+            exchange_with_headers(s, "GET", &path, &[("X-Auth-Token", "forged")], b"").await;
+        assert_eq!(status, 503, "{path}: {}", String::from_utf8_lossy(&body));
+        assert!(!String::from_utf8_lossy(&body).contains("novadock-test"));
+    }
 }

@@ -311,7 +311,7 @@ async fn os_command_line_and_console_output() {
 }
 
 #[tokio::test]
-async fn an_oom_killed_container_is_crashed() {
+async fn an_oom_killed_container_is_shut_down_with_the_reason_in_its_console() {
     let c = compute().await;
     let uuid = new_uuid();
     let _g = Cleanup(uuid.clone());
@@ -329,10 +329,16 @@ async fn an_oom_killed_container_is_crashed() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-    assert_eq!(state, PowerState::Crashed);
+    // SHUTDOWN, which Nova's lifecycle-event handling acts on at once.
+    assert_eq!(state, PowerState::Shutdown);
     assert_eq!(
         docker_inspect(&format!("nova-{uuid}")).expect("c")["State"]["OOMKilled"],
         true
+    );
+    let console = c.console_output(&uuid).await.expect("console");
+    assert!(
+        console.contains("killed by the OOM killer") && console.contains("(16 MiB)"),
+        "{console}"
     );
 }
 

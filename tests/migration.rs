@@ -120,7 +120,7 @@ async fn resize_revert_brings_the_old_container_back() {
 /// The engine's images committed for the instance's resizes, as `docker
 /// images` shows them.
 fn resize_images(uuid: &str) -> Vec<String> {
-    let filter = format!("label=org.openstack.nova.resize-of={uuid}");
+    let filter = format!("reference=novadock-resize:{uuid}.*");
     run(
         "docker",
         &["images", "-q", "--no-trunc", "--filter", &filter],
@@ -216,8 +216,9 @@ async fn migrating_to_another_host_exports_the_filesystem_as_a_bootable_image() 
     let image = docker_inspect_image(&format!("novadock-glance:{glance_id}")).expect("image");
     assert_eq!(image["Id"], exported.docker_id.as_str());
     assert_eq!(
-        image["Config"]["Labels"]["org.openstack.nova.migration-of"],
-        uuid.as_str()
+        docker_inspect_image(&format!("novadock-migration:{uuid}")).expect("tagged")["Id"],
+        exported.docker_id.as_str(),
+        "the service's own tag marks the export"
     );
 
     // What the destination does with it: boot the Glance image.

@@ -101,6 +101,8 @@ class Stack:
             f.write("[DEFAULT]\nhost = novadock-glance-tests\n\n"
                     "[novadock]\nsocket_path = %s\n"
                     "glance_facade_listen = 127.0.0.1:%d\n"
+                    # Like the glance-api beside it: no Keystone here.
+                    "glance_facade_auth_strategy = noauth\n"
                     % (self.socket_path, self.facade_port))
         self._log = open(self.log_path, "wb")
         env = dict(os.environ)

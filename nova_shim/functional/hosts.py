@@ -154,6 +154,8 @@ class NovadockHost:
             f"my_ip = {self.my_ip}\n"
             "[novadock]\n"
             f"socket_path = {self.socket_path}\n"
+            # Nova's Glance fixture is not a Glance the service can reach.
+            "allow_local_images = true\n"
             f"docker_url = {self.engine.url}\n"
             f"docker_network = {self.docker_network}\n"
             f"ovsdb_connection = {self.switch.db}\n", encoding="utf-8")

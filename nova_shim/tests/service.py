@@ -58,7 +58,9 @@ class NovadockService:
         # Not the machine's hostname: a cloud on the same engine
         # (cloud/up.sh) and the tests each see only their own containers.
         lines = ["[DEFAULT]", f"host = {TEST_HOST}", "", "[novadock]",
-                 f"socket_path = {self.socket_path}"]
+                 f"socket_path = {self.socket_path}",
+                 # The tests boot the engine's test image without a Glance.
+                 "allow_local_images = true"]
         ovsdb = self._start_ovs()
         if ovsdb:
             lines.append(f"ovsdb_connection = {ovsdb}")

@@ -126,8 +126,10 @@ class HostTestCase(base.FunctionalTestCase):
             self.assertEqual(1, item["min_unit"], rc)
             self.assertEqual(1, item["step_size"], rc)
             self.assertLessEqual(item["max_unit"], item["total"], rc)
-            # nova.conf sets no ratio: Nova's initial_*_allocation_ratio.
-            self.assertEqual(ratios[rc], item["allocation_ratio"], rc)
+            # nova.conf sets no ratio: Nova's initial_*_allocation_ratio,
+            # but 64 for vCPUs (CPU weights, not cores: see the README).
+            want = 64.0 if rc == orc.VCPU else ratios[rc]
+            self.assertEqual(want, item["allocation_ratio"], rc)
 
     def test_update_provider_tree_keeps_placement_ratios(self):
         node, tree = self._tree()

@@ -130,16 +130,18 @@ class SpawnTestCase(base.FunctionalTestCase):
         self.assertEqual([], service.containers_for_uuids([inst.uuid]))
         self.assertRaises(exception.InstanceNotFound, self.driver.get_info, inst)
 
-    def test_oom_killed_container_is_crashed(self):
+    def test_oom_killed_container_is_shut_down_and_says_why(self):
         img = self.make_image_meta(
             os_command_line='sh -c "echo booted; sleep 5; x=a; '
                             'while :; do x=$x$x; done"')
         inst = self.spawn(image_meta=img, memory_mb=16)
         self.assertEqual(16 * MiB, self.container(inst)["HostConfig"]["Memory"])
         self.wait_for(
-            lambda: self.driver.get_info(inst).state == power_state.CRASHED,
-            timeout=60, what="CRASHED after the OOM kill")
+            lambda: self.driver.get_info(inst).state == power_state.SHUTDOWN,
+            timeout=60, what="SHUTDOWN after the OOM kill")
         self.assertTrue(self.container(inst)["State"]["OOMKilled"])
+        self.assertIn("killed by the OOM killer",
+                      self.driver.get_console_output(None, inst))
 
 
 class LifecycleTestCase(base.FunctionalTestCase):

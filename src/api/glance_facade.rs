@@ -1,22 +1,171 @@
 //! A read-only Glance v2 API over the engine's images, for `openstack image
 //! list/show/save`, Horizon and Nova. Served on [novadock]
-//! glance_facade_listen (loopback); errors are Glance-shaped.
+//! glance_facade_listen; errors are Glance-shaped.
+//!
+//! Every request needs a Keystone token (X-Auth-Token), as Glance's own API
+//! does: an admin sees every image of the engine; any other project sees
+//! only the engine's copies of Glance images that Glance shows it (asked of
+//! Glance with the caller's token), never engine-only images such as another
+//! project's resize or a move's filesystem.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bollard::Docker;
 use serde_json::{Value, json};
 
+use crate::config::FacadeAuth;
+use crate::docker::naming;
+use crate::image::catalog::CatalogImage;
+use crate::image::glance::Glance;
 use crate::image::{catalog, engine};
+use crate::keystone::{Caller, Keystone, KeystoneError};
+use crate::model::GlanceAccess;
+use crate::ttl_cache::TtlCache;
 
-pub fn router(docker: Docker) -> Router {
+/// How long Glance's answer on whether a caller may see an image is reused.
+const VISIBILITY_TTL: Duration = Duration::from_secs(60);
+const VISIBILITY_MAX: usize = 16384;
+
+#[derive(Clone)]
+pub struct Facade {
+    docker: Docker,
+    keystone: Option<Keystone>,
+    glance: Glance,
+    /// Glance's URL when nova.conf names it; else the token's catalog.
+    glance_endpoint: Option<String>,
+    /// (token, Glance id) -> may see, and when Glance said so.
+    visible: TtlCache<(String, String), bool>,
+}
+
+/// Who is asking: everyone (noauth) or a validated token's owner.
+enum Asker {
+    Anyone,
+    Token(String, Caller),
+}
+
+impl Facade {
+    pub fn new(
+        docker: Docker,
+        auth: &FacadeAuth,
+        glance_endpoint: Option<String>,
+    ) -> Result<Facade, String> {
+        let keystone = match auth {
+            FacadeAuth::Keystone(url) => Some(Keystone::new(url).map_err(|e| e.to_string())?),
+            FacadeAuth::NoAuth => None,
+        };
+        Ok(Facade {
+            docker,
+            keystone,
+            glance: Glance::new().map_err(|e| e.to_string())?,
+            glance_endpoint,
+            visible: TtlCache::new(VISIBILITY_TTL, VISIBILITY_MAX),
+        })
+    }
+
+    async fn asker(&self, headers: &HeaderMap) -> Result<Asker, Response> {
+        let Some(keystone) = &self.keystone else {
+            return Ok(Asker::Anyone);
+        };
+        let token = headers
+            .get("x-auth-token")
+            .and_then(|v| v.to_str().ok())
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| unauthorized("This server could not verify that you are authorized to access the document you requested."))?;
+        match keystone.validate(token).await {
+            Ok(caller) => Ok(Asker::Token(token.to_string(), caller)),
+            Err(KeystoneError::Unauthorized) => Err(unauthorized(
+                "The request you have made requires authentication.",
+            )),
+            Err(e @ KeystoneError::Unavailable(_)) => Err(glance_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &e.to_string(),
+            )),
+        }
+    }
+
+    /// Whether the asker may see the image: as Glance would answer them.
+    async fn may_see(&self, asker: &Asker, image: &CatalogImage) -> bool {
+        let (token, caller) = match asker {
+            Asker::Anyone => return true,
+            Asker::Token(_, c) if c.admin => return true,
+            Asker::Token(t, c) => (t, c),
+        };
+        let Some(endpoint) = self
+            .glance_endpoint
+            .clone()
+            .or_else(|| caller.glance_endpoint.clone())
+        else {
+            return false;
+        };
+        for id in glance_ids(image) {
+            let key = (token.clone(), id.clone());
+            let seen = match self.visible.get(&key) {
+                Some(v) => v,
+                None => {
+                    let access = GlanceAccess {
+                        endpoint: endpoint.clone(),
+                        token: token.clone(),
+                    };
+                    let v = self.glance.image(&access, &id).await.is_ok();
+                    self.visible.insert(key, v);
+                    v
+                }
+            };
+            if seen {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// The engine's images the asker may see.
+    async fn images(&self, asker: &Asker) -> Result<Vec<CatalogImage>, Response> {
+        let all = catalog::list(&self.docker).await.map_err(engine_down)?;
+        let mut out = Vec::with_capacity(all.len());
+        for i in all {
+            if self.may_see(asker, &i).await {
+                out.push(i);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The Glance ids the service's own tags give the image (cache and store).
+fn glance_ids(image: &CatalogImage) -> Vec<String> {
+    let prefixes = [
+        format!("{}:", naming::GLANCE_REPOSITORY),
+        format!("{}:", naming::GLANCE_STORE_REPOSITORY),
+    ];
+    let mut ids: Vec<String> = image
+        .tags
+        .iter()
+        .filter_map(|t| prefixes.iter().find_map(|p| t.strip_prefix(p.as_str())))
+        .map(String::from)
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+fn unauthorized(message: &str) -> Response {
+    let mut r = glance_error(StatusCode::UNAUTHORIZED, message);
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        header::HeaderValue::from_static("Keystone"),
+    );
+    r
+}
+
+pub fn router(facade: Facade) -> Router {
     Router::new()
         .route("/", get(versions))
         .route("/versions", get(versions))
@@ -26,7 +175,7 @@ pub fn router(docker: Docker) -> Router {
         .route("/v2/schemas/image", get(image_schema))
         .route("/v2/schemas/images", get(images_schema))
         .fallback(|| async { glance_error(StatusCode::NOT_FOUND, "no such resource") })
-        .with_state(docker)
+        .with_state(facade)
 }
 
 fn glance_error(status: StatusCode, message: &str) -> Response {
@@ -49,10 +198,18 @@ async fn versions() -> Response {
     (StatusCode::MULTIPLE_CHOICES, Json(v)).into_response()
 }
 
-async fn list(State(docker): State<Docker>, Query(q): Query<HashMap<String, String>>) -> Response {
-    let mut images = match catalog::list(&docker).await {
+async fn list(
+    State(f): State<Facade>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let asker = match f.asker(&headers).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let mut images = match f.images(&asker).await {
         Ok(i) => i,
-        Err(e) => return engine_down(e),
+        Err(r) => return r,
     };
     // Every image is public and active: other filters match nothing.
     let matches = |key: &str, want: &str| q.get(key).is_none_or(|v| v == want);
@@ -109,30 +266,42 @@ async fn list(State(docker): State<Docker>, Query(q): Query<HashMap<String, Stri
     Json(body).into_response()
 }
 
-async fn find(docker: &Docker, id: &str) -> Result<catalog::CatalogImage, Response> {
-    let images = catalog::list(docker).await.map_err(engine_down)?;
-    images.into_iter().find(|i| i.id == id).ok_or_else(|| {
+/// The image, if the asker may see it; Glance's 404 otherwise, which does
+/// not tell whether it exists.
+async fn find(f: &Facade, headers: &HeaderMap, id: &str) -> Result<CatalogImage, Response> {
+    let asker = f.asker(headers).await?;
+    let images = catalog::list(&f.docker).await.map_err(engine_down)?;
+    let not_found = || {
         glance_error(
             StatusCode::NOT_FOUND,
             &format!("No image found with ID {id}"),
         )
-    })
+    };
+    let image = images
+        .into_iter()
+        .find(|i| i.id == id)
+        .ok_or_else(not_found)?;
+    if f.may_see(&asker, &image).await {
+        Ok(image)
+    } else {
+        Err(not_found())
+    }
 }
 
-async fn show(State(docker): State<Docker>, Path(id): Path<String>) -> Response {
-    match find(&docker, &id).await {
+async fn show(State(f): State<Facade>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    match find(&f, &headers, &id).await {
         Ok(i) => Json(i.to_glance()).into_response(),
         Err(r) => r,
     }
 }
 
-async fn file(State(docker): State<Docker>, Path(id): Path<String>) -> Response {
-    match find(&docker, &id).await {
+async fn file(State(f): State<Facade>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    match find(&f, &headers, &id).await {
         Ok(i) => Response::builder()
             .header(header::CONTENT_TYPE, "application/octet-stream")
             // Saved by its name, so `docker load` brings the tag back too.
             .body(Body::from_stream(engine::save(
-                &docker,
+                &f.docker,
                 i.name.as_deref().unwrap_or(&i.docker_id),
             )))
             .unwrap_or_else(|_| Response::new(Body::empty())),

@@ -1,6 +1,7 @@
 //! The newest part of a container's stdout and stderr.
 
 use bollard::Docker;
+use bollard::models::ContainerInspectResponse;
 use bollard::query_parameters::LogsOptions;
 use futures_util::StreamExt;
 
@@ -12,9 +13,48 @@ use crate::error::ApiError;
 pub const CONSOLE_BYTES: usize = 100 * 1024;
 
 impl Compute {
+    /// The console log, ending with how the main process died when it did
+    /// on its own: the only place Nova lets a driver tell the user why a
+    /// running server became SHUTOFF.
     pub async fn console_output(&self, uuid: &str) -> Result<String, ApiError> {
-        self.inspect(uuid).await?;
-        tail(self.docker(), &naming::container_name(uuid), CONSOLE_BYTES).await
+        let c = self.inspect(uuid).await?;
+        let mut out = tail(self.docker(), &naming::container_name(uuid), CONSOLE_BYTES).await?;
+        if let Some(line) = death_note(&c) {
+            if !out.is_empty() && !out.ends_with('\n') {
+                out.push('\n');
+            }
+            out.push_str(&line);
+        }
+        Ok(out)
+    }
+}
+
+/// A line on how the container's main process ended, when it died rather
+/// than being stopped: an OOM kill, or an exit code other than 0 and the
+/// SIGTERM/SIGKILL (143/137) of a stop.
+pub fn death_note(c: &ContainerInspectResponse) -> Option<String> {
+    let state = c.state.as_ref()?;
+    if state.running.unwrap_or(false) {
+        return None;
+    }
+    let when = state.finished_at.as_deref().unwrap_or("?");
+    if state.oom_killed.unwrap_or(false) {
+        let limit = c
+            .host_config
+            .as_ref()
+            .and_then(|h| h.memory)
+            .map(|m| format!(" ({} MiB)", m >> 20))
+            .unwrap_or_default();
+        return Some(format!(
+            "[novadock] {when}: the main process was killed by the OOM killer: the container \
+             reached its memory limit{limit}. The server is shut off.\n"
+        ));
+    }
+    match state.exit_code {
+        Some(0 | 137 | 143) | None => None,
+        Some(code) => Some(format!(
+            "[novadock] {when}: the main process exited with code {code}. The server is shut off.\n"
+        )),
     }
 }
 

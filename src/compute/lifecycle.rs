@@ -22,12 +22,23 @@ const DEATH_OUTPUT_BYTES: usize = 2048;
 
 impl Compute {
     /// The local image for a spawn: from Glance (downloaded once, access
-    /// checked with the user's token) when the request says where Glance is;
-    /// else the one loaded for the Glance image id, else the image name as a
-    /// local reference.
+    /// checked with the user's token). Only a move's own image (set by the
+    /// service) or, with `allow_local_images`, the Glance id's cached image
+    /// or the image name as an engine reference, boot without Glance: a
+    /// name is the user's to choose, and would reach any image of the engine.
     async fn resolve_image(&self, req: &SpawnRequest) -> Result<String, ApiError> {
         if let (Some(access), Some(id)) = (&req.glance, &req.image.id) {
             return Ok(self.images().fetch(access, id).await?.docker_id);
+        }
+        if let Some(local) = &req.image.local {
+            return Ok(local.clone());
+        }
+        if !self.config().novadock.allow_local_images {
+            return Err(ApiError::ImageNotFound(format!(
+                "image {}: the boot carries no Glance access, and novadock boots only images it \
+                 reads from Glance with the user's token ([novadock] allow_local_images is off)",
+                req.image.id.as_deref().unwrap_or("without id"),
+            )));
         }
         let mut candidates = Vec::new();
         if let Some(id) = &req.image.id {

@@ -1,7 +1,8 @@
 //! Resize and cold migration. The old container is kept aside, stopped, until
 //! Nova confirms or reverts. On this host the new one boots from the old
 //! one's filesystem with the new flavor; to another host that filesystem is
-//! exported as an image (labelled with the instance) that travels through
+//! exported as an image (tagged `novadock-migration:<uuid>` by the service:
+//! never a label, which an image's content sets) that travels through
 //! Glance, and the destination boots it like any Glance image.
 
 use std::collections::HashMap;
@@ -20,10 +21,6 @@ use crate::model::{FetchedImage, InstanceInfo, SpawnRequest};
 /// Where the old container waits while a resize is unconfirmed.
 pub fn aside_name(uuid: &str) -> String {
     format!("nova-{uuid}-resize")
-}
-
-pub fn resize_image(uuid: &str) -> String {
-    format!("novadock-resize:{uuid}")
 }
 
 impl Compute {
@@ -62,59 +59,77 @@ impl Compute {
         uuid: &str,
         glance_id: &str,
     ) -> Result<FetchedImage, ApiError> {
-        match self
+        let image = match self
             .commit_for_glance(
                 &aside_name(uuid),
                 glance_id,
                 format!("migration of Nova instance {uuid}"),
                 false,
-                Some(format!("LABEL {}={uuid}", naming::LABEL_MIGRATION_OF)),
             )
             .await
         {
-            Ok(image) => Ok(image),
-            Err(e) if is_not_found(&e) => Err(ApiError::InstanceNotFound(format!(
-                "{uuid} (no migration in progress)"
-            ))),
-            Err(e) => Err(e.into()),
-        }
+            Ok(image) => image,
+            Err(e) if is_not_found(&e) => {
+                return Err(ApiError::InstanceNotFound(format!(
+                    "{uuid} (no migration in progress)"
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        engine::tag_in(
+            self.docker(),
+            &image.docker_id,
+            naming::MIGRATION_REPOSITORY,
+            uuid,
+        )
+        .await?;
+        Ok(image)
     }
 
-    /// Removes this host's copies of the images exported for the instance's
-    /// move; returns their Glance ids, for the caller to delete them there.
+    /// Removes this host's copy of the image exported for the instance's
+    /// move (found by the service's own tag); returns the Glance ids it went
+    /// as, for the caller to delete them there. An image a container runs
+    /// on (the destination on the same engine) keeps its Glance tag.
     pub async fn forget_migration_images(&self, uuid: &str) -> Result<Vec<String>, ApiError> {
-        let opts = ListImagesOptions {
-            filters: Some(HashMap::from([(
-                "label".to_string(),
-                vec![format!("{}={uuid}", naming::LABEL_MIGRATION_OF)],
-            )])),
-            ..Default::default()
+        let reference = naming::migration_reference(uuid);
+        let image = match self.docker().inspect_image(&reference).await {
+            Ok(i) => i,
+            Err(e) if is_not_found(&e) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
         };
         let prefix = format!("{}:", naming::GLANCE_REPOSITORY);
-        let mut ids = Vec::new();
-        for image in self.docker().list_images(Some(opts)).await? {
-            for tag in &image.repo_tags {
-                if let Some(glance_id) = tag.strip_prefix(&prefix) {
-                    engine::remove(self.docker(), tag).await?;
-                    ids.push(glance_id.to_string());
-                }
+        let tags = image.repo_tags.unwrap_or_default();
+        let ids: Vec<String> = tags
+            .iter()
+            .filter_map(|t| t.strip_prefix(&prefix))
+            .map(String::from)
+            .collect();
+        let in_use = match &image.id {
+            Some(id) => engine::in_use(self.docker(), id).await?,
+            None => true,
+        };
+        if !in_use {
+            for id in &ids {
+                engine::remove(self.docker(), &naming::glance_image_reference(id)).await?;
             }
         }
+        // Never the image's last tag while it is in use: its Glance tag stays.
+        engine::remove(self.docker(), &reference).await?;
         Ok(ids)
     }
 
     /// Boots the resized instance: the old filesystem, the new flavor.
     pub async fn finish_migration(&self, req: &SpawnRequest) -> Result<InstanceInfo, ApiError> {
         let uuid = &req.instance.uuid;
-        let image = resize_image(uuid);
-        let (repo, tag) = image.split_once(':').unwrap_or((&image, "latest"));
+        let n = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
         let opts = CommitContainerOptions {
             container: Some(aside_name(uuid)),
-            repo: Some(repo.to_string()),
-            tag: Some(tag.to_string()),
+            repo: Some(naming::RESIZE_REPOSITORY.to_string()),
+            tag: Some(naming::resize_tag(uuid, n)),
             comment: Some(format!("resize of Nova instance {uuid}")),
-            // A second resize moves the tag: the label still finds the first image.
-            changes: Some(format!("LABEL {}={uuid}", naming::LABEL_RESIZE_OF)),
             ..Default::default()
         };
         let committed = match self
@@ -134,7 +149,7 @@ impl Compute {
         let mut from_old = req.clone();
         from_old.glance = None;
         from_old.image.id = None;
-        from_old.image.name = Some(committed);
+        from_old.image.local = Some(committed);
         self.spawn(&from_old).await
     }
 
@@ -223,23 +238,23 @@ impl Compute {
     /// (the one its container runs on stays); returns how many went.
     async fn remove_unused_resize_images(&self, uuid: &str) -> Result<usize, ApiError> {
         let opts = ListImagesOptions {
-            // The parent of a later resize's image is listed only with all.
-            all: true,
             filters: Some(HashMap::from([(
-                "label".to_string(),
-                vec![format!("{}={uuid}", naming::LABEL_RESIZE_OF)],
+                "reference".to_string(),
+                vec![naming::resize_references(uuid)],
             )])),
             ..Default::default()
         };
+        let prefix = format!("{}:{uuid}.", naming::RESIZE_REPOSITORY);
         let mut removed = 0;
         for image in self.docker().list_images(Some(opts)).await? {
-            match engine::remove(self.docker(), &image.id).await {
-                Ok(()) => removed += 1,
-                // In use by the instance's container (or its set-aside one),
-                // or the parent of a later resize's image: Docker removes it
-                // with that image.
-                Err(ApiError::InstanceInvalidState(_)) => {}
-                Err(e) => return Err(e),
+            for tag in image.repo_tags.iter().filter(|t| t.starts_with(&prefix)) {
+                match engine::remove(self.docker(), tag).await {
+                    // Untagged; a parent of a later resize's image goes with it.
+                    Ok(()) => removed += 1,
+                    // In use by the instance's container (or its set-aside one).
+                    Err(ApiError::InstanceInvalidState(_)) => {}
+                    Err(e) => return Err(e),
+                }
             }
         }
         Ok(removed)

@@ -187,8 +187,8 @@ impl Compute {
         let mut out = Vec::with_capacity(summaries.len());
         for s in summaries {
             let Some(id) = s.id else { continue };
-            // The listing lacks the OOM flag and CPU weight that tell CRASHED
-            // and SUSPENDED apart, so each container is inspected.
+            // The listing lacks the CPU weight that tells SUSPENDED from
+            // PAUSED, so each container is inspected.
             match self.docker.inspect_container(&id, None).await {
                 Ok(c) => out.push(c),
                 // Removed between the listing and the inspection.

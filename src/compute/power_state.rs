@@ -34,13 +34,10 @@ pub fn of(c: &ContainerInspectResponse) -> PowerState {
         return PowerState::Running;
     }
     match state.status {
-        Some(S::EXITED | S::DEAD | S::CREATED | S::STOPPING) => {
-            if state.oom_killed.unwrap_or(false) {
-                PowerState::Crashed
-            } else {
-                PowerState::Shutdown
-            }
-        }
+        // An OOM kill is SHUTDOWN too: Nova acts on a STOPPED lifecycle event
+        // only when get_info agrees with it, and stops the server either way.
+        // Why it stopped is in the console log (console.rs).
+        Some(S::EXITED | S::DEAD | S::CREATED | S::STOPPING) => PowerState::Shutdown,
         Some(S::RUNNING | S::RESTARTING) => PowerState::Running,
         Some(S::PAUSED) => PowerState::Paused,
         Some(S::REMOVING | S::EMPTY) | None => PowerState::Nostate,
@@ -111,7 +108,8 @@ mod tests {
         );
         assert_eq!(
             of(&container(S::EXITED, false, false, true, 1024)),
-            PowerState::Crashed
+            PowerState::Shutdown,
+            "OOM-killed"
         );
         assert_eq!(
             of(&container(S::CREATED, false, false, false, 1024)),

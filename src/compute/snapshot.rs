@@ -24,7 +24,6 @@ impl Compute {
             glance_id,
             format!("snapshot of Nova instance {uuid}"),
             true,
-            None,
         )
         .await
         .map_err(ApiError::from)
@@ -38,7 +37,6 @@ impl Compute {
         glance_id: &str,
         comment: String,
         pause: bool,
-        changes: Option<String>,
     ) -> Result<FetchedImage, bollard::errors::Error> {
         let opts = CommitContainerOptions {
             container: Some(container.to_string()),
@@ -46,7 +44,6 @@ impl Compute {
             tag: Some(glance_id.to_string()),
             comment: Some(comment),
             pause,
-            changes,
             ..Default::default()
         };
         let id = self

@@ -40,7 +40,7 @@ pub fn lifecycle(old: Option<PowerState>, new: Option<PowerState>) -> Option<Lif
         },
         Some(Paused) if old != Some(Paused) => Some(Lifecycle::Paused),
         Some(Suspended) if old != Some(Suspended) => Some(Lifecycle::Suspended),
-        Some(Shutdown | Crashed | Nostate) | None if up(old) => Some(Lifecycle::Stopped),
+        Some(Shutdown | Nostate) | None if up(old) => Some(Lifecycle::Stopped),
         _ => None,
     }
 }
@@ -225,7 +225,7 @@ mod tests {
             Some(Lifecycle::Stopped)
         );
         assert_eq!(
-            lifecycle(Some(Paused), Some(Crashed)),
+            lifecycle(Some(Paused), Some(Nostate)),
             Some(Lifecycle::Stopped)
         );
         assert_eq!(lifecycle(Some(Running), None), Some(Lifecycle::Stopped));

@@ -218,6 +218,7 @@ mod tests {
                 id: Some("img".into()),
                 name: Some("busybox".into()),
                 properties: BTreeMap::new(),
+                local: None,
             },
             network_info: vec![],
             power_on: true,

@@ -12,10 +12,6 @@ pub const LABEL_MEMORY_MB: &str = "org.openstack.nova.memory-mb";
 pub const LABEL_IMAGE: &str = "org.openstack.nova.image-id";
 /// The flavor's CPU weight, restored on resume (suspend lowers it).
 pub const LABEL_CPU_SHARES: &str = "org.openstack.nova.cpu-shares";
-/// On an image exported for a move to another host: the instance it carries.
-pub const LABEL_MIGRATION_OF: &str = "org.openstack.nova.migration-of";
-/// On the image a same-host resize boots from: the instance it belongs to.
-pub const LABEL_RESIZE_OF: &str = "org.openstack.nova.resize-of";
 /// The Nova host (`[DEFAULT] host`) whose container it is: services of two
 /// hosts sharing one engine each list only their own.
 pub const LABEL_HOST: &str = "org.openstack.nova.host";
@@ -25,6 +21,29 @@ pub const GLANCE_REPOSITORY: &str = "novadock-glance";
 /// Images Glance's novadock store keeps here also carry this repository,
 /// tagged with the id: they are Glance's data, never the cache's to prune.
 pub const GLANCE_STORE_REPOSITORY: &str = "novadock-glance-store";
+
+/// The images a same-host resize boots from, tagged `<uuid>.<n>`: one tag
+/// per resize, so an earlier resize's image is found until it is swept.
+/// Tags, unlike labels, are the service's own: a tenant's image brings
+/// labels, and the tarball filter lets no tag of it through.
+pub const RESIZE_REPOSITORY: &str = "novadock-resize";
+/// The image exported for a move to another host, tagged with the instance
+/// uuid; its `novadock-glance:` tag names the Glance image it went as.
+pub const MIGRATION_REPOSITORY: &str = "novadock-migration";
+
+pub fn resize_tag(uuid: &str, n: u128) -> String {
+    format!("{uuid}.{n}")
+}
+
+/// A reference pattern (Docker's `reference` filter) for the instance's
+/// resize images.
+pub fn resize_references(uuid: &str) -> String {
+    format!("{RESIZE_REPOSITORY}:{uuid}.*")
+}
+
+pub fn migration_reference(uuid: &str) -> String {
+    format!("{MIGRATION_REPOSITORY}:{uuid}")
+}
 
 pub fn container_name(uuid: &str) -> String {
     format!("nova-{uuid}")

@@ -4,11 +4,14 @@
 use std::sync::{Arc, Mutex};
 
 use bollard::Docker;
-use bollard::query_parameters::{ImportImageOptions, RemoveImageOptions, TagImageOptions};
+use bollard::query_parameters::{
+    ImportImageOptions, ListContainersOptions, RemoveImageOptions, TagImageOptions,
+};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 
 use super::digest::Hasher;
+use super::tarball::TarFilter;
 use crate::docker::{is_not_found, naming};
 use crate::error::ApiError;
 
@@ -18,6 +21,9 @@ struct Tally {
     bytes: u64,
     hasher: Option<Hasher>,
     source_error: Option<String>,
+    filter: TarFilter,
+    /// Why the tarball's content was refused (see tarball.rs).
+    content_error: Option<String>,
 }
 
 pub struct Loaded {
@@ -26,8 +32,9 @@ pub struct Loaded {
     pub digest: Option<String>,
 }
 
-/// Loads a `docker save` tarball; returns the loaded image's id. Nothing is
-/// tagged here: the caller tags only data it has verified.
+/// Loads a `docker save` tarball of exactly one image; returns its id. The
+/// stream passes through the tarball filter, so nothing the tarball names is
+/// tagged: the caller tags only data it has verified, by id.
 pub async fn load<S>(docker: &Docker, data: S, hasher: Option<Hasher>) -> Result<Loaded, ApiError>
 where
     S: Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
@@ -36,22 +43,48 @@ where
         bytes: 0,
         hasher,
         source_error: None,
+        filter: TarFilter::new(),
+        content_error: None,
     }));
     let seen = tally.clone();
+    // The digest is of the bytes as Glance holds them; Docker gets them filtered.
     let counted = data.map(move |chunk| {
         let mut t = seen.lock().unwrap_or_else(|p| p.into_inner());
-        match &chunk {
-            Ok(b) => {
-                t.bytes += b.len() as u64;
-                if let Some(h) = t.hasher.as_mut() {
-                    h.update(b);
-                }
+        let b = match chunk {
+            Ok(b) => b,
+            Err(e) => {
+                t.source_error = Some(e.to_string());
+                return Err(e);
             }
-            Err(e) => t.source_error = Some(e.to_string()),
+        };
+        t.bytes += b.len() as u64;
+        if let Some(h) = t.hasher.as_mut() {
+            h.update(&b);
         }
-        chunk
+        if let Some(e) = &t.content_error {
+            return Err(std::io::Error::other(e.clone()));
+        }
+        match t.filter.push(&b) {
+            Ok(out) => Ok(Bytes::from(out)),
+            Err(e) => {
+                t.content_error = Some(e.clone());
+                Err(std::io::Error::other(e))
+            }
+        }
     });
-    let mut progress = docker.import_image_stream(ImportImageOptions::default(), counted, None);
+    let ended = tally.clone();
+    let end = futures_util::stream::once(async move {
+        let mut t = ended.lock().unwrap_or_else(|p| p.into_inner());
+        if t.content_error.is_some() || t.source_error.is_some() {
+            return None;
+        }
+        let e = t.filter.finish().err()?;
+        t.content_error = Some(e.clone());
+        Some(Err(std::io::Error::other(e)))
+    })
+    .filter_map(std::future::ready);
+    let mut progress =
+        docker.import_image_stream(ImportImageOptions::default(), counted.chain(end), None);
     let mut loaded: Vec<String> = Vec::new();
     let mut refused: Option<String> = None;
     while let Some(item) = progress.next().await {
@@ -68,17 +101,24 @@ where
             Err(e) => refused = Some(e.to_string()),
         }
     }
-    let (bytes, digest, source_error) = {
+    let (bytes, digest, source_error, content_error) = {
         let mut t = tally.lock().unwrap_or_else(|p| p.into_inner());
         (
             t.bytes,
             t.hasher.take().map(Hasher::hex),
             t.source_error.take(),
+            t.content_error.take(),
         )
     };
     if let Some(e) = source_error {
         return Err(ApiError::ImageUnavailable(format!(
             "the image data stopped arriving: {e}"
+        )));
+    }
+    if let Some(e) = content_error {
+        remove_loaded(docker, &loaded).await;
+        return Err(ApiError::ImageUnacceptable(format!(
+            "the image data was refused before loading: {e}"
         )));
     }
     if let Some(e) = refused {
@@ -91,11 +131,23 @@ where
             "Docker cannot load the image data (a docker save tarball is expected): {e}"
         )));
     }
-    let first = loaded.first().ok_or_else(|| {
-        ApiError::ImageUnacceptable(
-            "the image data holds no image (a docker save tarball is expected)".into(),
-        )
-    })?;
+    // The filter let one untagged image through: Docker names it by id.
+    let first = match loaded.as_slice() {
+        [one] if one.starts_with("sha256:") => one,
+        [] => {
+            return Err(ApiError::ImageUnacceptable(
+                "the image data holds no image (a docker save tarball is expected)".into(),
+            ));
+        }
+        more => {
+            remove_loaded(docker, &loaded).await;
+            return Err(ApiError::ImageUnacceptable(format!(
+                "the image data loaded {} images ({}); novadock takes exactly one untagged image",
+                more.len(),
+                more.join(", ")
+            )));
+        }
+    };
     let image = docker
         .inspect_image(first)
         .await
@@ -105,6 +157,28 @@ where
         bytes,
         digest,
     })
+}
+
+/// Removes what a refused load left, by id.
+async fn remove_loaded(docker: &Docker, loaded: &[String]) {
+    for id in loaded.iter().filter(|r| r.starts_with("sha256:")) {
+        remove_if_untagged(docker, id).await;
+    }
+}
+
+/// Removes a refused image by id unless it carries a tag: the same bytes
+/// may already be another image of the engine, which stays (`docker rmi`
+/// of an id would untag and delete it).
+pub async fn remove_if_untagged(docker: &Docker, docker_id: &str) {
+    match docker.inspect_image(docker_id).await {
+        Ok(i) if i.repo_tags.as_ref().is_none_or(|t| t.is_empty()) => {
+            if let Err(e) = remove(docker, docker_id).await {
+                tracing::warn!(image = docker_id, "removing a refused image: {e}");
+            }
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(image = docker_id, "inspecting a refused image: {e}"),
+    }
 }
 
 /// The Docker image id behind `novadock-glance:<glance_id>`, if loaded.
@@ -135,7 +209,25 @@ pub async fn tag_stored(docker: &Docker, docker_id: &str, glance_id: &str) -> Re
     .await
 }
 
-async fn tag_in(docker: &Docker, docker_id: &str, repo: &str, tag: &str) -> Result<(), ApiError> {
+/// Whether a container (running or not) is made from the image.
+pub async fn in_use(docker: &Docker, docker_id: &str) -> Result<bool, ApiError> {
+    let containers = docker
+        .list_containers(Some(ListContainersOptions {
+            all: true,
+            ..Default::default()
+        }))
+        .await?;
+    Ok(containers
+        .iter()
+        .any(|c| c.image_id.as_deref() == Some(docker_id)))
+}
+
+pub async fn tag_in(
+    docker: &Docker,
+    docker_id: &str,
+    repo: &str,
+    tag: &str,
+) -> Result<(), ApiError> {
     let opts = TagImageOptions {
         repo: Some(repo.to_string()),
         tag: Some(tag.to_string()),

@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod digest;
 pub mod engine;
 pub mod glance;
+pub mod tarball;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -102,9 +103,7 @@ impl Images {
             && !want.eq_ignore_ascii_case(got)
         {
             // Never tagged, so never used; removed unless an older copy shares it.
-            if let Err(e) = engine::remove(&self.docker, &loaded.docker_id).await {
-                tracing::warn!(image = glance_id, "removing the rejected image: {e}");
-            }
+            engine::remove_if_untagged(&self.docker, &loaded.docker_id).await;
             return Err(ApiError::ImageUnacceptable(format!(
                 "image {glance_id}: the {algo} of the downloaded data is {got}, Glance says {want}"
             )));
@@ -191,11 +190,16 @@ impl Images {
         ))
     }
 
-    /// glance_store `delete`: Glance's mark first, then the image (which
-    /// stays while a container runs on it).
+    /// glance_store `delete`: Glance's mark, then the image. A server's
+    /// container may still run on it: as with a VM's copy of a deleted
+    /// image, it keeps running, and the image stays as cache (pruned once
+    /// unused) rather than failing the delete half-way.
     pub async fn delete(&self, glance_id: &str) -> Result<(), ApiError> {
         engine::remove(&self.docker, &naming::glance_store_reference(glance_id)).await?;
-        engine::remove(&self.docker, &naming::glance_image_reference(glance_id)).await
+        match engine::remove(&self.docker, &naming::glance_image_reference(glance_id)).await {
+            Ok(()) | Err(ApiError::InstanceInvalidState(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// A snapshot: the committed image goes to Glance as `docker save` data.

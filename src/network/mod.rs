@@ -3,6 +3,7 @@
 //! port's MAC, addresses, routes and MTU.
 
 pub mod netlink;
+pub mod offload;
 pub mod ovs;
 pub mod resolv;
 pub mod vif;

@@ -220,6 +220,8 @@ async fn configure(handle: &Handle, v: &VifPlan) -> Result<(), ApiError> {
         .execute()
         .await
         .map_err(|e| err(&format!("naming {}", v.ifname), e))?;
+    // This thread is in the container's namespace: the ioctl reaches eth1.
+    super::offload::disable_tx_checksum(&v.ifname)?;
     handle
         .link()
         .set(LinkUnspec::new_with_index(index).up().build())

@@ -27,7 +27,7 @@ pub fn ovsdb() -> String {
 pub fn config(extra: &str) -> Config {
     let mut raw = RawConfig::default();
     let text = format!(
-        "[DEFAULT]\nhost = {TEST_HOST}\n[novadock]\nstartup_check_seconds = 0.5\novsdb_connection = {}\n{extra}",
+        "[DEFAULT]\nhost = {TEST_HOST}\n[novadock]\nstartup_check_seconds = 0.5\nallow_local_images = true\novsdb_connection = {}\n{extra}",
         ovsdb()
     );
     raw.merge_str(&text, Path::new("test.conf"))
@@ -401,7 +401,7 @@ impl EventStream {
 /// A request with a binary body over any stream; the answer's status and
 /// de-chunked body bytes.
 pub async fn exchange<S>(
-    mut s: S,
+    s: S,
     method: &str,
     path: &str,
     content_type: &str,
@@ -410,8 +410,26 @@ pub async fn exchange<S>(
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
+    exchange_with_headers(s, method, path, &[("Content-Type", content_type)], body).await
+}
+
+/// One request with the given headers, read to the end: status and body.
+pub async fn exchange_with_headers<S>(
+    mut s: S,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, Vec<u8>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
     let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: novadock\r\nConnection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: novadock\r\nConnection: close\r\n{extra}Content-Length: {}\r\n\r\n",
         body.len()
     );
     s.write_all(head.as_bytes()).await.expect("write");
@@ -461,4 +479,50 @@ pub fn docker_save(reference: &str) -> Vec<u8> {
         .expect("docker save");
     assert!(out.status.success());
     out.stdout
+}
+
+/// A small image of its own (busybox, a marker file, `extra_mib` MiB of
+/// noise), saved to `dir/image.tar` and removed from the engine: its
+/// tarball and Docker id.
+pub fn unique_image(dir: &Path, extra_mib: usize) -> (PathBuf, String) {
+    unique_image_with(dir, extra_mib, &[])
+}
+
+/// `unique_image` with Dockerfile instructions of the image's own (`LABEL
+/// ...`): what a tenant's image may carry.
+pub fn unique_image_with(dir: &Path, extra_mib: usize, changes: &[&str]) -> (PathBuf, String) {
+    let root = dir.join("rootfs");
+    std::fs::create_dir_all(root.join("bin")).expect("rootfs");
+    std::fs::copy("/bin/busybox", root.join("bin/busybox")).expect("busybox-static");
+    std::os::unix::fs::symlink("busybox", root.join("bin/sh")).expect("sh");
+    std::os::unix::fs::symlink("busybox", root.join("bin/sleep")).expect("sleep");
+    std::os::unix::fs::symlink("busybox", root.join("bin/cat")).expect("cat");
+    std::fs::write(root.join("marker"), new_uuid()).expect("marker");
+    let mut blob = Vec::with_capacity(extra_mib << 20);
+    let mut x: u64 = uuid::Uuid::new_v4().as_u128() as u64 | 1;
+    while blob.len() < extra_mib << 20 {
+        // xorshift: incompressible enough, and fast.
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        blob.extend_from_slice(&x.to_le_bytes());
+    }
+    std::fs::write(root.join("blob"), blob).expect("blob");
+    let tag = format!("novadock-fault/{}:1", &new_uuid()[..8]);
+    let extra: String = changes.iter().map(|c| format!(" -c '{c}'")).collect();
+    let script = format!(
+        "tar -C {} -c . | docker import -c 'CMD [\"/bin/sleep\", \"600\"]'{extra} - {tag} >/dev/null",
+        root.display()
+    );
+    run("sh", &["-c", &script]);
+    let id = run("docker", &["image", "inspect", "-f", "{{.Id}}", &tag])
+        .trim()
+        .to_string();
+    let tarball = dir.join("image.tar");
+    run(
+        "docker",
+        &["save", "-o", &tarball.display().to_string(), &tag],
+    );
+    run("docker", &["rmi", &tag]);
+    (tarball, id)
 }

@@ -33,7 +33,6 @@ POWER_STATES = {
     "running": power_state.RUNNING,
     "paused": power_state.PAUSED,
     "shutdown": power_state.SHUTDOWN,
-    "crashed": power_state.CRASHED,
     "suspended": power_state.SUSPENDED,
 }
 

@@ -1,0 +1,194 @@
+//! Who a token belongs to, asked of Keystone as Glance's keystonemiddleware
+//! would: the token validates itself (`GET /v3/auth/tokens` with the same
+//! token as X-Auth-Token and X-Subject-Token: Keystone's policy lets a
+//! token's owner validate it), which gives its project, roles and catalog.
+//! Answers are kept a short while so a page of Horizon costs one round trip.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::ttl_cache::TtlCache;
+
+/// How long a validated token is trusted without asking again (keystonemiddleware's
+/// token cache keeps 300 s; revocations reach the facade sooner here).
+const CACHE_TTL: Duration = Duration::from_secs(60);
+/// Cached tokens at most; the cache empties when full.
+const CACHE_MAX: usize = 4096;
+
+/// What the facade needs of a validated token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Caller {
+    pub project_id: Option<String>,
+    pub admin: bool,
+    /// Glance's URL from the token's catalog (internal, else public).
+    pub glance_endpoint: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct TokenBody {
+    token: Token,
+}
+
+#[derive(Deserialize)]
+struct Token {
+    #[serde(default)]
+    project: Option<Named>,
+    #[serde(default)]
+    roles: Vec<Named>,
+    #[serde(default)]
+    catalog: Vec<Service>,
+}
+
+#[derive(Deserialize)]
+struct Named {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Service {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    endpoints: Vec<Endpoint>,
+}
+
+#[derive(Deserialize)]
+struct Endpoint {
+    interface: String,
+    url: String,
+}
+
+/// Why a token gave no caller.
+#[derive(Debug, thiserror::Error)]
+pub enum KeystoneError {
+    #[error("the token is not valid (Keystone refused it)")]
+    Unauthorized,
+    #[error("Keystone cannot validate tokens now: {0}")]
+    Unavailable(String),
+}
+
+#[derive(Clone)]
+pub struct Keystone {
+    http: reqwest::Client,
+    tokens_url: String,
+    cache: TtlCache<[u8; 32], Caller>,
+}
+
+/// `.../v3/auth/tokens` from an auth URL given with or without `/v3`.
+fn tokens_url(auth_url: &str) -> String {
+    let base = auth_url.trim_end_matches('/');
+    let base = base.strip_suffix("/v3").unwrap_or(base);
+    format!("{base}/v3/auth/tokens")
+}
+
+impl Keystone {
+    pub fn new(auth_url: &str) -> Result<Keystone, KeystoneError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(15))
+            .build()
+            .map_err(|e| KeystoneError::Unavailable(format!("HTTP client: {e}")))?;
+        Ok(Keystone {
+            http,
+            tokens_url: tokens_url(auth_url),
+            cache: TtlCache::new(CACHE_TTL, CACHE_MAX),
+        })
+    }
+
+    /// The token's owner, or Unauthorized for a token Keystone does not
+    /// accept.
+    pub async fn validate(&self, token: &str) -> Result<Caller, KeystoneError> {
+        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if let Some(caller) = self.cache.get(&key) {
+            return Ok(caller);
+        }
+        let resp = self
+            .http
+            .get(&self.tokens_url)
+            .header("X-Auth-Token", token)
+            .header("X-Subject-Token", token)
+            .send()
+            .await
+            .map_err(|e| KeystoneError::Unavailable(e.to_string()))?;
+        match resp.status().as_u16() {
+            200 => {}
+            401 | 403 | 404 => return Err(KeystoneError::Unauthorized),
+            s => {
+                return Err(KeystoneError::Unavailable(format!("Keystone answered {s}")));
+            }
+        }
+        let body: TokenBody = resp
+            .json()
+            .await
+            .map_err(|e| KeystoneError::Unavailable(format!("Keystone's answer: {e}")))?;
+        let caller = caller_of(body.token);
+        self.cache.insert(key, caller.clone());
+        Ok(caller)
+    }
+}
+
+fn caller_of(token: Token) -> Caller {
+    let glance_endpoint = token
+        .catalog
+        .iter()
+        .filter(|s| s.kind == "image")
+        .flat_map(|s| s.endpoints.iter())
+        .min_by_key(|e| match e.interface.as_str() {
+            "internal" => 0,
+            "public" => 1,
+            _ => 2,
+        })
+        .map(|e| e.url.clone());
+    Caller {
+        project_id: token.project.and_then(|p| p.id),
+        admin: token
+            .roles
+            .iter()
+            .any(|r| r.name.as_deref() == Some("admin")),
+        glance_endpoint,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tokens_url_follows_any_auth_url() {
+        for u in [
+            "http://127.0.0.1:5000",
+            "http://127.0.0.1:5000/",
+            "http://127.0.0.1:5000/v3",
+            "http://127.0.0.1:5000/v3/",
+        ] {
+            assert_eq!(tokens_url(u), "http://127.0.0.1:5000/v3/auth/tokens");
+        }
+        assert_eq!(
+            tokens_url("http://h/identity"),
+            "http://h/identity/v3/auth/tokens"
+        );
+    }
+
+    #[test]
+    fn a_token_gives_its_project_roles_and_glance() {
+        let t: TokenBody = serde_json::from_value(serde_json::json!({"token": {
+        "project": {"id": "p1", "name": "demo"},
+        "roles": [{"id": "r", "name": "member"}],
+        "catalog": [
+            {"type": "identity", "endpoints": [{"interface": "public", "url": "http://k"}]},
+            {"type": "image", "endpoints": [
+                {"interface": "public", "url": "http://g-public"},
+                {"interface": "internal", "url": "http://g-internal"}]}
+        ]}}))
+        .expect("token");
+        let c = caller_of(t.token);
+        assert_eq!(c.project_id.as_deref(), Some("p1"));
+        assert!(!c.admin);
+        assert_eq!(c.glance_endpoint.as_deref(), Some("http://g-internal"));
+    }
+}
