@@ -316,6 +316,46 @@ class E2E:
         self.eth1_has_ip(s.id)
         self.delete_and_check(s.id)
 
+    def test_fifty_tiny_servers(self):
+        # A host's capacity follows what containers consume: 50 m1.tiny
+        # servers at once all go ACTIVE, and placement says how many fit.
+        n, name = 50, f"e2e-fifty-{RUN}"
+        self.conn.compute.create_server(
+            name=name, image_id=self.image.id, flavor_id=self.flavor.id,
+            networks=[{"uuid": self.net.id}], min_count=n, max_count=n)
+        t0 = time.monotonic()
+        servers = wait_for(f"{n} servers", 60, lambda: (
+            ss := list(self.conn.compute.servers(name=f"^{name}"))) and len(ss) == n and ss)
+        self.cleanup.extend(s.id for s in servers)
+
+        def settled():
+            ss = list(self.conn.compute.servers(name=f"^{name}"))
+            bad = [s for s in ss if s.status == "ERROR"]
+            if bad:
+                raise Failed(f"{len(bad)} of {n} went ERROR: {bad[0].fault}")
+            return sum(s.status == "ACTIVE" for s in ss) == n
+
+        wait_for(f"{n} servers ACTIVE", 600, settled)
+        print(f"    {n} ACTIVE in {time.monotonic() - t0:.0f}s")
+        # Placement's inventory says why a 51st would fit (or not).
+        for rp in self.conn.placement.resource_providers():
+            inv = {i.resource_class: i for i in self.conn.placement.resource_provider_inventories(rp)}
+            fits = {}
+            for rc, per in (("VCPU", self.flavor.vcpus), ("MEMORY_MB", self.flavor.ram)):
+                i = inv[rc]
+                fits[rc] = int((i.total - i.reserved) * i.allocation_ratio // per)
+                print(f"    {rp.name}: {rc} ({i.total} - {i.reserved}) x {i.allocation_ratio}"
+                      f" = room for {fits[rc]} m1.tiny")
+            check(min(fits.values()) > n, f"placement leaves room for {fits}, not {n + 1}")
+        t0 = time.monotonic()
+        for s in servers:
+            self.conn.compute.delete_server(s.id)
+        wait_for(f"{n} servers deleted", 600,
+                 lambda: not list(self.conn.compute.servers(name=f"^{name}")))
+        wait_for("their containers removed", 60,
+                 lambda: all(container(s.id) is None for s in servers))
+        print(f"    deleted in {time.monotonic() - t0:.0f}s")
+
     def delete_and_check(self, server_id):
         ports = [p.id for p in self.conn.network.ports(device_id=server_id)]
         self.conn.compute.delete_server(server_id)
