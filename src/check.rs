@@ -66,14 +66,29 @@ pub async fn run(files: &[PathBuf]) -> Outcome {
                         d.client_version()
                     ),
                 );
-                if let Ok(info) = d.info().await
-                    && info.live_restore_enabled != Some(true)
-                {
-                    out.lines.push(
-                        "WARN docker: live-restore is off: a dockerd restart stops every instance \
-                         (set \"live-restore\": true in /etc/docker/daemon.json)"
-                            .to_string(),
-                    );
+                if let Ok(info) = d.info().await {
+                    if info.live_restore_enabled != Some(true) {
+                        out.lines.push(
+                            "WARN docker: live-restore is off: a dockerd restart stops every instance \
+                             (set \"live-restore\": true in /etc/docker/daemon.json)"
+                                .to_string(),
+                        );
+                    }
+                    let f = docker::engine_features::EngineFeatures::of(&info);
+                    match f.disk_limits {
+                        Ok(how) => out.lines.push(format!(
+                            "OK   docker: flavors' root_gb is enforced per container ({how})"
+                        )),
+                        Err(why) => out.lines.push(format!("WARN docker: {why}")),
+                    }
+                    if !f.userns_remap {
+                        out.lines.push(
+                            "WARN docker: user-namespace remapping is off: a container's root is \
+                             the host's root (set \"userns-remap\": \"default\" in \
+                             /etc/docker/daemon.json)"
+                                .to_string(),
+                        );
+                    }
                 }
             }
             Err(e) => out.say(

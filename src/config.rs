@@ -139,6 +139,8 @@ pub struct NovadockConfig {
     pub cap_drop: Vec<String>,
     pub startup_check_seconds: f64,
     pub soft_reboot_timeout: u64,
+    /// Seconds Glance may send nothing before a transfer fails.
+    pub glance_read_timeout: u64,
     /// ovs-vsctl's `--db`; None is Open vSwitch's default socket.
     pub ovsdb_connection: Option<String>,
     pub ovs_vsctl_timeout: u64,
@@ -209,6 +211,7 @@ pub const NOVADOCK_KEYS: &[&str] = &[
     "cap_drop",
     "startup_check_seconds",
     "soft_reboot_timeout",
+    "glance_read_timeout",
     "ovsdb_connection",
     "ovs_vsctl_timeout",
     "default_route",
@@ -302,6 +305,10 @@ impl Config {
             cap_drop,
             startup_check_seconds,
             soft_reboot_timeout: raw.parsed::<u64>(s, "soft_reboot_timeout")?.unwrap_or(60),
+            glance_read_timeout: match raw.parsed::<u64>(s, "glance_read_timeout")?.unwrap_or(60) {
+                0 => return Err(invalid("glance_read_timeout", "0", "must be at least 1")),
+                t => t,
+            },
             ovsdb_connection: raw
                 .get(s, "ovsdb_connection")
                 .filter(|v| !v.is_empty())

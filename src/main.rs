@@ -145,6 +145,24 @@ async fn serve(files: &[PathBuf]) -> Result<(), String> {
         });
     }
     let compute = compute::Compute::new(docker, config).map_err(|e| e.to_string())?;
+    // Said plainly at every start: what a tenant's container cannot do here.
+    match compute.features().await {
+        Ok(f) => {
+            match &f.disk_limits {
+                Ok(how) => tracing::info!("flavors' root_gb is enforced per container ({how})"),
+                Err(why) => tracing::warn!("{why}"),
+            }
+            if f.userns_remap {
+                tracing::info!("containers run in remapped user namespaces");
+            } else {
+                tracing::warn!(
+                    "user-namespace remapping is off: a container's root is the host's root \
+                     (dockerd --userns-remap=default)"
+                );
+            }
+        }
+        Err(e) => tracing::warn!("cannot read the engine's features: {e}"),
+    }
     match compute.remove_orphaned_vifs().await {
         Ok(removed) if !removed.is_empty() => tracing::info!(?removed, "removed orphaned VIFs"),
         Ok(_) => {}

@@ -47,6 +47,10 @@ pub struct SpawnFlavor {
     pub name: String,
     pub memory_mb: u64,
     pub vcpus: u64,
+    /// The root disk: the container's writable layer limit, where the
+    /// engine's storage enforces one.
+    #[serde(default)]
+    pub root_gb: u64,
     pub extra_specs: BTreeMap<String, String>,
 }
 

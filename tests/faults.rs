@@ -9,16 +9,17 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::State;
 use axum::routing::get;
 use bytes::Bytes;
+use common::private_dockerd::PrivateDockerd;
 use common::*;
 use novadock::compute::Compute;
 use novadock::error::ApiError;
@@ -26,14 +27,6 @@ use novadock::model::{GlanceAccess, PowerState, SpawnRequest};
 
 fn req(v: serde_json::Value) -> SpawnRequest {
     serde_json::from_value(v).expect("request")
-}
-
-fn docker_cli(host: Option<&str>, args: &[&str]) -> std::process::Output {
-    let mut cmd = Command::new("docker");
-    if let Some(h) = host {
-        cmd.args(["-H", h]);
-    }
-    cmd.args(args).output().expect("docker CLI")
 }
 
 /// A unique, bootable image: the test image's busybox plus `extra_mib` of
@@ -46,6 +39,9 @@ struct FakeGlance {
     data: Bytes,
     /// While set, the image data stops halfway and the connection breaks.
     broken: Arc<AtomicBool>,
+    /// While set, the image data stops halfway and the connection stays
+    /// open with nothing more: a stalled Glance.
+    stalled: Arc<AtomicBool>,
 }
 
 /// Glance's two image routes, as another host's Glance would answer them.
@@ -61,6 +57,13 @@ async fn fake_glance(glance: FakeGlance) -> String {
     }
     async fn file(State(g): State<FakeGlance>) -> axum::response::Response {
         let half = g.data.len() / 2;
+        if g.stalled.load(Ordering::SeqCst) {
+            let first =
+                futures_util::stream::iter(vec![Ok::<_, std::io::Error>(g.data.slice(..half))]);
+            return axum::response::Response::new(Body::from_stream(
+                futures_util::StreamExt::chain(first, futures_util::stream::pending()),
+            ));
+        }
         let chunks: Vec<Result<Bytes, std::io::Error>> = if g.broken.load(Ordering::SeqCst) {
             vec![
                 Ok(g.data.slice(..half)),
@@ -95,6 +98,7 @@ async fn glance_going_away_mid_download_loads_nothing_and_the_retry_boots() {
     let glance = FakeGlance {
         data: Bytes::from(std::fs::read(&tarball).expect("tarball")),
         broken: Arc::new(AtomicBool::new(true)),
+        stalled: Arc::new(AtomicBool::new(false)),
     };
     let access = GlanceAccess {
         endpoint: fake_glance(glance.clone()).await,
@@ -130,149 +134,63 @@ async fn glance_going_away_mid_download_loads_nothing_and_the_retry_boots() {
     c.destroy(&uuid, &[]).await.expect("destroy");
 }
 
+/// A Glance that stops sending in the middle of an image fails that boot
+/// after `glance_read_timeout`, not the 6-hour transfer limit, and another
+/// image boots meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_glance_fails_its_boot_in_time_while_another_image_boots() {
+    let c = Compute::new(
+        compute().await.docker().clone(),
+        config("glance_read_timeout = 3\n"),
+    )
+    .expect("compute");
+    let dir = TempDir::new();
+    let (tarball, image_id) = unique_image(&dir.0, 4);
+    let _img = ImageCleanup(image_id.clone());
+    let glance = FakeGlance {
+        data: Bytes::from(std::fs::read(&tarball).expect("tarball")),
+        broken: Arc::new(AtomicBool::new(false)),
+        stalled: Arc::new(AtomicBool::new(true)),
+    };
+    let access = GlanceAccess {
+        endpoint: fake_glance(glance.clone()).await,
+        token: "t".into(),
+    };
+    let glance_id = new_uuid();
+    let _i = ImageCleanup(format!("novadock-glance:{glance_id}"));
+    let (stalled, other) = (new_uuid(), new_uuid());
+    let (_g1, _g2) = (Cleanup(stalled.clone()), Cleanup(other.clone()));
+    let mut r = spawn_request(&stalled);
+    r["image"]["id"] = glance_id.clone().into();
+    r["glance"] = serde_json::to_value(&access).expect("access");
+
+    let started = std::time::Instant::now();
+    let c2 = c.clone();
+    let waiting = tokio::spawn(async move { c2.spawn(&req(r)).await });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let info = c
+        .spawn(&req(spawn_request(&other)))
+        .await
+        .expect("another image boots meanwhile");
+    assert_eq!(info.power_state, PowerState::Running);
+    assert!(!waiting.is_finished(), "the stalled boot still waits");
+
+    let err = waiting
+        .await
+        .expect("task")
+        .expect_err("a stalled download fails");
+    let took = started.elapsed();
+    assert!(matches!(err, ApiError::ImageUnavailable(_)), "{err}");
+    assert!(
+        took < std::time::Duration::from_secs(20),
+        "failed after {took:?}"
+    );
+    assert!(docker_inspect(&format!("nova-{stalled}")).is_none());
+    assert!(docker_inspect_image(&format!("novadock-glance:{glance_id}")).is_none());
+    c.destroy(&other, &[]).await.expect("destroy");
+}
+
 // -- A private dockerd --------------------------------------------------------
-
-/// A dockerd of the test's own (live-restore), on its own bridge in
-/// 198.19.<net>.0/24, optionally on a small tmpfs so that its disk can fill
-/// up. Stopped by its PID. (Not `--bridge=none`: that makes dockerd delete
-/// the host's docker0.)
-struct PrivateDockerd {
-    dir: PathBuf,
-    root: PathBuf,
-    bridge: String,
-    tmpfs: bool,
-}
-
-impl PrivateDockerd {
-    fn start(net: u8, tmpfs_size: Option<&str>) -> Self {
-        let tag = &new_uuid()[..8];
-        let d = PrivateDockerd {
-            dir: PathBuf::from(format!("/run/novadock-fault-{tag}")),
-            root: PathBuf::from(format!("/var/lib/novadock-fault-{tag}")),
-            bridge: format!("ndf-{tag}"),
-            tmpfs: tmpfs_size.is_some(),
-        };
-        run("ip", &["link", "add", &d.bridge, "type", "bridge"]);
-        let addr = format!("198.19.{net}.1/24");
-        run("ip", &["addr", "add", &addr, "dev", &d.bridge]);
-        run("ip", &["link", "set", &d.bridge, "up"]);
-        std::fs::create_dir_all(&d.dir).expect("run dir");
-        std::fs::create_dir_all(&d.root).expect("data root");
-        if let Some(size) = tmpfs_size {
-            run(
-                "mount",
-                &[
-                    "-t",
-                    "tmpfs",
-                    "-o",
-                    &format!("size={size}"),
-                    "tmpfs",
-                    &d.root.display().to_string(),
-                ],
-            );
-        }
-        d.launch();
-        // The test image, for spawns.
-        let script = format!(
-            "docker save {TEST_IMAGE} | docker -H {} load >/dev/null",
-            d.url()
-        );
-        run("sh", &["-c", &script]);
-        d
-    }
-
-    fn url(&self) -> String {
-        format!("unix://{}/docker.sock", self.dir.display())
-    }
-
-    fn pid(&self) -> Option<i32> {
-        std::fs::read_to_string(self.dir.join("docker.pid"))
-            .ok()?
-            .trim()
-            .parse()
-            .ok()
-    }
-
-    fn launch(&self) {
-        let log = std::fs::File::create(self.dir.join("dockerd.log")).expect("log");
-        let mut child = Command::new("dockerd")
-            .args(["-H", &self.url()])
-            .arg(format!("--data-root={}", self.root.display()))
-            .arg(format!("--exec-root={}/exec", self.dir.display()))
-            .arg(format!("--pidfile={}/docker.pid", self.dir.display()))
-            .arg(format!("--bridge={}", self.bridge))
-            .args([
-                "--iptables=false",
-                "--ip-masq=false",
-                "--ip6tables=false",
-                "--live-restore",
-            ])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .expect("dockerd");
-        // Reaped whenever it exits (stop() signals it by its pidfile).
-        std::thread::spawn(move || child.wait());
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if docker_cli(Some(&self.url()), &["info"]).status.success() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        panic!(
-            "the private dockerd did not start: see {}",
-            self.dir.display()
-        );
-    }
-
-    /// Stops dockerd (SIGTERM, by PID) and waits for it to be gone.
-    fn stop(&self) {
-        if let Some(pid) = self.pid() {
-            terminate(pid, Duration::from_secs(30));
-        }
-    }
-
-    fn images(&self) -> Vec<String> {
-        let out = docker_cli(Some(&self.url()), &["images", "-aq", "--no-trunc"]);
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(String::from)
-            .collect()
-    }
-
-    fn containers(&self) -> Vec<String> {
-        let out = docker_cli(Some(&self.url()), &["ps", "-a", "--format", "{{.Names}}"]);
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(String::from)
-            .collect()
-    }
-}
-
-impl Drop for PrivateDockerd {
-    fn drop(&mut self) {
-        // Live-restore keeps containers running without dockerd: remove them first.
-        if self.pid().is_some() {
-            for name in self.containers() {
-                let _ = docker_cli(Some(&self.url()), &["rm", "-f", &name]);
-            }
-        }
-        self.stop();
-        if self.tmpfs {
-            let _ = Command::new("umount")
-                .arg(&self.root)
-                .stderr(Stdio::null())
-                .status();
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-        let _ = std::fs::remove_dir_all(&self.root);
-        let _ = Command::new("ip")
-            .args(["link", "del", &self.bridge])
-            .status();
-    }
-}
 
 async fn compute_on(url: &str) -> Compute {
     let cfg = config(&format!("docker_url = {url}\ndocker_network = none\n"));

@@ -334,9 +334,28 @@ async fn vifs_of_instances_without_a_container_are_removed_at_start() {
         "Interface",
         &orphan,
         &format!("external_ids:vm-uuid={}", new_uuid()),
+        &format!("external_ids:novadock-host={TEST_HOST}"),
+    ]);
+    // A port novadock did not plug (a VM's, another host's): never touched.
+    let foreign = format!("tap{}", &new_uuid()[..11]);
+    vsctl(&[
+        "add-port",
+        "br-int",
+        &foreign,
+        "--",
+        "set",
+        "Interface",
+        &foreign,
+        &format!("external_ids:vm-uuid={}", new_uuid()),
     ]);
     let removed = c.remove_orphaned_vifs().await.expect("reconcile");
     assert!(removed.contains(&orphan), "{removed:?}");
+    assert!(!removed.contains(&foreign), "{removed:?}");
+    assert_eq!(
+        vsctl(&["--if-exists", "get", "Interface", &foreign, "name"]),
+        foreign
+    );
+    vsctl(&["del-port", &foreign]);
     assert!(
         !removed.contains(&devname(&live)),
         "a live instance keeps its VIF"

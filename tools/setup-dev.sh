@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 NOVA_VERSION=34.0.0
-APT_PACKAGES=(docker.io openvswitch-switch busybox-static iproute2 iputils-ping curl shellcheck)
+APT_PACKAGES=(docker.io openvswitch-switch busybox-static iproute2 iputils-ping curl shellcheck btrfs-progs)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

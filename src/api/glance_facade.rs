@@ -64,7 +64,8 @@ impl Facade {
         Ok(Facade {
             docker,
             keystone,
-            glance: Glance::new().map_err(|e| e.to_string())?,
+            // Visibility checks are small answers: Glance has 15 s.
+            glance: Glance::new(Duration::from_secs(15)).map_err(|e| e.to_string())?,
             glance_endpoint,
             visible: TtlCache::new(VISIBILITY_TTL, VISIBILITY_MAX),
         })

@@ -2,20 +2,39 @@
 
 use std::time::Duration;
 
-use bollard::models::ContainerUpdateBody;
+use bollard::models::{ContainerInspectResponse, ContainerUpdateBody};
 use bollard::query_parameters::{
     CreateContainerOptions, KillContainerOptions, RemoveContainerOptions, StopContainerOptions,
     WaitContainerOptions,
 };
 use futures_util::StreamExt;
 
-use super::{Compute, console, info, label, power_state, running_pid};
+use super::{Compute, console, info, label, power_state, running_pid, stop_signal};
 use crate::docker::container_spec::{self, SUSPENDED_CPU_SHARES};
 use crate::docker::{is_not_found, naming};
 use crate::error::ApiError;
 use crate::model::{InstanceInfo, PowerState, RebootType, SpawnRequest};
 use crate::network::resolv;
 use crate::network::vif::{self, VifPlan};
+
+/// Longest grace period a stop honours (a day): a larger one is a mistake,
+/// and would overflow the clock.
+const MAX_STOP_TIMEOUT: u64 = 86_400;
+
+/// Whether the container's main process has a handler for its stop signal
+/// (see stop_signal.rs); true when that cannot be told.
+fn acts_on_stop_signal(c: &ContainerInspectResponse) -> bool {
+    let signal = c
+        .config
+        .as_ref()
+        .and_then(|cfg| cfg.stop_signal.as_deref())
+        .unwrap_or("SIGTERM");
+    let pid = c.state.as_ref().and_then(|s| s.pid).unwrap_or(0);
+    match (pid > 0, stop_signal::number(signal)) {
+        (true, Some(n)) => stop_signal::handled(pid, n).unwrap_or(true),
+        _ => true,
+    }
+}
 
 /// How much of a dead container's output goes into the spawn error.
 const DEATH_OUTPUT_BYTES: usize = 2048;
@@ -71,13 +90,41 @@ impl Compute {
         // Every VIF is checked before anything is created.
         let vifs = self.network().plan(&req.network_info)?;
         let image = self.resolve_image(req).await?;
-        let body = container_spec::build(req, &image, &self.config().novadock, self.host_name())?;
+        let disk_limit = self.disk_limits_work().await?;
         let name = naming::container_name(uuid);
         let opts = CreateContainerOptions {
             name: Some(name.clone()),
             ..Default::default()
         };
-        match self.docker().create_container(Some(opts), body).await {
+        let build = |limit| {
+            container_spec::build(
+                req,
+                &image,
+                &self.config().novadock,
+                self.host_name(),
+                limit,
+            )
+        };
+        let mut created = self
+            .docker()
+            .create_container(Some(opts.clone()), build(disk_limit)?)
+            .await;
+        if let Err(bollard::errors::Error::DockerResponseServerError { message, .. }) = &created
+            && disk_limit
+            && message.contains("storage-opt")
+        {
+            // overlay2 on xfs without pquota: boots go on, unlimited, and
+            // the operator is told once.
+            tracing::error!(
+                "the engine refused a root disk limit ({message}): root_gb is not enforced on this host"
+            );
+            self.disk_limits_refused();
+            created = self
+                .docker()
+                .create_container(Some(opts), build(false)?)
+                .await;
+        }
+        match created {
             Ok(_) => {}
             Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 409, ..
@@ -302,6 +349,8 @@ impl Compute {
         match kind {
             RebootType::Soft => {
                 let t = timeout.unwrap_or(self.config().novadock.soft_reboot_timeout);
+                let c = self.inspect(uuid).await?;
+                let t = if acts_on_stop_signal(&c) { t } else { 0 };
                 let opts = StopContainerOptions {
                     t: Some(i32::try_from(t).unwrap_or(i32::MAX)),
                     signal: None,
@@ -343,6 +392,12 @@ impl Compute {
             .as_ref()
             .and_then(|cfg| cfg.stop_signal.clone())
             .unwrap_or_else(|| "SIGTERM".to_string());
+        // A grace period the process cannot use is only a wait.
+        let timeout = if acts_on_stop_signal(&c) {
+            timeout.min(MAX_STOP_TIMEOUT)
+        } else {
+            0
+        };
         let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout);
         let mut exited = false;
         while timeout > 0 && !exited {

@@ -164,7 +164,7 @@ impl Compute {
             Ok(_) => Ok(()),
             // Moved to another host: its OVS ports here lead nowhere now.
             Err(ApiError::InstanceNotFound(_)) => {
-                for (port, vm) in self.network().ovs.ports_with_vm_uuid().await? {
+                for (port, vm) in self.network().ovs.own_ports_with_vm_uuid().await? {
                     if vm == uuid {
                         self.network().unplug_one(&port).await;
                     }

@@ -12,6 +12,7 @@ pub mod reconcile;
 pub mod resources;
 pub mod snapshot;
 pub mod state;
+pub mod stop_signal;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use bollard::models::{ContainerInspectResponse, ContainerSummary};
 use bollard::query_parameters::ListContainersOptions;
 
 use crate::config::Config;
+use crate::docker::engine_features::EngineFeatures;
 use crate::docker::{is_not_found, naming};
 use crate::error::ApiError;
 use crate::image::Images;
@@ -38,6 +40,10 @@ pub struct Compute {
     images: Images,
     /// The Nova host this service serves: its containers carry it as a label.
     host: String,
+    /// What the engine can enforce, read once from `docker info`.
+    features: Arc<tokio::sync::OnceCell<EngineFeatures>>,
+    /// Set when the engine refused a disk limit its driver should take.
+    disk_limits_refused: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Compute {
@@ -47,19 +53,47 @@ impl Compute {
             ovs: Ovs {
                 db: n.ovsdb_connection.clone(),
                 timeout_secs: n.ovs_vsctl_timeout,
+                owner: config.nova.host_name(),
             },
             default_bridge: n.ovs_bridge.clone(),
             nova_default_route: n.nova_default_route,
         };
         let host = config.nova.host_name();
         Ok(Compute {
-            images: Images::new(docker.clone())?,
+            images: Images::new(
+                docker.clone(),
+                std::time::Duration::from_secs(config.novadock.glance_read_timeout),
+            )?,
             docker,
             config,
             network,
             states: Arc::new(state::States::default()),
             host,
+            features: Arc::new(tokio::sync::OnceCell::new()),
+            disk_limits_refused: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         })
+    }
+
+    /// Whether spawns set the flavor's root disk as a limit.
+    pub async fn disk_limits_work(&self) -> Result<bool, ApiError> {
+        Ok(self.features().await?.disk_limits.is_ok()
+            && !self
+                .disk_limits_refused
+                .load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    fn disk_limits_refused(&self) {
+        self.disk_limits_refused
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The engine's tenant-isolation features (read on first use).
+    pub async fn features(&self) -> Result<EngineFeatures, ApiError> {
+        self.features
+            .get_or_try_init(|| async { EngineFeatures::read(&self.docker).await })
+            .await
+            .cloned()
+            .map_err(ApiError::from)
     }
 
     pub fn images(&self) -> &Images {

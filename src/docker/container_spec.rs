@@ -90,6 +90,7 @@ pub fn build(
     image: &str,
     cfg: &NovadockConfig,
     host: &str,
+    disk_limit: bool,
 ) -> Result<ContainerCreateBody, ApiError> {
     let flavor = &req.flavor;
     if flavor.memory_mb < MIN_MEMORY_MB {
@@ -170,6 +171,9 @@ pub fn build(
             maximum_retry_count: None,
         }),
         // The console log must stay bounded on the host's disk.
+        // The flavor's root disk caps the writable layer where the engine can.
+        storage_opt: (disk_limit && flavor.root_gb > 0)
+            .then(|| HashMap::from([("size".to_string(), format!("{}G", flavor.root_gb))])),
         log_config: Some(HostConfigLogConfig {
             typ: Some("json-file".to_string()),
             config: Some(HashMap::from([
@@ -212,6 +216,7 @@ mod tests {
                 name: "m1.tiny".into(),
                 memory_mb: 64,
                 vcpus: 2,
+                root_gb: 1,
                 extra_specs: BTreeMap::new(),
             },
             image: SpawnImage {
@@ -234,7 +239,7 @@ mod tests {
 
     #[test]
     fn flavor_and_metadata_shape_the_container() {
-        let body = build(&request(), "busybox", &cfg(), "cn1").expect("valid");
+        let body = build(&request(), "busybox", &cfg(), "cn1", false).expect("valid");
         let hc = body.host_config.expect("host config");
         assert_eq!(hc.memory, Some(64 * MIB));
         assert_eq!(hc.memory_swap, Some(64 * MIB));
@@ -270,7 +275,7 @@ mod tests {
         req.image
             .properties
             .insert("os_command_line".into(), "sh -c 'echo hi'".into());
-        let body = build(&req, "busybox", &cfg(), "cn1").expect("valid");
+        let body = build(&req, "busybox", &cfg(), "cn1", false).expect("valid");
         let hc = body.host_config.expect("host config");
         assert_eq!(
             (hc.cpu_shares, hc.cpu_quota, hc.cpu_period),
@@ -287,7 +292,7 @@ mod tests {
         for key in ["1BAD", "A=B", "", "with space"] {
             let mut req = request();
             req.instance.metadata.insert(key.into(), "x".into());
-            let err = build(&req, "busybox", &cfg(), "cn1").expect_err("invalid name");
+            let err = build(&req, "busybox", &cfg(), "cn1", false).expect_err("invalid name");
             assert!(
                 matches!(err, ApiError::InvalidInput(ref m) if m.contains("environment variable")),
                 "{err}"
@@ -297,14 +302,25 @@ mod tests {
         req.flavor
             .extra_specs
             .insert("quota:cpu_quota".into(), "lots".into());
-        assert!(build(&req, "busybox", &cfg(), "cn1").is_err());
+        assert!(build(&req, "busybox", &cfg(), "cn1", false).is_err());
         let mut req = request();
         req.flavor.memory_mb = 1;
-        assert!(build(&req, "busybox", &cfg(), "cn1").is_err());
+        assert!(build(&req, "busybox", &cfg(), "cn1", false).is_err());
         let mut req = request();
         req.image
             .properties
             .insert("os_command_line".into(), "sh -c 'oops".into());
-        assert!(build(&req, "busybox", &cfg(), "cn1").is_err());
+        assert!(build(&req, "busybox", &cfg(), "cn1", false).is_err());
+    }
+
+    #[test]
+    fn the_root_disk_becomes_a_limit_where_the_engine_enforces_one() {
+        let limited = build(&request(), "busybox", &cfg(), "cn1", true).expect("valid");
+        assert_eq!(
+            limited.host_config.and_then(|h| h.storage_opt),
+            Some(HashMap::from([("size".to_string(), "1G".to_string())]))
+        );
+        let unlimited = build(&request(), "busybox", &cfg(), "cn1", false).expect("valid");
+        assert_eq!(unlimited.host_config.and_then(|h| h.storage_opt), None);
     }
 }

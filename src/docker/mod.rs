@@ -3,6 +3,7 @@
 
 pub mod command_line;
 pub mod container_spec;
+pub mod engine_features;
 pub mod naming;
 
 use bollard::Docker;

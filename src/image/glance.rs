@@ -31,9 +31,14 @@ fn unreachable(endpoint: &str, e: reqwest::Error) -> ApiError {
 }
 
 impl Glance {
-    pub fn new() -> Result<Glance, ApiError> {
+    /// `read_timeout`: how long Glance may send nothing, in the answer's
+    /// headers or in the middle of an image's data, before the transfer
+    /// fails (a stalled Glance would otherwise hold every boot of that
+    /// image on the host).
+    pub fn new(read_timeout: std::time::Duration) -> Result<Glance, ApiError> {
         let http = reqwest::Client::builder()
             .connect_timeout(std::time::Duration::from_secs(10))
+            .read_timeout(read_timeout)
             .build()
             .map_err(|e| ApiError::Internal(format!("HTTP client: {e}")))?;
         Ok(Glance { http })

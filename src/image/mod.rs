@@ -43,12 +43,15 @@ pub struct Images {
 }
 
 impl Images {
-    pub fn new(docker: Docker) -> Result<Images, ApiError> {
+    pub fn new(
+        docker: Docker,
+        glance_read_timeout: std::time::Duration,
+    ) -> Result<Images, ApiError> {
         Ok(Images {
             // Loading or saving a large image takes far longer than Docker's
             // other calls; a stalled transfer still ends with its source.
             docker: docker.with_timeout(IMAGE_TRANSFER_TIMEOUT),
-            glance: Glance::new()?,
+            glance: Glance::new(glance_read_timeout)?,
             locks: Arc::new(Mutex::new(HashMap::new())),
         })
     }

@@ -74,13 +74,12 @@ fn classify(name: &str) -> Entry {
     match name {
         "manifest.json" => return Entry::Manifest,
         "repositories" => return Entry::Repositories,
-        "blobs/" | "blobs/sha256/" => return Entry::Dir,
+        // Directories, with or without the trailing slash tar writers differ on.
+        "blobs/" | "blobs/sha256/" | "blobs" | "blobs/sha256" => return Entry::Dir,
         "index.json" | "oci-layout" => return Entry::File,
         _ => {}
     }
-    if let Some(id) = name.strip_suffix('/')
-        && is_hex64(id)
-    {
+    if is_hex64(name.strip_suffix('/').unwrap_or(name)) {
         return Entry::Dir;
     }
     if let Some(id) = name.strip_suffix(".json")

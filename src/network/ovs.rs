@@ -13,6 +13,10 @@ pub struct Ovs {
     /// `--db` for ovs-vsctl; None uses Open vSwitch's default socket.
     pub db: Option<String>,
     pub timeout_secs: u64,
+    /// The Nova host whose service plugs the ports: written on each port
+    /// (`external_ids:novadock-host`), so clean-ups touch only their own
+    /// ports, never a VM's, another host's or another tool's on the bridge.
+    pub owner: String,
 }
 
 impl Ovs {
@@ -59,6 +63,7 @@ impl Ovs {
             "external_ids:iface-status=active".into(),
             format!("external_ids:attached-mac={}", vif.mac_text),
             format!("external_ids:vm-uuid={instance_uuid}"),
+            format!("external_ids:novadock-host={}", self.owner),
         ];
         if let Some(mtu) = vif.mtu {
             args.push(format!("mtu_request={mtu}"));
@@ -129,9 +134,13 @@ impl Ovs {
     }
 
     /// Every OVS interface that names an instance: (name, vm-uuid).
-    pub async fn ports_with_vm_uuid(&self) -> Result<Vec<(String, String)>, ApiError> {
+    /// This host's ports and their instances.
+    pub async fn own_ports_with_vm_uuid(&self) -> Result<Vec<(String, String)>, ApiError> {
         let found = self
-            .interfaces_with_ids("external_ids:vm-uuid!=\"\"")
+            .interfaces_with_ids(&format!(
+                "external_ids:novadock-host=\"{}\"",
+                self.owner.replace(['"', '\\'], "")
+            ))
             .await?;
         Ok(found
             .into_iter()

@@ -140,10 +140,15 @@ pub fn plan(
         .clone()
         .filter(|d| !d.is_empty())
         .unwrap_or_else(|| format!("tap{}", port.chars().take(11).collect::<String>()));
-    if devname.len() > 15 || devname.contains('/') || devname.contains(char::is_whitespace) {
+    // The host link of this name is deleted and recreated: only a tap name
+    // (Nova's `tap` + port id prefix), never eth0, br-int or another link.
+    let tap = devname.strip_prefix("tap").is_some_and(|rest| {
+        !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    });
+    if !tap || devname.len() > 14 {
         return Err(bad(
             &port,
-            format!("devname {devname:?} is not a valid interface name"),
+            format!("devname {devname:?} is not a tap interface name (tap + port id)"),
         ));
     }
     let network = vif.network.unwrap_or_default();
@@ -311,5 +316,18 @@ mod tests {
         let mut v = vif();
         v["devname"] = "much-too-long-devname".into();
         assert!(plan(&v, 0, "br-int").is_err());
+        // Links the service would delete and recreate: never the host's own.
+        for name in [
+            "eth0",
+            "br-int",
+            "docker0",
+            "tap",
+            "tap/../x",
+            "tap0d2f4e5a-111",
+        ] {
+            let mut v = vif();
+            v["devname"] = name.into();
+            assert!(plan(&v, 0, "br-int").is_err(), "{name}");
+        }
     }
 }

@@ -2,6 +2,8 @@
 //! the service's router on a private Unix socket, and a tiny HTTP client.
 #![allow(dead_code)]
 
+pub mod private_dockerd;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

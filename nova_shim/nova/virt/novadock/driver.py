@@ -143,6 +143,7 @@ def spawn_request(instance, image_meta, network_info, power_on, access=None):
             "name": flavor.name,
             "memory_mb": int(flavor.memory_mb),
             "vcpus": int(flavor.vcpus),
+            "root_gb": int(flavor.root_gb or 0),
             "extra_specs": {
                 str(k): str(v) for k, v in (flavor.extra_specs or {}).items()
             },
