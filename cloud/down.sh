@@ -16,6 +16,7 @@ purge=false
 
 cloud_stop_all horizon nova-compute nova-scheduler nova-conductor nova-api neutron glance placement keystone
 cloud_stop_all novadock
+cloud_stop_supervisor
 if cloud_alive rabbitmq; then
     cloud_log "stopping rabbitmq-server"
     HOME=$CLOUD_DATA/rabbitmq RABBITMQ_NODENAME=rabbit@localhost \

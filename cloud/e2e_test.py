@@ -19,6 +19,7 @@ RUN = uuid.uuid4().hex[:6]
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BRIDGE = os.environ.get("NOVADOCK_CLOUD_BRIDGE", "br-int")
 OVSDB = "unix:/var/run/openvswitch/db.sock"
+SOCKET = "/run/novadock-cloud/novadock.sock"
 STATUS_TIMEOUT = 180
 
 results = []  # (name, ok, detail)
@@ -61,6 +62,21 @@ def in_container(server_id, *cmd):
     return sh("docker", "exec", f"nova-{server_id}", *cmd, check_rc=False)
 
 
+def socket_owner():
+    """PID of the process listening on the novadock service's socket."""
+    out = sh("ss", "-xlpnH", check_rc=False)
+    for line in out.splitlines():
+        f = line.split()
+        if len(f) > 4 and f[4] == SOCKET and "pid=" in line:
+            return int(line.split("pid=")[1].split(",")[0])
+    return None
+
+
+def service_answers():
+    return sh("curl", "-sf", "--max-time", "2", "--unix-socket", SOCKET,
+              "http://novadock/v1/version", check_rc=False) != ""
+
+
 def ping(ip):
     return subprocess.run(["ping", "-c", "2", "-W", "2", ip], check=False,
                           capture_output=True, timeout=30).returncode == 0
@@ -74,6 +90,8 @@ class E2E:
         self.image = None
         self.server = None
         self.cleanup = []
+        self.cleanup_projects = []
+        self.cleanup_users = []
 
     def status(self, server, status, timeout=STATUS_TIMEOUT):
         def probe():
@@ -180,6 +198,25 @@ class E2E:
         ip = self.eth1_has_ip(self.server.id)
         wait_for(f"ping {ip} after start", 30, lambda: ping(ip))
 
+    def test_service_killed_comes_back(self):
+        # A crash of the novadock service: back by itself, servers untouched.
+        pid = socket_owner()
+        check(pid, f"no process listens on {SOCKET}")
+        started = container(self.server.id)["State"]["StartedAt"]
+        os.kill(pid, 9)
+        t0 = time.monotonic()
+        wait_for("the novadock service back (new process answering)", 10,
+                 lambda: (p := socket_owner()) and p != pid and service_answers())
+        print(f"    service back in {time.monotonic() - t0:.1f}s")
+        c = container(self.server.id)
+        check(c["State"]["Running"] and c["State"]["StartedAt"] == started,
+              f"the server's container was touched: {c['State']}")
+        s = self.conn.compute.get_server(self.server.id)
+        check(s.status == "ACTIVE" and s.power_state == 1,
+              f"server {s.status} power {s.power_state} after the restart")
+        # Nova drives the restarted service as before.
+        self.test_stop_start()
+
     def test_reboot_soft_hard(self):
         for kind in ("SOFT", "HARD"):
             before = container(self.server.id)["State"]["StartedAt"]
@@ -252,6 +289,73 @@ class E2E:
         for s in servers:
             self.delete_and_check(s.id)
 
+    def test_second_project(self):
+        # A new project and user (member role only), made as an admin would:
+        # it sees the demo image and a network it may use, and boots.
+        idp = self.conn.identity
+        proj = idp.create_project(name=f"e2e-proj-{RUN}", domain_id="default")
+        self.cleanup_projects.append(proj)
+        password = uuid.uuid4().hex
+        user = idp.create_user(name=f"e2e-user-{RUN}", domain_id="default",
+                               password=password, default_project_id=proj.id)
+        self.cleanup_users.append(user)
+        idp.assign_project_role_to_user(proj, user, idp.find_role("member", ignore_missing=False))
+        conn = self.conn.connect_as(username=user.name, password=password,
+                                    project_name=proj.name, user_domain_name="Default",
+                                    project_domain_name="Default")
+        image = conn.image.find_image("busybox")
+        check(image, "the demo image busybox is not visible to a new project")
+        net = conn.network.find_network("private")
+        check(net, "the network private is not visible to a new project")
+        s = conn.compute.create_server(
+            name=f"e2e-proj-{RUN}", image_id=image.id, networks=[{"uuid": net.id}],
+            flavor_id=conn.compute.find_flavor("m1.tiny", ignore_missing=False).id)
+        self.cleanup.append(s.id)
+        s = self.status(s, "ACTIVE")
+        check(s.project_id == proj.id, f"server's project {s.project_id}")
+        self.eth1_has_ip(s.id)
+        self.delete_and_check(s.id)
+
+    def test_fifty_tiny_servers(self):
+        # A host's capacity follows what containers consume: 50 m1.tiny
+        # servers at once all go ACTIVE, and placement says how many fit.
+        n, name = 50, f"e2e-fifty-{RUN}"
+        self.conn.compute.create_server(
+            name=name, image_id=self.image.id, flavor_id=self.flavor.id,
+            networks=[{"uuid": self.net.id}], min_count=n, max_count=n)
+        t0 = time.monotonic()
+        servers = wait_for(f"{n} servers", 60, lambda: (
+            ss := list(self.conn.compute.servers(name=f"^{name}"))) and len(ss) == n and ss)
+        self.cleanup.extend(s.id for s in servers)
+
+        def settled():
+            ss = list(self.conn.compute.servers(name=f"^{name}"))
+            bad = [s for s in ss if s.status == "ERROR"]
+            if bad:
+                raise Failed(f"{len(bad)} of {n} went ERROR: {bad[0].fault}")
+            return sum(s.status == "ACTIVE" for s in ss) == n
+
+        wait_for(f"{n} servers ACTIVE", 600, settled)
+        print(f"    {n} ACTIVE in {time.monotonic() - t0:.0f}s")
+        # Placement's inventory says why a 51st would fit (or not).
+        for rp in self.conn.placement.resource_providers():
+            inv = {i.resource_class: i for i in self.conn.placement.resource_provider_inventories(rp)}
+            fits = {}
+            for rc, per in (("VCPU", self.flavor.vcpus), ("MEMORY_MB", self.flavor.ram)):
+                i = inv[rc]
+                fits[rc] = int((i.total - i.reserved) * i.allocation_ratio // per)
+                print(f"    {rp.name}: {rc} ({i.total} - {i.reserved}) x {i.allocation_ratio}"
+                      f" = room for {fits[rc]} m1.tiny")
+            check(min(fits.values()) > n, f"placement leaves room for {fits}, not {n + 1}")
+        t0 = time.monotonic()
+        for s in servers:
+            self.conn.compute.delete_server(s.id)
+        wait_for(f"{n} servers deleted", 600,
+                 lambda: not list(self.conn.compute.servers(name=f"^{name}")))
+        wait_for("their containers removed", 60,
+                 lambda: all(container(s.id) is None for s in servers))
+        print(f"    deleted in {time.monotonic() - t0:.0f}s")
+
     def delete_and_check(self, server_id):
         ports = [p.id for p in self.conn.network.ports(device_id=server_id)]
         self.conn.compute.delete_server(server_id)
@@ -301,6 +405,13 @@ class E2E:
                 pass
         for iid in getattr(self, "cleanup_images", []):
             self.conn.image.delete_image(iid, ignore_missing=True)
+        for p in self.cleanup_projects:
+            # Neutron made the project's default security group.
+            for sg in self.conn.network.security_groups(project_id=p.id):
+                self.conn.network.delete_security_group(sg, ignore_missing=True)
+            self.conn.identity.delete_project(p, ignore_missing=True)
+        for u in self.cleanup_users:
+            self.conn.identity.delete_user(u, ignore_missing=True)
 
 
 def main():

@@ -2,8 +2,8 @@
 # Horizon on the novadock cloud (cloud/up.sh): `up` installs horizon from
 # PyPI into the cloud's venv, writes $CLOUD_ETC/horizon/local_settings.py,
 # compresses its static files once and serves it with gunicorn on
-# http://127.0.0.1:${HORIZON_PORT:-8080}/ (log: $CLOUD_LOG/horizon.log, PID
-# file: $CLOUD_RUN/horizon.pid); `down` stops that process. Run as root,
+# http://127.0.0.1:${HORIZON_PORT:-8080}/ (log: $CLOUD_LOG/horizon.log),
+# supervised as the cloud's other services; `down` stops it. Run as root,
 # again to reuse what is there.
 set -euo pipefail
 CLOUD_REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -147,6 +147,7 @@ horizon_up() {
     horizon_configure
     horizon_install_plugin
     horizon_static
+    cloud_start_supervisor
     # The static wrapper (cloud/horizon/horizon_wsgi.py) through the
     # cloud's gunicorn entry point.
     cloud_gunicorn horizon horizon_wsgi:application "PYTHONPATH=$CLOUD_REPO/cloud/horizon"

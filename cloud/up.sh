@@ -4,7 +4,8 @@
 # 12 from a clone of novadock; again to reuse what is there. Everything
 # lives under $NOVADOCK_CLOUD_DIR (default /opt/novadock-cloud): venv/,
 # etc/ (configs, openrc), log/, run/ (PID files), data/.
-# cloud/down.sh stops what this started.
+# The cloud's services run under a supervisord of its own, which restarts
+# one that exits. cloud/down.sh stops what this started.
 set -euo pipefail
 CLOUD_REPO=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=cloud/lib/common.sh
@@ -35,6 +36,7 @@ cloud_install_python "$CLOUD_REPO"
 cloud_build_novadock "$CLOUD_REPO"
 cloud_configure
 cloud_db_sync
+cloud_start_supervisor
 cloud_start_novadock
 cloud_start_keystone
 

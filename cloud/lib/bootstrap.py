@@ -4,9 +4,9 @@ costs seconds of start-up). Credentials come from the OS_* variables of
 the cloud's openrc.
 
     bootstrap.py identity   service project, users, roles, catalog
-    bootstrap.py resources  flavor m1.tiny, network private + subnet
+    bootstrap.py resources  flavor m1.tiny, network private (shared) + subnet
     bootstrap.py compute    waits for the compute host, then discovers it
-    bootstrap.py image      uploads busybox with `docker save | openstack image create`
+    bootstrap.py image      uploads busybox (public) with `docker save | openstack image create`
     bootstrap.py demo       boots the server "demo" and waits for ACTIVE
 """
 
@@ -63,9 +63,12 @@ def identity(conn):
 def resources(conn):
     if not conn.compute.find_flavor("m1.tiny"):
         conn.compute.create_flavor(name="m1.tiny", ram=256, vcpus=1, disk=1)
+    # Shared: every project, not only admin's, boots on it.
     net = conn.network.find_network("private") or conn.network.create_network(
-        name="private"
+        name="private", shared=True
     )
+    if not net.is_shared:
+        conn.network.update_network(net, shared=True)
     if not conn.network.find_subnet("private-subnet", network_id=net.id):
         conn.network.create_subnet(
             name="private-subnet",
@@ -119,7 +122,12 @@ def compute(conn):
 
 
 def image(conn):
-    if conn.image.find_image("busybox"):
+    found = conn.image.find_image("busybox")
+    if found:
+        # Public, so that every project can boot it (an earlier cloud made
+        # it "shared", the CLI's default, visible to admin's project only).
+        if found.visibility != "public":
+            conn.image.update_image(found, visibility="public")
         return
     print("bootstrap: image busybox (docker save of a busybox-static rootfs)", flush=True)
     tag = "novadock-cloud/busybox:latest"
@@ -127,7 +135,7 @@ def image(conn):
     # Through the CLI, as a user would.
     subprocess.run(
         f"docker save {tag} | openstack image create --container-format docker"
-        " --disk-format raw busybox >/dev/null",
+        " --disk-format raw --public busybox >/dev/null",
         shell=True,
         check=True,
     )

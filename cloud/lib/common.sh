@@ -37,14 +37,34 @@ declare -A CLOUD_PORTS=([keystone]=5000 [glance]=9292 [placement]=8778 [nova-api
 cloud_log() { printf '%s cloud: %s\n' "$(date +%H:%M:%S)" "$*"; }
 cloud_fail() { printf 'cloud: ERROR: %s\n' "$*" >&2; exit 1; }
 
-# cloud_alive NAME: the process whose PID is in $CLOUD_RUN/NAME.pid runs,
-# and is ours (PIDs wrap quickly on a busy machine).
+# The cloud's own services (novadock, the OpenStack services, Horizon) run
+# under Debian's supervisor, as a distribution runs them where there is no
+# systemd: a supervisord of the cloud's own ($CLOUD_SUPERVISOR_DIR, socket in
+# $CLOUD_RUN) restarts one that exits. The machine's services the cloud
+# starts (dockerd, RabbitMQ, MariaDB) keep PID files in $CLOUD_RUN.
+CLOUD_SUPERVISOR_DIR=$CLOUD_ETC/supervisor
+
+cloud_supervisorctl() { supervisorctl -c "$CLOUD_SUPERVISOR_DIR/supervisord.conf" "$@"; }
+cloud_supervised() { [ -f "$CLOUD_SUPERVISOR_DIR/programs/$1.conf" ]; }
+cloud_supervisor_up() {
+    [ -S "$CLOUD_RUN/supervisor.sock" ] && cloud_supervisorctl pid 2>/dev/null | grep -q '^[0-9][0-9]*$'
+}
+
+# cloud_alive NAME: NAME runs: a supervised program that is starting or
+# running, or else the process whose PID is in $CLOUD_RUN/NAME.pid, if it
+# is ours (PIDs wrap quickly on a busy machine).
 cloud_alive() {
     local f=$CLOUD_RUN/$1.pid pid cmd
+    if cloud_supervised "$1"; then
+        [ -S "$CLOUD_RUN/supervisor.sock" ] \
+            && cloud_supervisorctl status "$1" 2>/dev/null | grep -qE " (RUNNING|STARTING) "
+        return
+    fi
     [ -s "$f" ] || return 1
     pid=$(cat "$f")
     kill -0 "$pid" 2>/dev/null || return 1
     cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+    # (gunicorn renames itself: "gunicorn: master [cloud_wsgi:application]".)
     case $cmd in *"$CLOUD_DIR"* | *cloud_wsgi* | *mariadbd* | *dockerd* | *beam*) return 0 ;; esac
     return 1
 }
@@ -86,9 +106,100 @@ cloud_spawn() {
     echo $! >"$CLOUD_RUN/$name.pid"
 }
 
-# cloud_stop NAME: TERM, then KILL after 15 s, the process of NAME.pid.
+# Our supervisord, started unless it answers. Its environment is a clean
+# one, as an init system's: nothing of the caller's shell (proxies, OS_*
+# credentials) leaks into the services.
+cloud_start_supervisor() {
+    local d=$CLOUD_SUPERVISOR_DIR
+    mkdir -p "$d/programs" "$CLOUD_LOG" "$CLOUD_RUN"
+    cloud_write "$d/supervisord.conf" <<EOF2
+[unix_http_server]
+file = $CLOUD_RUN/supervisor.sock
+chmod = 0700
+[supervisord]
+logfile = $CLOUD_LOG/supervisord.log
+logfile_maxbytes = 0
+pidfile = $CLOUD_RUN/supervisord.pid
+childlogdir = $CLOUD_LOG
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+[supervisorctl]
+serverurl = unix://$CLOUD_RUN/supervisor.sock
+[include]
+files = $d/programs/*.conf
+EOF2
+    cloud_supervisor_up && return 0
+    cloud_log "starting supervisord (log: $CLOUD_LOG/supervisord.log)"
+    rm -f "$CLOUD_RUN/supervisor.sock"
+    env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
+        supervisord -c "$d/supervisord.conf"
+    cloud_wait 30 supervisord cloud_supervisor_up
+}
+
+# Stops every program and supervisord itself.
+cloud_stop_supervisor() {
+    local pid i
+    cloud_supervisor_up || return 0
+    pid=$(cloud_supervisorctl pid)
+    cloud_log "stopping supervisord"
+    cloud_supervisorctl shutdown >/dev/null || true
+    for ((i = 0; i < 60; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.5
+    done
+}
+
+# cloud_supervise NAME [VAR=VALUE...] -- COMMAND...: NAME runs COMMAND under
+# supervisord, restarted whenever it exits, its output appended to
+# $CLOUD_LOG/NAME.log, with the environment VAR=VALUE. A program whose
+# definition changed is restarted; CLOUD_PROGRAM_STAMP (e.g. a binary's
+# mtime) is part of the definition. Programs do not start with supervisord
+# (autostart off): up.sh starts them in their order (keystone before the
+# services that authenticate against it).
+cloud_supervise() {
+    local name=$1 env=() a cmd="" envline=""
+    shift
+    while [ "$1" != -- ]; do env+=("$1"); shift; done
+    shift
+    # A process of an earlier, unsupervised cloud gives way.
+    if ! cloud_supervised "$name" && [ -s "$CLOUD_RUN/$name.pid" ]; then cloud_stop "$name"; fi
+    # supervisord splits the command as a shell does and expands %(...)s.
+    for a in "$@"; do cmd+="$(printf '%q' "$a") "; done
+    for a in "${env[@]}"; do envline+="${envline:+,}${a%%=*}=\"${a#*=}\""; done
+    [ -z "$envline" ] || envline="environment = ${envline//%/%%}"
+    cloud_write "$CLOUD_SUPERVISOR_DIR/programs/$name.conf" <<EOF2
+# ${CLOUD_PROGRAM_STAMP:-}
+[program:$name]
+command = ${cmd//%/%%}
+$envline
+autostart = false
+autorestart = true
+startsecs = 1
+startretries = 10
+stopsignal = TERM
+stopwaitsecs = 15
+stopasgroup = true
+killasgroup = true
+redirect_stderr = true
+stdout_logfile = $CLOUD_LOG/$name.log
+stdout_logfile_maxbytes = 0
+EOF2
+    # Adds a new program, replaces a changed one (stopping it), else nothing.
+    cloud_supervisorctl update "$name" >/dev/null
+    cloud_alive "$name" && return 0
+    cloud_supervisorctl start "$name" >/dev/null \
+        || { tail -20 "$CLOUD_LOG/$name.log" >&2; cloud_fail "$name did not start (log: $CLOUD_LOG/$name.log)"; }
+}
+
+# cloud_stop NAME: stops NAME: through supervisord (TERM to its process
+# group, KILL after 15 s), or TERM, then KILL after 15 s, to the process of
+# NAME.pid.
 cloud_stop() {
     local f=$CLOUD_RUN/$1.pid pid i
+    if cloud_supervised "$1"; then
+        if cloud_alive "$1"; then cloud_supervisorctl stop "$1" >/dev/null; fi
+        return 0
+    fi
     [ -s "$f" ] || return 0
     pid=$(cat "$f")
     if cloud_alive "$1"; then

@@ -92,6 +92,9 @@ notify_nova_on_port_status_changes = true
 notify_nova_on_port_data_changes = true
 [database]
 connection = $(cloud_db_url neutron)
+# A port per server: room for as many servers as Nova's quota allows.
+[quotas]
+quota_port = 200
 [oslo_concurrency]
 lock_path = $CLOUD_DATA/locks
 EOF2
@@ -135,6 +138,12 @@ connection = $(cloud_db_url nova_api)
 connection = $(cloud_db_url nova)
 [conductor]
 workers = 1
+# Every project's quota: small containers, many of them (Nova's defaults,
+# 10 instances and 20 cores, stop a project at ten m1.tiny servers).
+[quota]
+instances = 100
+cores = 200
+ram = 102400
 [scheduler]
 workers = 1
 discover_hosts_in_cells_interval = 30

@@ -33,40 +33,43 @@ cloud_db_sync() {
     fi
 }
 
-# cloud_gunicorn NAME MODULE ENVVAR=DIR: one WSGI service on its port.
+# cloud_gunicorn NAME MODULE ENVVAR=DIR: one WSGI service on its port,
+# supervised.
 cloud_gunicorn() {
     local name=$1 app=$2 confenv=$3
     cloud_restart_if_changed "$name"
-    cloud_alive "$name" && return 0
-    cloud_log "starting $name on $(cloud_url "$name")"
-    rm -f "$CLOUD_RUN/$name.pid"
+    cloud_alive "$name" || cloud_log "starting $name on $(cloud_url "$name")"
     # --keep-alive: clients poll every few seconds over pooled connections;
     # gunicorn's 2 s default closes them just as the next poll is sent.
-    env "$confenv" NOVADOCK_CLOUD_WSGI="$app" setsid nohup "$CLOUD_VENV/bin/gunicorn" \
+    cloud_supervise "$name" "$confenv" "NOVADOCK_CLOUD_WSGI=$app" -- "$CLOUD_VENV/bin/gunicorn" \
         -w 1 -k gthread --threads 8 --no-control-socket --timeout 600 --graceful-timeout 10 \
         --keep-alive 75 \
-        -b "$CLOUD_HOST:${CLOUD_PORTS[$name]}" --pid "$CLOUD_RUN/$name.pid" \
+        -b "$CLOUD_HOST:${CLOUD_PORTS[$name]}" \
         --access-logfile "$CLOUD_LOG/$name-access.log" \
-        --chdir "$CLOUD_REPO/cloud/wsgi" cloud_wsgi:application \
-        </dev/null >>"$CLOUD_LOG/$name.log" 2>&1 &
+        --chdir "$CLOUD_REPO/cloud/wsgi" cloud_wsgi:application
 }
 
 cloud_wait_http() { cloud_wait 120 "$1 ($(cloud_url "$1"))" cloud_http_up "$(cloud_url "$1")/"; }
 
 cloud_start_novadock() {
+    local check
     mkdir -p "$(dirname "$CLOUD_SOCKET")"
     cloud_restart_if_changed novadock
-    # A rebuilt binary replaces the running one.
-    if cloud_alive novadock && [ "$NOVADOCK_BIN" -nt "$CLOUD_RUN/novadock.pid" ]; then
-        cloud_log "novadock was rebuilt: restarting it"
-        cloud_stop novadock
-    fi
     if ! cloud_alive novadock; then
         cloud_log "starting novadock serve"
-        "$NOVADOCK_BIN" check --config-file "$CLOUD_ETC/nova/nova.conf" >"$CLOUD_LOG/novadock-check.log" 2>&1 \
-            || cloud_log "novadock check reported problems (log: $CLOUD_LOG/novadock-check.log)"
-        cloud_spawn novadock "$NOVADOCK_BIN" serve --config-file "$CLOUD_ETC/nova/nova.conf"
+        # What novadock check calls a failure (no engine, a bad config, a
+        # socket it cannot create) stops the start-up; its warnings are shown.
+        check=$("$NOVADOCK_BIN" check --config-file "$CLOUD_ETC/nova/nova.conf" 2>&1) \
+            || { printf '%s\n' "$check" >&2; cloud_fail "novadock check failed: fix the FAIL lines above"; }
+        while read -r l; do
+            case $l in WARN*) cloud_log "novadock check: $l" ;; esac
+        done <<<"$check"
     fi
+    # A rebuilt binary replaces the running one (its mtime is part of the
+    # program's definition).
+    # NO_COLOR: its log is a file, not a terminal.
+    CLOUD_PROGRAM_STAMP="binary $NOVADOCK_BIN $(stat -c %Y "$NOVADOCK_BIN")" \
+        cloud_supervise novadock NO_COLOR=1 -- "$NOVADOCK_BIN" serve --config-file "$CLOUD_ETC/nova/nova.conf"
     cloud_wait 30 "novadock socket $CLOUD_SOCKET" test -S "$CLOUD_SOCKET"
 }
 
@@ -77,17 +80,26 @@ cloud_start_keystone() {
 
 # After keystone knows the service users (they authenticate at start).
 cloud_start_services() {
-    local e=$CLOUD_ETC n
-    cloud_gunicorn placement placement.wsgi.api "OS_PLACEMENT_CONFIG_DIR=$e/placement"
-    cloud_gunicorn glance glance.wsgi.api "OS_GLANCE_CONFIG_DIR=$e/glance"
-    cloud_gunicorn neutron neutron.wsgi.api "OS_NEUTRON_CONFIG_DIR=$e/neutron"
-    cloud_gunicorn nova-api nova.wsgi.osapi_compute "OS_NOVA_CONFIG_DIR=$e/nova"
+    local e=$CLOUD_ETC n pids=() p
+    # Side by side: each start waits a second to see the process stay up.
+    cloud_gunicorn placement placement.wsgi.api "OS_PLACEMENT_CONFIG_DIR=$e/placement" &
+    pids+=($!)
+    cloud_gunicorn glance glance.wsgi.api "OS_GLANCE_CONFIG_DIR=$e/glance" &
+    pids+=($!)
+    cloud_gunicorn neutron neutron.wsgi.api "OS_NEUTRON_CONFIG_DIR=$e/neutron" &
+    pids+=($!)
+    cloud_gunicorn nova-api nova.wsgi.osapi_compute "OS_NOVA_CONFIG_DIR=$e/nova" &
+    pids+=($!)
+    for p in "${pids[@]}"; do wait "$p" || exit 1; done
     for n in placement glance neutron nova-api; do cloud_wait_http "$n"; done
+    pids=()
     for n in conductor scheduler compute; do
-        cloud_restart_if_changed "nova-$n"
-        cloud_alive "nova-$n" && continue
-        cloud_log "starting nova-$n"
-        cloud_spawn "nova-$n" "$CLOUD_VENV/bin/nova-$n" --config-file "$e/nova/nova.conf"
+        (
+            cloud_restart_if_changed "nova-$n"
+            cloud_alive "nova-$n" || cloud_log "starting nova-$n"
+            cloud_supervise "nova-$n" -- "$CLOUD_VENV/bin/nova-$n" --config-file "$e/nova/nova.conf"
+        ) &
+        pids+=($!)
     done
+    for p in "${pids[@]}"; do wait "$p" || exit 1; done
 }
-

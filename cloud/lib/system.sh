@@ -5,7 +5,7 @@
 # exactly those).
 
 CLOUD_APT_PACKAGES=(docker.io openvswitch-switch rabbitmq-server mariadb-server busybox-static
-    python3-venv iproute2 iputils-ping curl)
+    supervisor python3-venv iproute2 iputils-ping curl)
 
 cloud_install_packages() {
     local missing=() p
@@ -20,8 +20,25 @@ cloud_install_packages() {
 }
 
 # dockerd with the flags of tools/lib/dockerd.sh (live-restore, 198.19 ranges).
+# An engine that already runs is used only with live-restore on: without it
+# a restart of dockerd stops every instance. It is not changed behind its
+# owner's back; the message says how to turn it on without a restart.
 cloud_start_docker() {
-    docker info >/dev/null 2>&1 && return 0
+    if docker info >/dev/null 2>&1; then
+        [ "$(docker info --format '{{.LiveRestoreEnabled}}' 2>/dev/null)" = true ] && return 0
+        local sock=${DOCKER_HOST:-unix:///var/run/docker.sock} pid conf=/etc/docker/daemon.json
+        sock=${sock#unix://}
+        pid=$(ss -xlpn 2>/dev/null | awk -v s="$sock" '$5 == s' | grep -o 'pid=[0-9]*' | head -1)
+        pid=${pid#pid=}
+        if [ -n "$pid" ]; then
+            conf=$(tr '\0' '\n' <"/proc/$pid/cmdline" | sed -n 's/^--config-file=//p; /^--config-file$/{n;p}' | tail -1)
+            conf=${conf:-/etc/docker/daemon.json}
+        fi
+        cloud_fail "the running dockerd${pid:+ (pid $pid)} has live-restore off: a restart of dockerd would stop every instance.
+  Turn it on without stopping any container: add \"live-restore\": true to $conf,
+  then reload dockerd: kill -HUP ${pid:-DOCKERD_PID} (check: docker info | grep -i live).
+  Then run cloud/up.sh again."
+    fi
     cloud_log "starting dockerd"
     # shellcheck source=tools/lib/dockerd.sh
     . "$CLOUD_REPO/tools/lib/dockerd.sh"
