@@ -5,8 +5,11 @@ operation did. Run with the cloud venv's python after `source <openrc>`;
 prints one line per check and "N passed, N failed"; exits 1 on a failure.
 """
 
+import base64
+import hashlib
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -131,6 +134,22 @@ class E2E:
                  lambda: f"inet {ip}/" in in_container(server_id, "ip", "-4", "addr", "show", "eth1"))
         return ip
 
+    def image_with_command(self, command):
+        """The e2e image again, with the image property that sets its command."""
+        name = f"e2e-cmd-{uuid.uuid4().hex[:6]}-{RUN}"
+        save = subprocess.Popen(["docker", "save", "novadock-cloud/e2e:latest"],
+                                stdout=subprocess.PIPE)
+        up = subprocess.run(["openstack", "image", "create", "--container-format", "docker",
+                             "--disk-format", "raw", "--property",
+                             f"os_command_line={command}", "-f", "json", name],
+                            stdin=save.stdout, capture_output=True, timeout=300,
+                            check=False)
+        save.wait(60)
+        check(up.returncode == 0, f"openstack image create: {up.stderr.decode()[-500:]}")
+        image = self.conn.image.find_image(name, ignore_missing=False)
+        self.cleanup_images.append(image.id)
+        return image
+
     # The checks, in order; each later one may rely on the earlier ones.
 
     def test_image_upload_cli(self):
@@ -173,6 +192,83 @@ class E2E:
               f"external_ids of {dev}: {ids}")
         check(sh("ovs-vsctl", f"--db={OVSDB}", "--timeout=10", "iface-to-br", dev).strip()
               == BRIDGE, f"{dev} is not on {BRIDGE}")
+
+    def test_tcp_and_udp_over_eth1(self):
+        # Real bytes, not ping: an HTTP GET and a UDP echo from the host.
+        ip = self.eth1_has_ip(self.server.id)
+        name = f"nova-{self.server.id}"
+        sh("docker", "exec", "-d", name, "sh", "-c",
+           "mkdir -p /www && echo tcp-over-eth1 > /www/index.html && httpd -f -p 8080 -h /www")
+        sh("docker", "exec", "-d", name, "udp-echo", "serve", "9000")
+        wait_for(f"HTTP GET http://{ip}:8080/", 30, lambda: "tcp-over-eth1" in sh(
+            "curl", "-s", "-m", "3", f"http://{ip}:8080/", check_rc=False))
+
+        def udp():
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as so:
+                so.settimeout(2)
+                so.sendto(b"udp-over-eth1", (ip, 9000))
+                try:
+                    return so.recv(2048) == b"udp-over-eth1"
+                except OSError:
+                    return False
+        wait_for(f"UDP echo from {ip}:9000", 30, udp)
+
+    def test_config_drive(self):
+        # User data (bytes), a key and metadata reach the container through
+        # Nova's own config-drive content; the user data configures a web
+        # server that the image's command runs.
+        key = self.conn.compute.create_keypair(name=f"e2e-key-{RUN}")
+        self.cleanup_keys = [key.name]
+        image = self.image_with_command(
+            "sh /var/lib/cloud/seed/config_drive/openstack/latest/user_data")
+        user_data = (b"#!/bin/sh\nmkdir -p /www\n"
+                     b"echo configured-by-user-data > /www/index.html\n"
+                     b"exec httpd -f -p 8080 -h /www\n# \xff\n")
+        s = self.status(self.boot(f"e2e-cd-{RUN}", image_id=image.id, key_name=key.name,
+                                  metadata={"role": "web"},
+                                  user_data=base64.b64encode(user_data).decode()), "ACTIVE")
+        seed = "/var/lib/cloud/seed/config_drive/openstack/latest"
+        got = in_container(s.id, "sha256sum", f"{seed}/user_data").split()
+        check(got and got[0] == hashlib.sha256(user_data).hexdigest(),
+              f"user_data is not the bytes given: {got}")
+        meta = json.loads(in_container(s.id, "cat", f"{seed}/meta_data.json") or "{}")
+        check(meta.get("uuid") == s.id, f"meta_data uuid {meta.get('uuid')}")
+        check(meta.get("meta", {}).get("role") == "web", f"meta {meta.get('meta')}")
+        check(key.name in meta.get("public_keys", {}), f"keys {meta.get('public_keys')}")
+        net = json.loads(in_container(s.id, "cat", f"{seed}/network_data.json") or "{}")
+        mac = in_container(s.id, "cat", "/sys/class/net/eth1/address").strip()
+        check(mac in [link.get("ethernet_mac_address") for link in net.get("links", [])],
+              f"eth1 {mac} not in network_data.json")
+        check("Read-only" in sh("docker", "exec", f"nova-{s.id}", "sh", "-c",
+                                f"touch {seed}/x 2>&1", check_rc=False),
+              "the config drive is writable")
+        ip = self.eth1_has_ip(s.id)
+        wait_for("the page the user data made", 30, lambda: "configured-by-user-data" in sh(
+            "curl", "-s", "-m", "3", f"http://{ip}:8080/", check_rc=False))
+        self.delete_and_check(s.id)
+        check(not os.path.exists(f"/var/lib/novadock/config-drive/{s.id}"),
+              "the drive stays on the host after delete")
+
+    def test_oom_after_boot_shuts_off_and_says_why(self):
+        image = self.image_with_command(
+            "sh -c 'echo booted; sleep 3; x=a; while :; do x=$x$x; done'")
+        s = self.status(self.boot(f"e2e-oom-{RUN}", image_id=image.id), "ACTIVE")
+        t0 = time.monotonic()
+        self.status(s, "SHUTOFF", timeout=60)
+        print(f"    SHUTOFF {time.monotonic() - t0:.0f}s after ACTIVE")
+        out = self.conn.compute.get_server_console_output(s)["output"] or ""
+        check("OOM" in out, f"the console log does not say why: {out[-300:]!r}")
+        self.delete_and_check(s.id)
+
+    def test_exit_at_once_fault(self):
+        image = self.image_with_command("sh -c 'echo dying-now; exit 3'")
+        s = self.status(self.boot(f"e2e-exit-{RUN}", image_id=image.id), "ERROR")
+        fault = (s.fault or {}).get("message", "")
+        print(f"    fault: {fault}")
+        check("3" in fault and "dying-now" in fault, f"fault lacks code and output: {fault!r}")
+        check("retries" not in fault and "No valid host" not in fault,
+              f"rescheduled: {fault!r}")
+        self.delete_and_check(s.id)
 
     def test_console_log(self):
         out = wait_for("console log says 'booted'", 30,
@@ -403,6 +499,8 @@ class E2E:
                 wait_for("cleanup", 60, lambda s=sid: self.conn.compute.find_server(s) is None)
             except Failed:
                 pass
+        for name in getattr(self, "cleanup_keys", []):
+            self.conn.compute.delete_keypair(name, ignore_missing=True)
         for iid in getattr(self, "cleanup_images", []):
             self.conn.image.delete_image(iid, ignore_missing=True)
         for p in self.cleanup_projects:

@@ -465,6 +465,9 @@ class DockerDriver(driver.ComputeDriver):
         if CONF.novadock.config_drive:
             request["config_drive"] = config_drive_files(
                 instance, injected_files, admin_password, network_info)
+            # Nova's API shows it (saved with the instance after the spawn),
+            # as the libvirt driver's configdrive.update_instance does.
+            instance.config_drive = True
 
     def confirm_migration(self, context, migration, instance, network_info):
         self._api.confirm_migration(instance.uuid)
