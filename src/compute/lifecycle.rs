@@ -324,7 +324,7 @@ impl Compute {
     }
 
     /// Removes the instance's config drive, logging what fails.
-    async fn forget_config_drive(&self, uuid: &str) {
+    pub(super) async fn forget_config_drive(&self, uuid: &str) {
         let Ok(dir) = self.config_drive_dir(uuid) else {
             return;
         };

@@ -162,13 +162,15 @@ impl Compute {
         match self.inspect(uuid).await {
             // Resized here: the new container uses the same VIFs.
             Ok(_) => Ok(()),
-            // Moved to another host: its OVS ports here lead nowhere now.
+            // Moved to another host: its OVS ports and its config drive here
+            // serve nothing now.
             Err(ApiError::InstanceNotFound(_)) => {
                 for (port, vm) in self.network().ovs.own_ports_with_vm_uuid().await? {
                     if vm == uuid {
                         self.network().unplug_one(&port).await;
                     }
                 }
+                self.forget_config_drive(uuid).await;
                 Ok(())
             }
             Err(e) => Err(e),

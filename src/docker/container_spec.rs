@@ -172,7 +172,6 @@ pub fn build(
             name: Some(RestartPolicyNameEnum::NO),
             maximum_retry_count: None,
         }),
-        // The console log must stay bounded on the host's disk.
         // The service's own directory, never a path a user named.
         mounts: config_drive.map(|dir| {
             vec![Mount {
@@ -186,6 +185,7 @@ pub fn build(
         // The flavor's root disk caps the writable layer where the engine can.
         storage_opt: (disk_limit && flavor.root_gb > 0)
             .then(|| HashMap::from([("size".to_string(), format!("{}G", flavor.root_gb))])),
+        // The console log must stay bounded on the host's disk.
         log_config: Some(HostConfigLogConfig {
             typ: Some("json-file".to_string()),
             config: Some(HashMap::from([
