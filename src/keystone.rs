@@ -21,6 +21,9 @@ const CACHE_MAX: usize = 4096;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Caller {
     pub project_id: Option<String>,
+    /// When the token expires (Unix seconds): a cached answer is not used
+    /// past it.
+    pub expires: Option<i64>,
     pub admin: bool,
     /// Glance's URL from the token's catalog (internal, else public).
     pub glance_endpoint: Option<String>,
@@ -33,6 +36,8 @@ struct TokenBody {
 
 #[derive(Deserialize)]
 struct Token {
+    #[serde(default)]
+    expires_at: Option<String>,
     #[serde(default)]
     project: Option<Named>,
     #[serde(default)]
@@ -105,7 +110,7 @@ impl Keystone {
     pub async fn validate(&self, token: &str) -> Result<Caller, KeystoneError> {
         let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         if let Some(caller) = self.cache.get(&key) {
-            return Ok(caller);
+            return live(caller);
         }
         let resp = self
             .http
@@ -128,7 +133,19 @@ impl Keystone {
             .map_err(|e| KeystoneError::Unavailable(format!("Keystone's answer: {e}")))?;
         let caller = caller_of(body.token);
         self.cache.insert(key, caller.clone());
-        Ok(caller)
+        live(caller)
+    }
+}
+
+/// The caller, unless its token has expired meanwhile.
+fn live(caller: Caller) -> Result<Caller, KeystoneError> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    match caller.expires {
+        Some(t) if t <= now => Err(KeystoneError::Unauthorized),
+        _ => Ok(caller),
     }
 }
 
@@ -145,6 +162,10 @@ fn caller_of(token: Token) -> Caller {
         })
         .map(|e| e.url.clone());
     Caller {
+        expires: token
+            .expires_at
+            .as_deref()
+            .and_then(crate::image::catalog::parse_rfc3339),
         project_id: token.project.and_then(|p| p.id),
         admin: token
             .roles
@@ -188,6 +209,12 @@ mod tests {
         .expect("token");
         let c = caller_of(t.token);
         assert_eq!(c.project_id.as_deref(), Some("p1"));
+        assert_eq!(c.expires, None);
+        let expired = Caller {
+            expires: Some(1),
+            ..c.clone()
+        };
+        assert!(matches!(live(expired), Err(KeystoneError::Unauthorized)));
         assert!(!c.admin);
         assert_eq!(c.glance_endpoint.as_deref(), Some("http://g-internal"));
     }

@@ -4,7 +4,7 @@
 # runs; what the cloud starts gets a PID file in $CLOUD_RUN (down.sh stops
 # exactly those).
 
-CLOUD_APT_PACKAGES=(docker.io openvswitch-switch rabbitmq-server mariadb-server busybox-static
+CLOUD_APT_PACKAGES=(docker.io openvswitch-switch rabbitmq-server mariadb-server busybox-static ethtool
     supervisor python3-venv iproute2 iputils-ping curl)
 
 cloud_install_packages() {
@@ -124,6 +124,11 @@ cloud_plug_gateway() {
         fi
     fi
     ip link set "$CLOUD_GW_DEV" up
+    # Open vSwitch in userspace reads this leg through a packet socket and
+    # forwards the kernel's TCP and UDP with their checksums still unfilled
+    # (only ping got through): the host computes them itself, as novadock
+    # does for the containers' eth1.
+    ethtool -K "$CLOUD_GW_DEV" tx off >/dev/null
     ip addr replace "$CLOUD_NET_GW/${CLOUD_NET_CIDR#*/}" dev "$CLOUD_GW_DEV"
 }
 

@@ -92,21 +92,22 @@ impl Facade {
         }
     }
 
-    /// Whether the asker may see the image: as Glance would answer them.
-    async fn may_see(&self, asker: &Asker, image: &CatalogImage) -> bool {
+    /// The image as the asker may see it, if at all: as Glance would answer
+    /// them. Others see only the tags of the Glance images Glance shows
+    /// them (projects that uploaded the same bytes share one engine image,
+    /// and its other tags name their private images).
+    async fn view(&self, asker: &Asker, image: CatalogImage) -> Option<CatalogImage> {
         let (token, caller) = match asker {
-            Asker::Anyone => return true,
-            Asker::Token(_, c) if c.admin => return true,
+            Asker::Anyone => return Some(image),
+            Asker::Token(_, c) if c.admin => return Some(image),
             Asker::Token(t, c) => (t, c),
         };
-        let Some(endpoint) = self
+        let endpoint = self
             .glance_endpoint
             .clone()
-            .or_else(|| caller.glance_endpoint.clone())
-        else {
-            return false;
-        };
-        for id in glance_ids(image) {
+            .or_else(|| caller.glance_endpoint.clone())?;
+        let mut seen_ids = Vec::new();
+        for id in glance_ids(&image) {
             let key = (token.clone(), id.clone());
             let seen = match self.visible.get(&key) {
                 Some(v) => v,
@@ -121,10 +122,22 @@ impl Facade {
                 }
             };
             if seen {
-                return true;
+                seen_ids.push(id);
             }
         }
-        false
+        let tags: Vec<String> = seen_ids
+            .iter()
+            .map(|id| naming::glance_image_reference(id))
+            .collect();
+        let name = tags.first().cloned();
+        if tags.is_empty() {
+            return None;
+        }
+        Some(CatalogImage {
+            tags,
+            name,
+            ..image
+        })
     }
 
     /// The engine's images the asker may see.
@@ -132,8 +145,8 @@ impl Facade {
         let all = catalog::list(&self.docker).await.map_err(engine_down)?;
         let mut out = Vec::with_capacity(all.len());
         for i in all {
-            if self.may_see(asker, &i).await {
-                out.push(i);
+            if let Some(v) = self.view(asker, i).await {
+                out.push(v);
             }
         }
         Ok(out)
@@ -282,11 +295,7 @@ async fn find(f: &Facade, headers: &HeaderMap, id: &str) -> Result<CatalogImage,
         .into_iter()
         .find(|i| i.id == id)
         .ok_or_else(not_found)?;
-    if f.may_see(&asker, &image).await {
-        Ok(image)
-    } else {
-        Err(not_found())
-    }
+    f.view(&asker, image).await.ok_or_else(not_found)
 }
 
 async fn show(State(f): State<Facade>, headers: HeaderMap, Path(id): Path<String>) -> Response {

@@ -96,8 +96,12 @@ fn write_blocking(dir: &Path, files: &[(PathBuf, Vec<u8>)]) -> Result<(), ApiErr
         .ok_or_else(|| ApiError::Internal("config drive without a parent".into()))?;
     std::fs::DirBuilder::new()
         .recursive(true)
-        .mode(0o755)
+        .mode(0o711)
         .create(parent)
+        .map_err(|e| fail(parent, e))?;
+    // Not listable by the host's other users: they would learn instances'
+    // uuids and, through them, user data and keys.
+    std::fs::set_permissions(parent, std::fs::Permissions::from_mode(0o711))
         .map_err(|e| fail(parent, e))?;
     let staging = parent.join(format!(".new-{}", uuid::Uuid::new_v4()));
     let result = (|| {

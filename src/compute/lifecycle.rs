@@ -17,6 +17,9 @@ use crate::model::{InstanceInfo, PowerState, RebootType, SpawnRequest};
 use crate::network::resolv;
 use crate::network::vif::{self, VifPlan};
 
+/// What overlay2 answers a disk limit on a filesystem without project quotas.
+const DRIVER_REFUSES_DISK_LIMITS: &str = "--storage-opt is supported only for";
+
 /// Longest grace period a stop honours (a day): a larger one is a mistake,
 /// and would overflow the clock.
 const MAX_STOP_TIMEOUT: u64 = 86_400;
@@ -89,6 +92,12 @@ impl Compute {
         let uuid = &req.instance.uuid;
         // Every VIF is checked before anything is created.
         let vifs = self.network().plan(&req.network_info)?;
+        // An instance that has its container keeps it, and its drive.
+        match self.inspect(uuid).await {
+            Ok(_) => return Err(ApiError::InstanceExists(uuid.clone())),
+            Err(ApiError::InstanceNotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
         let drive = if req.config_drive.is_empty() {
             None
         } else {
@@ -132,30 +141,30 @@ impl Compute {
         };
         if let Err(bollard::errors::Error::DockerResponseServerError { message, .. }) = &created
             && disk_limit
-            && message.contains("storage-opt")
+            && message.contains(DRIVER_REFUSES_DISK_LIMITS)
         {
             // overlay2 on xfs without pquota: boots go on, unlimited, and
-            // the operator is told once.
-            tracing::error!(
-                "the engine refused a root disk limit ({message}): root_gb is not enforced on this host"
-            );
-            self.disk_limits_refused();
-            created = self
-                .docker()
-                .create_container(Some(opts), build(false)?)
-                .await;
-        }
-        if created.is_err() && drive_dir.is_some() {
-            // Not for a 409: the instance's existing container keeps its drive.
-            if !matches!(
-                created,
-                Err(bollard::errors::Error::DockerResponseServerError {
-                    status_code: 409,
-                    ..
-                })
-            ) {
-                self.forget_config_drive(uuid).await;
+            // the operator is told. Only the driver's own refusal counts (an
+            // image's content can make other create errors name storage-opt),
+            // and only once a boot without the limit worked.
+            let message = message.clone();
+            let retried = match build(false) {
+                Ok(body) => self.docker().create_container(Some(opts), body).await,
+                Err(e) => {
+                    self.forget_config_drive(uuid).await;
+                    return Err(e);
+                }
+            };
+            if retried.is_ok() {
+                tracing::error!(
+                    "the engine refused a root disk limit ({message}): root_gb is not enforced on this host"
+                );
+                self.disk_limits_refused();
             }
+            created = retried;
+        }
+        if created.is_err() {
+            self.forget_config_drive(uuid).await;
         }
         match created {
             Ok(_) => {}
