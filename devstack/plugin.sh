@@ -19,7 +19,10 @@ function install_novadock_docker {
     install_package busybox-static
     sudo mkdir -p /etc/docker
     if [[ ! -f /etc/docker/daemon.json ]]; then
-        printf '{"live-restore": true, "bip": "%s", "default-address-pools": [{"base": "%s", "size": 24}]}\n' \
+        # Container root is not host root (README, Security model). Disk
+        # limits (root_gb) need the operator's storage: btrfs, zfs, or
+        # overlay2 on xfs with pquota; novadock check says which holds.
+        printf '{"live-restore": true, "userns-remap": "default", "bip": "%s", "default-address-pools": [{"base": "%s", "size": 24}]}\n' \
             "$NOVADOCK_DOCKER_BIP" "$NOVADOCK_DOCKER_POOL_BASE" | sudo tee /etc/docker/daemon.json >/dev/null
     fi
     sudo systemctl enable --now docker

@@ -26,7 +26,8 @@ fi
 # shellcheck source=tools/lib/dockerd.sh
 . tools/lib/dockerd.sh
 if ! docker info >/dev/null 2>&1; then
-    echo "setup: starting dockerd"
+    echo "setup: starting dockerd (userns-remap, btrfs data root with quotas)"
+    novadock_docker_storage
     mkdir -p /var/log
     nohup dockerd "${NOVADOCK_DOCKERD_ARGS[@]}" >/var/log/novadock-ci-dockerd.log 2>&1 &
     for _ in $(seq 1 60); do

@@ -46,8 +46,13 @@ addrs=$(ip -4 -o addr show dev "$BRIDGE")
 ip link set "$BRIDGE" up
 
 if ! alive; then
-    # The main dockerd's storage driver works on this machine's filesystem.
+    # The main dockerd's storage driver, unless it needs a filesystem (btrfs)
+    # this data directory is not on.
     driver=$(docker info --format '{{.Driver}}' 2>/dev/null || echo overlay2)
+    mkdir -p "$DATA_DIR"
+    if [ "$driver" = btrfs ] && [ "$(stat -f -c %T "$DATA_DIR")" != btrfs ]; then
+        driver=overlay2
+    fi
     nohup dockerd \
         -H "$URL" \
         --data-root "$DATA_DIR" \

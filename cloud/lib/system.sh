@@ -4,7 +4,7 @@
 # runs; what the cloud starts gets a PID file in $CLOUD_RUN (down.sh stops
 # exactly those).
 
-CLOUD_APT_PACKAGES=(docker.io openvswitch-switch rabbitmq-server mariadb-server busybox-static ethtool
+CLOUD_APT_PACKAGES=(docker.io openvswitch-switch rabbitmq-server mariadb-server busybox-static ethtool btrfs-progs
     supervisor python3-venv iproute2 iputils-ping curl)
 
 cloud_install_packages() {
@@ -42,6 +42,7 @@ cloud_start_docker() {
     cloud_log "starting dockerd"
     # shellcheck source=tools/lib/dockerd.sh
     . "$CLOUD_REPO/tools/lib/dockerd.sh"
+    novadock_docker_storage
     cloud_spawn dockerd dockerd "${NOVADOCK_DOCKERD_ARGS[@]}"
     cloud_wait 60 dockerd docker info
 }

@@ -8,6 +8,29 @@
 NOVADOCK_DOCKER_BIP=198.19.128.1/20
 # shellcheck disable=SC2034
 NOVADOCK_DOCKER_POOL_BASE=198.19.0.0/17
+# Tenants are hostile (README, Security model): container root is not host
+# root (--userns-remap), and Docker's data root is a btrfs with quotas, so a
+# flavor's root_gb limits each container's disk. The btrfs lives in a sparse
+# file, loop-mounted by novadock_docker_storage (this machine's root is ext4
+# and its kernel has no XFS quotas).
+NOVADOCK_DOCKER_DATA_ROOT=${NOVADOCK_DOCKER_DATA_ROOT:-/var/lib/novadock-docker}
+NOVADOCK_DOCKER_DATA_IMAGE=${NOVADOCK_DOCKER_DATA_IMAGE:-/var/lib/novadock-docker.btrfs}
+NOVADOCK_DOCKER_DATA_SIZE=${NOVADOCK_DOCKER_DATA_SIZE:-100G}
 # shellcheck disable=SC2034
 NOVADOCK_DOCKERD_ARGS=(--live-restore --bip "$NOVADOCK_DOCKER_BIP"
-    --default-address-pool "base=$NOVADOCK_DOCKER_POOL_BASE,size=24")
+    --default-address-pool "base=$NOVADOCK_DOCKER_POOL_BASE,size=24"
+    --userns-remap=default --storage-driver=btrfs --data-root "$NOVADOCK_DOCKER_DATA_ROOT")
+
+# Mounts Docker's data root (a btrfs with quotas in a sparse file) unless it
+# is mounted; idempotent. Needs btrfs-progs.
+novadock_docker_storage() {
+    local root=$NOVADOCK_DOCKER_DATA_ROOT img=$NOVADOCK_DOCKER_DATA_IMAGE
+    mountpoint -q "$root" && return 0
+    mkdir -p "$root"
+    if [ ! -f "$img" ]; then
+        truncate -s "$NOVADOCK_DOCKER_DATA_SIZE" "$img"
+        mkfs.btrfs -q "$img"
+    fi
+    mount -o loop "$img" "$root"
+    btrfs quota enable "$root"
+}
