@@ -219,7 +219,16 @@ try {
     await transfer('Flavor', flavorName);
     await transfer('Networks', networkName);
     const launch = modal.locator('.modal-footer button.finish');
-    await poll('the Launch Instance button', () => launch.isEnabled(), 20);
+    await poll('the Launch Instance button', async () => {
+      if (await launch.isEnabled()) return true;
+      // Horizon rebuilds a step's table when late data (quotas, limits)
+      // arrives on a loaded machine, dropping the choice made: make it again,
+      // as a user would.
+      for (const [title, row] of [['Source', imageName], ['Flavor', flavorName], ['Networks', networkName]]) {
+        await transfer(title, row);
+      }
+      return launch.isEnabled();
+    }, 60);
     // Toasts Horizon raised while the wizard loaded (not fatal: the launch
     // decides), e.g. about Glance's metadata definitions.
     const toasts = (await page.locator('.alert-danger').allInnerTexts()).map((t) => t.replace(/\s+/g, ' ').trim()).filter(Boolean);
