@@ -54,14 +54,31 @@ impl Glance {
             .header("X-Auth-Token", &access.token)
     }
 
+    /// Sends a GET, once more if the first never got an answer: a pooled
+    /// connection the server closed while idle fails the send, and a GET
+    /// can be repeated.
+    async fn send_get(
+        &self,
+        access: &GlanceAccess,
+        path: &str,
+    ) -> Result<reqwest::Response, ApiError> {
+        match self.get(access, path).send().await {
+            Ok(r) => Ok(r),
+            Err(e) if e.is_request() || e.is_connect() => {
+                tracing::debug!("GET {path} to Glance failed ({e}); once more");
+                self.get(access, path)
+                    .send()
+                    .await
+                    .map_err(|e| unreachable(&access.endpoint, e))
+            }
+            Err(e) => Err(unreachable(&access.endpoint, e)),
+        }
+    }
+
     /// The image as the user sees it; NotFound also when the user may not
     /// see it, which is how access to a cached image is checked.
     pub async fn image(&self, access: &GlanceAccess, id: &str) -> Result<GlanceImage, ApiError> {
-        let resp = self
-            .get(access, &format!("/v2/images/{id}"))
-            .send()
-            .await
-            .map_err(|e| unreachable(&access.endpoint, e))?;
+        let resp = self.send_get(access, &format!("/v2/images/{id}")).await?;
         match resp.status().as_u16() {
             200 => resp.json::<GlanceImage>().await.map_err(|e| {
                 ApiError::ImageUnavailable(format!("Glance answered image {id} oddly: {e}"))
@@ -83,10 +100,8 @@ impl Glance {
         id: &str,
     ) -> Result<impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static, ApiError> {
         let resp = self
-            .get(access, &format!("/v2/images/{id}/file"))
-            .send()
-            .await
-            .map_err(|e| unreachable(&access.endpoint, e))?;
+            .send_get(access, &format!("/v2/images/{id}/file"))
+            .await?;
         if !resp.status().is_success() {
             return Err(ApiError::ImageUnavailable(format!(
                 "Glance answered {} for the data of image {id}",
