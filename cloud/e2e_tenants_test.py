@@ -23,20 +23,14 @@ import uuid
 
 import openstack
 
+# The e2e suite's own check helpers (same folder, run as scripts).
+from e2e_test import Failed, check, wait_for
+
 RUN = uuid.uuid4().hex[:6]
 FACADE = os.environ.get("NOVADOCK_CLOUD_FACADE", "http://127.0.0.1:9293")
 STATUS_TIMEOUT = 180
 
 results = []
-
-
-class Failed(Exception):
-    pass
-
-
-def check(cond, message):
-    if not cond:
-        raise Failed(message)
 
 
 def sh(*cmd, input=None):
@@ -240,17 +234,6 @@ class Tenants:
                 undo()
             except Exception as e:  # noqa: BLE001 - clean up the rest anyway
                 print(f"cleanup: {e}", flush=True)
-
-
-def wait_for(what, seconds, probe):
-    deadline = time.monotonic() + seconds
-    last = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(1)
-    raise Failed(f"{what}: not within {seconds}s (last: {last!r})")
 
 
 def main():

@@ -75,19 +75,9 @@ pub async fn run(files: &[PathBuf]) -> Outcome {
                         );
                     }
                     let f = docker::engine_features::EngineFeatures::of(&info);
-                    match f.disk_limits {
-                        Ok(how) => out.lines.push(format!(
-                            "OK   docker: flavors' root_gb is enforced per container ({how})"
-                        )),
-                        Err(why) => out.lines.push(format!("WARN docker: {why}")),
-                    }
-                    if !f.userns_remap {
-                        out.lines.push(
-                            "WARN docker: user-namespace remapping is off: a container's root is \
-                             the host's root (set \"userns-remap\": \"default\" in \
-                             /etc/docker/daemon.json)"
-                                .to_string(),
-                        );
+                    for (holds, text) in f.report() {
+                        let tag = if holds { "OK  " } else { "WARN" };
+                        out.lines.push(format!("{tag} docker: {text}"));
                     }
                 }
             }

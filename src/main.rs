@@ -148,17 +148,12 @@ async fn serve(files: &[PathBuf]) -> Result<(), String> {
     // Said plainly at every start: what a tenant's container cannot do here.
     match compute.features().await {
         Ok(f) => {
-            match &f.disk_limits {
-                Ok(how) => tracing::info!("flavors' root_gb is enforced per container ({how})"),
-                Err(why) => tracing::warn!("{why}"),
-            }
-            if f.userns_remap {
-                tracing::info!("containers run in remapped user namespaces");
-            } else {
-                tracing::warn!(
-                    "user-namespace remapping is off: a container's root is the host's root \
-                     (dockerd --userns-remap=default)"
-                );
+            for (holds, text) in f.report() {
+                if holds {
+                    tracing::info!("{text}");
+                } else {
+                    tracing::warn!("{text}");
+                }
             }
         }
         Err(e) => tracing::warn!("cannot read the engine's features: {e}"),

@@ -20,20 +20,25 @@ fn image_id(reference: &str) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
+/// Unpacks `tarball` into the directory `into`.
+fn untar(tarball: &Path, into: &Path) {
+    run(
+        "tar",
+        &[
+            "-C",
+            &into.display().to_string(),
+            "-xf",
+            &tarball.display().to_string(),
+        ],
+    );
+}
+
 /// A `docker save` tarball rewritten as a tenant would: its manifest and
 /// `repositories` name `tags`. Packed by tar in the ustar format Go writes.
 fn with_tags(tarball: &Path, dir: &Path, tags: &[String]) -> Vec<u8> {
     let root = dir.join("poisoned");
     std::fs::create_dir_all(&root).expect("dir");
-    run(
-        "tar",
-        &[
-            "-C",
-            &root.display().to_string(),
-            "-xf",
-            &tarball.display().to_string(),
-        ],
-    );
+    untar(tarball, &root);
     let path = root.join("manifest.json");
     let mut manifest: Value =
         serde_json::from_slice(&std::fs::read(&path).expect("manifest")).expect("json");
@@ -192,15 +197,7 @@ async fn a_tarball_with_foreign_entries_is_refused() {
     let (tarball, _) = unique_image(&dir.0, 0);
     let root = dir.0.join("foreign");
     std::fs::create_dir_all(root.join("etc")).expect("dir");
-    run(
-        "tar",
-        &[
-            "-C",
-            &root.display().to_string(),
-            "-xf",
-            &tarball.display().to_string(),
-        ],
-    );
+    untar(&tarball, &root);
     std::fs::write(root.join("etc/evil"), "x").expect("write");
     let out = std::process::Command::new("sh")
         .args([

@@ -14,6 +14,32 @@ pub struct EngineFeatures {
 }
 
 impl EngineFeatures {
+    /// What a tenant's container cannot do here, said plainly: (holds, text)
+    /// for `novadock check` and the service's start-up log alike.
+    pub fn report(&self) -> Vec<(bool, String)> {
+        let disk = match &self.disk_limits {
+            Ok(how) => (
+                true,
+                format!("flavors' root_gb is enforced per container ({how})"),
+            ),
+            Err(why) => (false, why.clone()),
+        };
+        let userns = if self.userns_remap {
+            (
+                true,
+                "containers run in remapped user namespaces".to_string(),
+            )
+        } else {
+            (
+                false,
+                "user-namespace remapping is off: a container's root is the host's root \
+                 (set \"userns-remap\": \"default\" in /etc/docker/daemon.json)"
+                    .to_string(),
+            )
+        };
+        vec![disk, userns]
+    }
+
     pub async fn read(docker: &Docker) -> Result<EngineFeatures, bollard::errors::Error> {
         Ok(Self::of(&docker.info().await?))
     }
