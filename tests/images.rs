@@ -198,34 +198,9 @@ async fn the_glance_facade_lists_shows_pages_and_serves_images() {
         }
     }
     let _extra = Rmi(extra);
-    let tcp = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = tcp.local_addr().expect("addr");
-    tokio::spawn(
-        axum::serve(
-            tcp,
-            // Paging and data: the facade as a noauth Glance serves it.
-            novadock::api::glance_facade::router(
-                novadock::api::glance_facade::Facade::new(
-                    c.docker().clone(),
-                    &novadock::config::FacadeAuth::NoAuth,
-                    None,
-                )
-                .expect("facade"),
-            ),
-        )
-        .into_future(),
-    );
-    let get = |path: String| async move {
-        let (status, body) = exchange(
-            TcpStream::connect(addr).await.expect("c"),
-            "GET",
-            &path,
-            "application/json",
-            b"",
-        )
-        .await;
-        (status, body)
-    };
+    // Paging and data: the facade as a noauth Glance serves it.
+    let addr = serve_facade(c.docker(), novadock::config::FacadeAuth::NoAuth).await;
+    let get = |path: String| async move { facade_get(addr, &path, &[]).await };
     let (status, body) = get("/v2/images?limit=1".into()).await;
     assert_eq!(status, 200);
     let page: serde_json::Value = serde_json::from_slice(&body).expect("json");
@@ -277,16 +252,9 @@ async fn the_glance_facade_lists_shows_pages_and_serves_images() {
 #[tokio::test]
 async fn the_glance_facade_serves_nothing_without_a_valid_token() {
     let c = compute().await;
-    let tcp = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = tcp.local_addr().expect("addr");
-    let facade = novadock::api::glance_facade::Facade::new(
-        c.docker().clone(),
-        // Nothing listens on port 1: Keystone is down.
-        &novadock::config::FacadeAuth::Keystone("http://127.0.0.1:1/v3".into()),
-        None,
-    )
-    .expect("facade");
-    tokio::spawn(axum::serve(tcp, novadock::api::glance_facade::router(facade)).into_future());
+    // Nothing listens on port 1: Keystone is down.
+    let keystone = novadock::config::FacadeAuth::Keystone("http://127.0.0.1:1/v3".into());
+    let addr = serve_facade(c.docker(), keystone).await;
     let image = run("docker", &["image", "inspect", "-f", "{{.Id}}", TEST_IMAGE]);
     let id = novadock::image::catalog::facade_id(image.trim());
     for path in [
@@ -294,19 +262,33 @@ async fn the_glance_facade_serves_nothing_without_a_valid_token() {
         format!("/v2/images/{id}"),
         format!("/v2/images/{id}/file"),
     ] {
-        let (status, body) = exchange(
-            TcpStream::connect(addr).await.expect("c"),
-            "GET",
-            &path,
-            "application/json",
-            b"",
-        )
-        .await;
+        let (status, body) = facade_get(addr, &path, &[]).await;
         assert_eq!(status, 401, "{path}: {}", String::from_utf8_lossy(&body));
-        let s = TcpStream::connect(addr).await.expect("c");
-        let (status, body) =
-            exchange_with_headers(s, "GET", &path, &[("X-Auth-Token", "forged")], b"").await;
+        let (status, body) = facade_get(addr, &path, &[("X-Auth-Token", "forged")]).await;
         assert_eq!(status, 503, "{path}: {}", String::from_utf8_lossy(&body));
         assert!(!String::from_utf8_lossy(&body).contains("novadock-test"));
     }
+}
+
+/// The Glance facade on the engine, served on a free loopback port.
+async fn serve_facade(
+    docker: &bollard::Docker,
+    auth: novadock::config::FacadeAuth,
+) -> std::net::SocketAddr {
+    let tcp = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = tcp.local_addr().expect("addr");
+    let facade =
+        novadock::api::glance_facade::Facade::new(docker.clone(), &auth, None).expect("facade");
+    tokio::spawn(axum::serve(tcp, novadock::api::glance_facade::router(facade)).into_future());
+    addr
+}
+
+/// A GET on the facade with these headers: status and body.
+async fn facade_get(
+    addr: std::net::SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (u16, Vec<u8>) {
+    let s = TcpStream::connect(addr).await.expect("connect");
+    exchange_with_headers(s, "GET", path, headers, b"").await
 }
