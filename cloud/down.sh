@@ -14,7 +14,7 @@ CLOUD_REPO=$(cd "$(dirname "$0")/.." && pwd)
 purge=false
 [ "${1:-}" = --purge ] && purge=true
 
-cloud_stop_all horizon nova-compute nova-scheduler nova-conductor nova-api neutron glance placement keystone
+cloud_stop_all horizon nova-compute nova-scheduler nova-conductor nova-api neutron-openvswitch-agent neutron-rpc-server neutron glance placement keystone
 cloud_stop_all novadock
 cloud_stop_supervisor
 if cloud_alive rabbitmq; then
@@ -60,9 +60,13 @@ if $purge; then
     [ -s /etc/openvswitch/conf.db ] && cloud_run_ovsdb
     if ovs-vsctl --timeout=10 br-exists "$CLOUD_BRIDGE" 2>/dev/null; then
         for p in $(ovs-vsctl --timeout=10 list-ports "$CLOUD_BRIDGE"); do
-            case $p in tap* | "$CLOUD_GW_DEV"*) ovs-vsctl --timeout=10 --no-wait del-port "$CLOUD_BRIDGE" "$p" ;; esac
+            case $p in tap*) ovs-vsctl --timeout=10 --no-wait del-port "$CLOUD_BRIDGE" "$p" ;; esac
         done
     fi
+    # The provider bridge, the host's leg on it and the agent's patch ports
+    # are the cloud's own.
+    ovs-vsctl --timeout=10 --no-wait -- --if-exists del-br "$CLOUD_PROVIDER_BRIDGE" \
+        -- --if-exists del-port "$CLOUD_BRIDGE" "int-$CLOUD_PROVIDER_BRIDGE" 2>/dev/null || true
     ip link del "$CLOUD_GW_DEV" 2>/dev/null || true
 fi
 for d in ovs-vswitchd ovsdb-server; do

@@ -95,6 +95,15 @@ class E2E:
         self.cleanup = []
         self.cleanup_projects = []
         self.cleanup_users = []
+        # The default security group keeps the host out; the checks that
+        # reach a server from the host boot it in this group too (what a
+        # user does; e2e_neutron_test.py checks the groups themselves).
+        self.open_sg = self.conn.network.create_security_group(
+            name=f"e2e-open-{RUN}", description="ICMP, TCP and UDP from anywhere")
+        for proto in ("icmp", "tcp", "udp"):
+            self.conn.network.create_security_group_rule(
+                security_group_id=self.open_sg.id, direction="ingress", ethertype="IPv4",
+                protocol=proto)
 
     def status(self, server, status, timeout=STATUS_TIMEOUT):
         def probe():
@@ -108,7 +117,8 @@ class E2E:
     def boot(self, name, image_id=None, **kw):
         s = self.conn.compute.create_server(
             name=name, image_id=image_id or self.image.id, flavor_id=self.flavor.id,
-            networks=[{"uuid": self.net.id}], **kw)
+            networks=[{"uuid": self.net.id}],
+            security_groups=[{"name": "default"}, {"name": self.open_sg.name}], **kw)
         self.cleanup.append(s.id)
         return s
 
@@ -510,6 +520,7 @@ class E2E:
             self.conn.identity.delete_project(p, ignore_missing=True)
         for u in self.cleanup_users:
             self.conn.identity.delete_user(u, ignore_missing=True)
+        self.conn.network.delete_security_group(self.open_sg, ignore_missing=True)
 
 
 def main():

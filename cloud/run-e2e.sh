@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # CI's end-to-end test: purges an earlier cloud's state, brings the cloud up
-# (cloud/up.sh), then runs cloud/e2e_test.py against it with the cloud
-# venv's python. Prints each check and "N passed, N failed"; exits non-zero
-# on any failure, after the services' last errors. Extra arguments pick
+# (cloud/up.sh), then runs cloud/e2e_test.py, e2e_neutron_test.py and
+# e2e_tenants_test.py against it with the cloud venv's python. Prints each
+# check and "N passed, N failed"; exits non-zero on any failure, after the
+# services' last errors. Extra arguments pick
 # checks by name (e.g. boot_active console_log).
 set -euo pipefail
 CLOUD_REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -31,7 +32,10 @@ echo "run-e2e: cloud up in ${up}s (logs: $CLOUD_LOG)"
 # The test's own summary ("N passed, N failed") stays the last line when
 # it passes.
 CLOUD_UP_SECONDS=$up timeout 1500 "$CLOUD_VENV/bin/python" "$CLOUD_REPO/cloud/e2e_test.py" "$@"
-# Two projects, one hostile: private images, a poisoned upload, the facade.
 if [ $# -eq 0 ]; then
+    # Neutron's Open vSwitch agent: security groups, port security,
+    # restarts, a port no agent wires.
+    timeout 900 "$CLOUD_VENV/bin/python" "$CLOUD_REPO/cloud/e2e_neutron_test.py"
+    # Two projects, one hostile: private images, a poisoned upload, the facade.
     timeout 900 "$CLOUD_VENV/bin/python" "$CLOUD_REPO/cloud/e2e_tenants_test.py"
 fi

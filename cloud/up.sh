@@ -42,7 +42,7 @@ cloud_start_keystone
 
 # shellcheck disable=SC1091
 . "$CLOUD_ETC/openrc"
-export CLOUD_SERVICE_PASSWORD=$SERVICE_PASSWORD CLOUD_NET_CIDR CLOUD_NET_GW \
+export CLOUD_SERVICE_PASSWORD=$SERVICE_PASSWORD CLOUD_NET_CIDR CLOUD_NET_GW CLOUD_PHYSNET \
     CLOUD_COMPUTE_HOST CLOUD_NOVA_MANAGE=$CLOUD_VENV/bin/nova-manage CLOUD_NOVA_CONF=$CLOUD_ETC/nova/nova.conf \
     CLOUD_BUILD_IMAGE=$CLOUD_REPO/tools/build-test-image.sh
 CLOUD_COMPUTE_HOST=$(hostname)
@@ -63,7 +63,9 @@ novadock cloud is up ($((SECONDS - start)) s). Logs: $CLOUD_LOG
   openstack server list
   openstack console log show demo
   openstack server create --image busybox --flavor m1.tiny --network private web1
-  ping $CLOUD_NET_GW.. : instances on $CLOUD_NET_CIDR answer from this host
+  instances on $CLOUD_NET_CIDR are reached from this host through their
+  security groups (the default one lets in only its own members):
+  openstack security group rule create --protocol icmp default
   docker ps --filter label=org.openstack.nova.instance-uuid
 Stop it all: $CLOUD_REPO/cloud/down.sh
 EOS

@@ -63,8 +63,24 @@ function configure_novadock {
         novadock_horizon_enable "$NOVADOCK_DIR" "$HORIZON_DIR/openstack_dashboard" \
             "$HORIZON_DIR/openstack_dashboard/local/local_settings.py" "$(hostname)" "$NOVADOCK_GLANCE_FACADE"
     fi
+    configure_novadock_neutron
     # Before nova-compute, which DevStack starts next.
     sudo systemctl restart novadock
+}
+
+# novadock plugs each container's port straight into the integration
+# bridge, as a VM's tap: security groups must be enforced there. With the
+# Open vSwitch agent that is its own firewall (conntrack flows on br-int);
+# iptables_hybrid would expect a Linux bridge per port that never exists,
+# and filter nothing. OVN enforces them on br-int already.
+function configure_novadock_neutron {
+    if [[ "$Q_AGENT" == "openvswitch" ]]; then
+        iniset "/$Q_PLUGIN_CONF_FILE" securitygroup firewall_driver openvswitch
+        iniset "/$Q_PLUGIN_CONF_FILE" securitygroup enable_security_group True
+    fi
+    # A port the agent never wires fails the boot (Nova's default, said
+    # aloud: novadock waits for network-vif-plugged like libvirt does).
+    iniset "$NOVA_CPU_CONF" DEFAULT vif_plugging_is_fatal True
 }
 
 if is_service_enabled novadock; then

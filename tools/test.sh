@@ -42,6 +42,9 @@ NOVADOCK_BIN="$PWD/target/debug/novadock" PYTHON="$PWD/.venv/bin/python" nova_sh
 step "nova functional harness: two novadock hosts (nova 34.0.0's integrated_helpers)"
 NOVADOCK_BIN="$PWD/target/debug/novadock" nova_shim/tools/run-functional.sh
 step "a real OpenStack on this machine (cloud/up.sh) and the end-to-end test through openstack/openstacksdk"
+# One userspace datapath per host: the tests' switch gives way to the
+# cloud's, where Neutron's Open vSwitch agent runs.
+tools/stop-ovs.sh /run/novadock-test-ovs
 # The debug build is the one tested above: no second (release) build.
 NOVADOCK_BIN="$PWD/target/debug/novadock" cloud/run-e2e.sh
 step "Horizon on that cloud, driven in Debian's headless chromium"

@@ -63,10 +63,21 @@ def identity(conn):
 def resources(conn):
     if not conn.compute.find_flavor("m1.tiny"):
         conn.compute.create_flavor(name="m1.tiny", ram=256, vcpus=1, disk=1)
-    # Shared: every project, not only admin's, boots on it.
+    # Shared: every project, not only admin's, boots on it. Flat on the
+    # provider bridge, where the host holds the gateway address.
+    physnet = os.environ["CLOUD_PHYSNET"]
     net = conn.network.find_network("private") or conn.network.create_network(
-        name="private", shared=True
+        name="private",
+        shared=True,
+        provider_network_type="flat",
+        provider_physical_network=physnet,
     )
+    if (net.provider_network_type, net.provider_physical_network) != ("flat", physnet):
+        sys.exit(
+            f"bootstrap: the network private is {net.provider_network_type} on "
+            f"{net.provider_physical_network}, not flat on {physnet} (made by an older "
+            "cloud, before Neutron's Open vSwitch agent): run cloud/down.sh --purge, then up.sh"
+        )
     if not net.is_shared:
         conn.network.update_network(net, shared=True)
     if not conn.network.find_subnet("private-subnet", network_id=net.id):
@@ -101,6 +112,15 @@ def compute(conn):
         )
 
     wait(f"nova-compute on {host} up", 120, service_up)
+
+    def agent_alive():
+        return any(
+            a.is_alive
+            for a in conn.network.agents(host=host, agent_type="Open vSwitch agent")
+        )
+
+    # Ports on this host are bound only while its agent is alive.
+    wait(f"Neutron's Open vSwitch agent on {host} alive", 120, agent_alive)
     if any(h.name == host for h in conn.compute.hypervisors()):
         return
 
@@ -142,6 +162,16 @@ def image(conn):
 
 
 def demo(conn):
+    # The default security group lets nothing in from outside the group:
+    # "demo" also lets the host ping the demo server.
+    group = conn.network.find_security_group("demo", project_id=conn.current_project_id)
+    if group is None:
+        group = conn.network.create_security_group(
+            name="demo", description="ICMP from anywhere (the demo server)"
+        )
+        conn.network.create_security_group_rule(
+            security_group_id=group.id, direction="ingress", ethertype="IPv4", protocol="icmp"
+        )
     server = conn.compute.find_server("demo")
     if server is None:
         server = conn.compute.create_server(
@@ -149,6 +179,7 @@ def demo(conn):
             image_id=conn.image.find_image("busybox").id,
             flavor_id=conn.compute.find_flavor("m1.tiny").id,
             networks=[{"uuid": conn.network.find_network("private").id}],
+            security_groups=[{"name": "default"}, {"name": "demo"}],
         )
     server = conn.compute.wait_for_server(server, status="ACTIVE", wait=180)
     addrs = [a["addr"] for net in server.addresses.values() for a in net]

@@ -11,10 +11,16 @@ CLOUD_RUN=$CLOUD_DIR/run
 CLOUD_DATA=$CLOUD_DIR/data
 CLOUD_HOST=127.0.0.1
 CLOUD_REGION=RegionOne
+# Neutron's Open vSwitch agent owns the integration bridge (the VIFs'
+# ports, their VLAN tags and security-group flows) and links it to the
+# provider bridge of the physical network $CLOUD_PHYSNET.
 CLOUD_BRIDGE=${NOVADOCK_CLOUD_BRIDGE:-br-int}
+CLOUD_PROVIDER_BRIDGE=${NOVADOCK_CLOUD_PROVIDER_BRIDGE:-br-ex}
+CLOUD_PHYSNET=physnet1
 CLOUD_OVSDB=unix:/var/run/openvswitch/db.sock
 CLOUD_SOCKET=/run/novadock-cloud/novadock.sock
-# Neutron's network for instances; the host holds the gateway address.
+# Neutron's network for instances (flat, on $CLOUD_PHYSNET); the host holds
+# the gateway address on a leg of the provider bridge.
 CLOUD_NET_CIDR=198.18.64.0/24
 CLOUD_NET_GW=198.18.64.1
 CLOUD_GW_DEV=nd-cloud-gw

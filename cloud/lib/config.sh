@@ -87,7 +87,10 @@ auth_strategy = keystone
 transport_url = $(cloud_rabbit_url)
 api_paste_config = $CLOUD_VENV/etc/neutron/api-paste.ini
 log_file = $CLOUD_LOG/neutron-api.log
-rpc_workers = 0
+state_path = $CLOUD_DATA/neutron
+# An agent that stopped reporting (every 10 s) is down after 30 s: ports are
+# no longer bound to its host.
+agent_down_time = 30
 notify_nova_on_port_status_changes = true
 notify_nova_on_port_data_changes = true
 [database]
@@ -100,21 +103,51 @@ lock_path = $CLOUD_DATA/locks
 EOF2
         cloud_auth_section keystone_authtoken neutron
         cloud_auth_section nova nova
-    } | cloud_write "$e/neutron/neutron.conf" neutron
-    # No agent: the novadock mechanism driver binds every port as OVS.
-    cloud_write "$e/neutron/plugins/ml2/ml2_conf.ini" neutron <<EOF2
+    } | cloud_write "$e/neutron/neutron.conf" neutron neutron-rpc-server neutron-openvswitch-agent
+    # ML2 with the Open vSwitch agent, as operators run it: the agent binds
+    # each port, programs its VLAN and its security groups (conntrack flows
+    # on br-int) and reports it up, and Neutron tells Nova
+    # (network-vif-plugged). Networks are flat or VLANs on physnet1, the
+    # provider bridge: no tunnels on a cloud of one host.
+    cloud_write "$e/neutron/plugins/ml2/ml2_conf.ini" neutron neutron-rpc-server <<EOF2
 [ml2]
-type_drivers = flat,vxlan
-tenant_network_types = vxlan
-mechanism_drivers = novadock
+type_drivers = flat,vlan
+tenant_network_types = vlan
+mechanism_drivers = openvswitch
 extension_drivers = port_security
-[ml2_type_vxlan]
-vni_ranges = 1:1000
 [ml2_type_flat]
-flat_networks = *
-[novadock]
-bridge_name = $CLOUD_BRIDGE
+flat_networks = $CLOUD_PHYSNET
+[ml2_type_vlan]
+network_vlan_ranges = $CLOUD_PHYSNET:1000:1999
+[securitygroup]
+enable_security_group = true
 EOF2
+    {
+        cat <<EOF2
+[ovs]
+integration_bridge = $CLOUD_BRIDGE
+bridge_mappings = $CLOUD_PHYSNET:$CLOUD_PROVIDER_BRIDGE
+# The userspace datapath (no kernel module on these machines).
+datapath_type = netdev
+ovsdb_connection = $CLOUD_OVSDB
+of_listen_address = 127.0.0.1
+[agent]
+tunnel_types =
+report_interval = 10
+# The agent runs as root under supervisord: no sudo in between.
+root_helper =
+[securitygroup]
+firewall_driver = openvswitch
+enable_security_group = true
+EOF2
+        # Each of neutron's privsep contexts starts its helper from the venv
+        # (the default, "sudo privsep-helper", finds neither).
+        local section
+        for section in privsep privsep_ovs_vsctl privsep_namespace privsep_conntrack privsep_link privsep_dhcp_release; do
+            printf '[%s]\nhelper_command = %s --config-file %s --config-file %s\n' "$section" \
+                "$CLOUD_VENV/bin/privsep-helper" "$e/neutron/neutron.conf" "$e/neutron/plugins/ml2/openvswitch_agent.ini"
+        done
+    } | cloud_write "$e/neutron/plugins/ml2/openvswitch_agent.ini" neutron-openvswitch-agent
 
     cloud_write "$e/nova/api-paste.ini" nova-api <"$CLOUD_VENV/etc/nova/api-paste.ini"
     {
@@ -126,10 +159,10 @@ transport_url = $(cloud_rabbit_url)
 state_path = $CLOUD_DATA/nova
 periodic_fuzzy_delay = 0
 allow_resize_to_same_host = true
-# The novadock mechanism driver marks ports ACTIVE when it binds them, so
-# VIFs are active before spawn; a lost event must not fail a boot.
-vif_plugging_timeout = 30
-vif_plugging_is_fatal = false
+# A boot waits for Neutron's network-vif-plugged (the agent has wired the
+# port): a port that is never wired fails the boot (Nova's defaults).
+vif_plugging_timeout = 300
+vif_plugging_is_fatal = true
 [api]
 auth_strategy = keystone
 [api_database]

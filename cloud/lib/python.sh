@@ -30,17 +30,20 @@ cloud_install_python() {
     # or *.egg-info lands in the tree) when their sources changed, and the
     # services that load them restarted.
     local sum
-    sum=$(cd "$repo" && find novadock_client/novadock_client nova_shim/nova glance_backend/novadock_glance_store cloud/neutron_novadock \
+    sum=$(cd "$repo" && find novadock_client/novadock_client nova_shim/nova glance_backend/novadock_glance_store \
         -name '*.py' -o -name pyproject.toml | sort | xargs sha256sum | sha256sum | cut -d' ' -f1)
     [ "$(cat "$CLOUD_RUN/python-packages.sum" 2>/dev/null)" = "$sum" ] && return 0
-    cloud_log "installing novadock's Python packages (novadock_client, nova_shim, glance_backend, neutron_novadock)"
+    cloud_log "installing novadock's Python packages (novadock_client, nova_shim, glance_backend)"
     build=$(mktemp -d)
-    cp -r "$repo/novadock_client" "$repo/nova_shim" "$repo/glance_backend" "$repo/cloud/neutron_novadock" "$build/"
+    cp -r "$repo/novadock_client" "$repo/nova_shim" "$repo/glance_backend" "$build/"
     rm -rf "$build"/*/build "$build"/*/*.egg-info
     "$CLOUD_VENV/bin/pip" install -q --no-deps --force-reinstall \
-        "$build/novadock_client" "$build/nova_shim" "$build/glance_backend" "$build/neutron_novadock" >>"$CLOUD_LOG/pip.log" 2>&1 \
+        "$build/novadock_client" "$build/nova_shim" "$build/glance_backend" >>"$CLOUD_LOG/pip.log" 2>&1 \
         || { rm -rf "$build"; tail -20 "$CLOUD_LOG/pip.log" >&2; cloud_fail "pip could not install novadock's packages"; }
     rm -rf "$build"
+    # Neutron's Open vSwitch agent replaced the agentless mechanism driver
+    # an earlier cloud installed.
+    "$CLOUD_VENV/bin/pip" uninstall -q -y neutron-novadock >>"$CLOUD_LOG/pip.log" 2>&1 || true
     echo "$sum" >"$CLOUD_RUN/python-packages.sum"
     touch "$CLOUD_RUN/nova-compute.changed" "$CLOUD_RUN/glance.changed" "$CLOUD_RUN/neutron.changed"
 }

@@ -92,6 +92,16 @@ cloud_start_services() {
     pids+=($!)
     for p in "${pids[@]}"; do wait "$p" || exit 1; done
     for n in placement glance neutron nova-api; do cloud_wait_http "$n"; done
+    # Neutron's RPC server (the agents' side of neutron-server when its API
+    # runs under a WSGI server) and the Open vSwitch agent.
+    cloud_restart_if_changed neutron-rpc-server
+    cloud_alive neutron-rpc-server || cloud_log "starting neutron-rpc-server"
+    cloud_supervise neutron-rpc-server -- "$CLOUD_VENV/bin/neutron-rpc-server" \
+        --config-file "$e/neutron/neutron.conf" --config-file "$e/neutron/plugins/ml2/ml2_conf.ini"
+    cloud_restart_if_changed neutron-openvswitch-agent
+    cloud_alive neutron-openvswitch-agent || cloud_log "starting neutron-openvswitch-agent"
+    cloud_supervise neutron-openvswitch-agent -- "$CLOUD_VENV/bin/neutron-openvswitch-agent" \
+        --config-file "$e/neutron/neutron.conf" --config-file "$e/neutron/plugins/ml2/openvswitch_agent.ini"
     pids=()
     for n in conductor scheduler compute; do
         (

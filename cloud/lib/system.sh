@@ -47,18 +47,17 @@ cloud_start_docker() {
     cloud_wait 60 dockerd docker info
 }
 
-# The system Open vSwitch (default paths) and $CLOUD_BRIDGE. No kernel
-# module here: a userspace datapath. Two userspace datapaths of type netdev
-# cannot share a network namespace (both want the tap "ovs-netdev"): when
-# another ovs-vswitchd already holds it (e.g. the tests' private OVS), the
-# bridge uses OVS's other userspace datapath class, "dummy" (same forwarding
-# code, internal ports without a kernel device).
-# Whether ovs-vswitchd runs $CLOUD_BRIDGE on a datapath; a vswitchd just
+# The system Open vSwitch (default paths) with $CLOUD_BRIDGE and
+# $CLOUD_PROVIDER_BRIDGE. No kernel module here: the userspace datapath
+# (netdev). Two userspace datapaths cannot share a network namespace (both
+# want the tap "ovs-netdev"), and Neutron's agent knows only netdev and the
+# kernel's: the cloud refuses to start beside another userspace switch.
+# Whether ovs-vswitchd runs bridge $1 on a datapath; a vswitchd just
 # started may take a moment to open its bridges, so it is asked for 5 s.
 cloud_bridge_has_datapath() {
     local i
     for i in $(seq 1 10); do
-        ovs-appctl -t ovs-vswitchd dpif/show 2>/dev/null | grep -q "^  $CLOUD_BRIDGE:" && return 0
+        ovs-appctl -t ovs-vswitchd dpif/show 2>/dev/null | grep -q "^  $1:" && return 0
         [ "$i" = 10 ] || sleep 0.5
     done
     return 1
@@ -81,54 +80,40 @@ cloud_run_ovsdb() {
 }
 
 cloud_start_ovs() {
-    local rundir=/var/run/openvswitch dp=netdev
+    local rundir=/var/run/openvswitch br
     cloud_run_ovsdb
     if ! ovs-appctl -t "$rundir/ovs-vswitchd.$(cat "$rundir/ovs-vswitchd.pid" 2>/dev/null).ctl" version >/dev/null 2>&1; then
         cloud_log "starting ovs-vswitchd"
-        ovs-vswitchd "unix:$rundir/db.sock" --enable-dummy --pidfile="$rundir/ovs-vswitchd.pid" \
+        ovs-vswitchd "unix:$rundir/db.sock" --pidfile="$rundir/ovs-vswitchd.pid" \
             --log-file=/var/log/openvswitch/ovs-vswitchd.log --detach
         touch "$CLOUD_RUN/ovs-vswitchd.ours"
     fi
-    if ! ovs-vsctl --timeout=10 br-exists "$CLOUD_BRIDGE"; then
-        if ip link show ovs-netdev >/dev/null 2>&1 \
-            && ! ovs-appctl -t ovs-vswitchd dpif/show | grep -q '^netdev@ovs-netdev'; then
-            dp=dummy
-            cloud_log "another userspace Open vSwitch holds ovs-netdev: $CLOUD_BRIDGE uses datapath_type=dummy"
-        fi
-        ovs-vsctl --timeout=10 add-br "$CLOUD_BRIDGE" -- set Bridge "$CLOUD_BRIDGE" datapath_type=$dp \
-            || cloud_fail "could not create $CLOUD_BRIDGE (log: /var/log/openvswitch/ovs-vswitchd.log)"
-    elif ! cloud_bridge_has_datapath; then
-        # A netdev bridge made while no other userspace OVS ran, which now
-        # holds ovs-netdev: move the bridge (and its ports) to dummy.
-        cloud_log "$CLOUD_BRIDGE has no datapath: switching it to datapath_type=dummy"
-        ovs-vsctl --timeout=10 set Bridge "$CLOUD_BRIDGE" datapath_type=dummy
-        ip link del "$CLOUD_GW_DEV" 2>/dev/null || true
-        ovs-vsctl --timeout=10 --if-exists del-port "$CLOUD_BRIDGE" "$CLOUD_GW_DEV"
-    fi
+    for br in "$CLOUD_BRIDGE" "$CLOUD_PROVIDER_BRIDGE"; do
+        ovs-vsctl --timeout=10 --may-exist add-br "$br" -- set Bridge "$br" datapath_type=netdev \
+            || cloud_fail "could not create $br (log: /var/log/openvswitch/ovs-vswitchd.log)"
+        cloud_bridge_has_datapath "$br" \
+            || cloud_fail "$br has no datapath: another userspace Open vSwitch holds ovs-netdev (the tests' one: tools/stop-ovs.sh /run/novadock-test-ovs); stop it, then run up.sh again"
+    done
 }
 
 # The host's leg on the instances' network: the subnet's gateway address on
-# an internal port of the bridge (a veth into the bridge on a dummy datapath,
-# whose internal ports have no kernel device).
+# an internal port of the provider bridge. The agent patches the provider
+# bridge to br-int, so the host reaches the instances as any machine on the
+# physical network would: through their security groups.
 cloud_plug_gateway() {
-    local dp
-    dp=$(ovs-vsctl --timeout=10 get Bridge "$CLOUD_BRIDGE" datapath_type | tr -d '"')
-    if ! ip link show "$CLOUD_GW_DEV" >/dev/null 2>&1; then
-        if [ "$dp" = dummy ]; then
-            ip link add "$CLOUD_GW_DEV" type veth peer name "$CLOUD_GW_DEV-o"
-            ip link set "$CLOUD_GW_DEV-o" up
-            ovs-vsctl --timeout=10 --may-exist add-port "$CLOUD_BRIDGE" "$CLOUD_GW_DEV-o"
-        else
-            ovs-vsctl --timeout=10 --may-exist add-port "$CLOUD_BRIDGE" "$CLOUD_GW_DEV" \
-                -- set Interface "$CLOUD_GW_DEV" type=internal
-            cloud_wait 10 "$CLOUD_GW_DEV" ip link show "$CLOUD_GW_DEV"
-        fi
+    local br=$CLOUD_PROVIDER_BRIDGE
+    # An earlier cloud had the leg on br-int.
+    if [ "$(ovs-vsctl --timeout=10 port-to-br "$CLOUD_GW_DEV" 2>/dev/null)" != "$br" ]; then
+        ovs-vsctl --timeout=10 -- --if-exists del-port "$CLOUD_GW_DEV" -- --if-exists del-port "$CLOUD_GW_DEV-o"
+        ip link del "$CLOUD_GW_DEV" 2>/dev/null || true
+        ovs-vsctl --timeout=10 add-port "$br" "$CLOUD_GW_DEV" -- set Interface "$CLOUD_GW_DEV" type=internal
     fi
+    cloud_wait 10 "$CLOUD_GW_DEV" ip link show "$CLOUD_GW_DEV"
     ip link set "$CLOUD_GW_DEV" up
     # Open vSwitch in userspace reads this leg through a packet socket and
     # forwards the kernel's TCP and UDP with their checksums still unfilled
-    # (only ping got through): the host computes them itself, as novadock
-    # does for the containers' eth1.
+    # (conntrack then drops them as invalid): the host computes them itself,
+    # as novadock does for the containers' eth1.
     ethtool -K "$CLOUD_GW_DEV" tx off >/dev/null
     ip addr replace "$CLOUD_NET_GW/${CLOUD_NET_CIDR#*/}" dev "$CLOUD_GW_DEV"
 }

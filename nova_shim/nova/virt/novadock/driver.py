@@ -310,6 +310,10 @@ class DockerDriver(driver.ComputeDriver):
                 error_callback=_neutron_failed_callback,
             ):
                 self._api.spawn(request)
+            if events:
+                LOG.info("Neutron reported network-vif-plugged for %s: "
+                         "the ports are wired", ", ".join(p for _, p in events),
+                         instance=instance)
         except exception.InstanceEventTimeout:
             if CONF.vif_plugging_is_fatal:
                 self._api.destroy(instance.uuid, _network_info(network_info))
