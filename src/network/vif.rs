@@ -15,7 +15,15 @@ struct Vif {
     vif_type: Option<String>,
     devname: Option<String>,
     ovs_interfaceid: Option<String>,
+    #[serde(default)]
+    details: VifDetails,
     network: Option<Network>,
+}
+
+/// Neutron's binding:vif_details, as far as they change the plugging.
+#[derive(Debug, Default, Deserialize)]
+struct VifDetails {
+    ovs_hybrid_plug: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -126,6 +134,17 @@ pub fn plan(
         return Err(ApiError::InvalidInput(format!(
             "VIF {port} has type {vif_type:?}: novadock plugs only Open vSwitch VIFs (type \"ovs\"); \
              check that Neutron bound the port to this host with the openvswitch mechanism driver"
+        )));
+    }
+    // iptables_hybrid filters on a Linux bridge per port between the tap
+    // and br-int; a container's port is plugged straight into br-int, where
+    // that firewall would filter nothing: refused rather than left open.
+    if vif.details.ovs_hybrid_plug == Some(true) {
+        return Err(ApiError::InvalidInput(format!(
+            "VIF {port} asks for hybrid plugging (ovs_hybrid_plug, Neutron's iptables_hybrid \
+             firewall): novadock plugs containers straight into the integration bridge, where \
+             that firewall filters nothing; set [securitygroup] firewall_driver = openvswitch \
+             for the Open vSwitch agent"
         )));
     }
     let mac_text = vif
@@ -307,6 +326,16 @@ mod tests {
         v["type"] = "bridge".into();
         let e = plan(&v, 0, "br-int").expect_err("bridge VIFs are gone from Nova");
         assert!(e.to_string().contains("type \"bridge\""), "{e}");
+        let mut v = vif();
+        v["details"]["ovs_hybrid_plug"] = true.into();
+        let e = plan(&v, 0, "br-int").expect_err("iptables_hybrid filters nothing here");
+        assert!(
+            e.to_string().contains("firewall_driver = openvswitch"),
+            "{e}"
+        );
+        let mut v = vif();
+        v["details"]["ovs_hybrid_plug"] = false.into();
+        assert!(plan(&v, 0, "br-int").is_ok());
         let mut v = vif();
         v["address"] = "not-a-mac".into();
         assert!(plan(&v, 0, "br-int").is_err());
