@@ -22,11 +22,13 @@ function install_novadock_docker {
         # Container root is not host root (README, Security model). Disk
         # limits (root_gb) need the operator's storage: btrfs, zfs, or
         # overlay2 on xfs with pquota; novadock check says which holds.
-        printf '{"live-restore": true, "userns-remap": "default", "bip": "%s", "default-address-pools": [{"base": "%s", "size": 24}]}\n' \
+        printf '{"live-restore": true, "userns-remap": "default", "icc": false, "bip": "%s", "default-address-pools": [{"base": "%s", "size": 24}]}\n' \
             "$NOVADOCK_DOCKER_BIP" "$NOVADOCK_DOCKER_POOL_BASE" | sudo tee /etc/docker/daemon.json >/dev/null
     fi
     sudo systemctl enable --now docker
     sudo usermod -a -G docker "$STACK_USER"
+    # No container opens connections to the host over Docker's bridge.
+    sudo bash -c "source '$NOVADOCK_DIR/tools/lib/dockerd.sh' && novadock_docker_host_firewall docker0"
 }
 
 # The service binary: $NOVADOCK_BIN, or a release build of the checkout

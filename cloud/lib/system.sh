@@ -24,8 +24,13 @@ cloud_install_packages() {
 # a restart of dockerd stops every instance. It is not changed behind its
 # owner's back; the message says how to turn it on without a restart.
 cloud_start_docker() {
+    # shellcheck source=tools/lib/dockerd.sh
+    . "$CLOUD_REPO/tools/lib/dockerd.sh"
     if docker info >/dev/null 2>&1; then
-        [ "$(docker info --format '{{.LiveRestoreEnabled}}' 2>/dev/null)" = true ] && return 0
+        if [ "$(docker info --format '{{.LiveRestoreEnabled}}' 2>/dev/null)" = true ]; then
+            cloud_docker_isolation
+            return 0
+        fi
         local sock=${DOCKER_HOST:-unix:///var/run/docker.sock} pid conf=/etc/docker/daemon.json
         sock=${sock#unix://}
         pid=$(ss -xlpn 2>/dev/null | awk -v s="$sock" '$5 == s' | grep -o 'pid=[0-9]*' | head -1)
@@ -40,11 +45,20 @@ cloud_start_docker() {
   Then run cloud/up.sh again."
     fi
     cloud_log "starting dockerd"
-    # shellcheck source=tools/lib/dockerd.sh
-    . "$CLOUD_REPO/tools/lib/dockerd.sh"
     novadock_docker_storage
     cloud_spawn dockerd dockerd "${NOVADOCK_DOCKERD_ARGS[@]}"
     cloud_wait 60 dockerd docker info
+    cloud_docker_isolation
+}
+
+# eth0 is shared by every project's containers: the host's firewall keeps
+# them off the host's services, and a dockerd that lets them reach each
+# other (not started by up.sh) is named.
+cloud_docker_isolation() {
+    novadock_docker_host_firewall docker0
+    docker network inspect bridge -f '{{index .Options "com.docker.network.bridge.enable_icc"}}' 2>/dev/null \
+        | grep -q false \
+        || cloud_log "WARNING: dockerd runs with inter-container communication on: every project's containers reach each other over eth0 (start it with --icc=false, or \"icc\": false in daemon.json)"
 }
 
 # The system Open vSwitch (default paths) with $CLOUD_BRIDGE and

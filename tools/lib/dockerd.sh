@@ -16,8 +16,11 @@ NOVADOCK_DOCKER_POOL_BASE=198.19.0.0/17
 NOVADOCK_DOCKER_DATA_ROOT=${NOVADOCK_DOCKER_DATA_ROOT:-/var/lib/novadock-docker}
 NOVADOCK_DOCKER_DATA_IMAGE=${NOVADOCK_DOCKER_DATA_IMAGE:-/var/lib/novadock-docker.btrfs}
 NOVADOCK_DOCKER_DATA_SIZE=${NOVADOCK_DOCKER_DATA_SIZE:-100G}
+# eth0 (Docker's bridge) is shared by every project's containers: with
+# --icc=false they do not reach each other over it (Neutron's eth1.. is
+# where projects meet, through their security groups).
 # shellcheck disable=SC2034
-NOVADOCK_DOCKERD_ARGS=(--live-restore --bip "$NOVADOCK_DOCKER_BIP"
+NOVADOCK_DOCKERD_ARGS=(--live-restore --icc=false --bip "$NOVADOCK_DOCKER_BIP"
     --default-address-pool "base=$NOVADOCK_DOCKER_POOL_BASE,size=24"
     --userns-remap=default --storage-driver=btrfs --data-root "$NOVADOCK_DOCKER_DATA_ROOT")
 
@@ -33,4 +36,14 @@ novadock_docker_storage() {
     fi
     mount -o loop "$img" "$root"
     btrfs quota enable "$root"
+}
+
+# The host's own services are not the tenants' business: no container opens
+# a connection to the host over Docker's bridge (what the host opens and
+# the replies still pass; containers reach beyond the host as before).
+# Idempotent; the same iptables Docker uses.
+novadock_docker_host_firewall() {
+    local bridge=${1:-docker0}
+    iptables -C INPUT -i "$bridge" -m conntrack --ctstate NEW -j DROP 2>/dev/null \
+        || iptables -I INPUT -i "$bridge" -m conntrack --ctstate NEW -j DROP
 }
