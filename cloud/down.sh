@@ -14,7 +14,8 @@ CLOUD_REPO=$(cd "$(dirname "$0")/.." && pwd)
 purge=false
 [ "${1:-}" = --purge ] && purge=true
 
-cloud_stop_all horizon nova-compute nova-scheduler nova-conductor nova-api neutron-openvswitch-agent neutron-rpc-server neutron glance placement keystone
+cloud_stop_all horizon nova-compute nova-scheduler nova-conductor nova-api neutron-openvswitch-agent neutron-rpc-server \
+    neutron-ovn-maintenance-worker neutron glance placement keystone
 cloud_stop_all novadock
 cloud_stop_supervisor
 if cloud_alive rabbitmq; then
@@ -63,11 +64,16 @@ if $purge; then
             case $p in tap*) ovs-vsctl --timeout=10 --no-wait del-port "$CLOUD_BRIDGE" "$p" ;; esac
         done
     fi
-    # The provider bridge, the host's leg on it and the agent's patch ports
-    # are the cloud's own.
+    # Both bridges are the cloud's own, with what Neutron's agent or
+    # ovn-controller set on them (controllers, flows, patch ports).
     ovs-vsctl --timeout=10 --no-wait -- --if-exists del-br "$CLOUD_PROVIDER_BRIDGE" \
-        -- --if-exists del-port "$CLOUD_BRIDGE" "int-$CLOUD_PROVIDER_BRIDGE" 2>/dev/null || true
+        -- --if-exists del-br "$CLOUD_BRIDGE" 2>/dev/null || true
     ip link del "$CLOUD_GW_DEV" 2>/dev/null || true
+fi
+cloud_stop_ovn
+if $purge; then
+    # OVN's databases are the cloud's own (Neutron's ports and ACLs).
+    rm -f /var/lib/ovn/ovnnb_db.db /var/lib/ovn/ovnsb_db.db /etc/ovn/ovnnb_db.db /etc/ovn/ovnsb_db.db
 fi
 for d in ovs-vswitchd ovsdb-server; do
     if [ -f "$CLOUD_RUN/$d.ours" ]; then

@@ -26,6 +26,11 @@ import openstack
 from e2e_test import SOCKET, Failed, check, container, service_answers, sh, wait_for
 
 RUN = uuid.uuid4().hex[:6]
+# The cloud's Neutron backend (cloud/up.sh's NOVADOCK_CLOUD_NEUTRON).
+BACKEND = os.environ.get("NOVADOCK_CLOUD_NEUTRON", "ovs")
+DRIVER = {"ovs": "openvswitch", "ovn": "ovn"}[BACKEND]
+AGENT = {"ovs": "Open vSwitch agent", "ovn": "OVN Controller agent"}[BACKEND]
+OVN_CTL = "/usr/share/ovn/scripts/ovn-ctl"
 CLOUD_DIR = os.environ.get("NOVADOCK_CLOUD_DIR", "/opt/novadock-cloud")
 LOG = f"{CLOUD_DIR}/log"
 SUPERVISOR = f"{CLOUD_DIR}/etc/supervisor/supervisord.conf"
@@ -33,6 +38,10 @@ STATUS_TIMEOUT = 180
 PAGE = "reached-through-the-security-group"
 
 results = []
+
+
+class Skipped(Exception):
+    pass
 
 
 def supervisorctl(*args):
@@ -102,7 +111,7 @@ class Neutron:
            f"mkdir -p /www && echo {PAGE} > /www/index.html && httpd -f -p 8080 -h /www")
 
     def agent_alive(self, want=True):
-        agents = list(self.conn.network.agents(agent_type="Open vSwitch agent"))
+        agents = list(self.conn.network.agents(agent_type=AGENT))
         return agents and all(a.is_alive == want for a in agents)
 
     # The checks, in order; each later one relies on the earlier ones.
@@ -118,8 +127,8 @@ class Neutron:
         for s in (self.a, self.b, self.p):
             port = self.port_of(s.id)
             check(port.status == "ACTIVE", f"port {port.id} {port.status}")
-            check("openvswitch" in json.dumps(port.binding_vif_details.get("bound_drivers")),
-                  f"port {port.id} not bound by the Open vSwitch agent: {port.binding_vif_details}")
+            check(DRIVER in json.dumps(port.binding_vif_details.get("bound_drivers")),
+                  f"port {port.id} not bound by {DRIVER}: {port.binding_vif_details}")
         # Nova went on only after Neutron said the port is wired: the
         # driver's line about network-vif-plugged comes before nova-compute's
         # "Took ... to spawn" for that instance.
@@ -216,9 +225,12 @@ class Neutron:
         stays_closed(f"host -> A {ip_a}:8080 after {after}", lambda: http_from_host(ip_a))
 
     def test_agent_restart_keeps_connectivity_and_groups(self):
-        supervisorctl("restart", "neutron-openvswitch-agent")
+        if BACKEND == "ovn":
+            sh(OVN_CTL, "restart_controller")
+        else:
+            supervisorctl("restart", "neutron-openvswitch-agent")
         wait_for("the agent alive again", 120, self.agent_alive)
-        self._still_holds("the agent's restart")
+        self._still_holds(f"the restart of the {AGENT}")
 
     def test_service_restart_keeps_connectivity_and_groups(self):
         supervisorctl("restart", "novadock")
@@ -228,6 +240,13 @@ class Neutron:
     def test_unwired_port_fails_the_boot(self):
         # No agent on the host: Neutron cannot bind the port; the boot ends
         # in ERROR with Neutron's reason and leaves no container behind.
+        if BACKEND == "ovn":
+            # OVN binds to a chassis whether or not its ovn-controller runs;
+            # the port then never comes up and the boot fails only after
+            # vif_plugging_timeout (300 s): too long for CI. The driver's
+            # side of that path is nova_shim/tests/test_network.py's.
+            raise Skipped("OVN binds a port to a stopped chassis; the boot would fail "
+                          "after vif_plugging_timeout (300 s)")
         supervisorctl("stop", "neutron-openvswitch-agent")
         try:
             wait_for("Neutron sees the agent down", 90, lambda: self.agent_alive(False))
@@ -276,6 +295,8 @@ def main():
                 getattr(n, name)()
                 results.append((name, True, ""))
                 print(f"PASS {name} ({time.monotonic() - t:.1f}s)", flush=True)
+            except Skipped as why:
+                print(f"SKIP {name} on {BACKEND}: {why}", flush=True)
             except Exception as exc:  # noqa: BLE001 - every failure is reported
                 detail = str(exc) if isinstance(exc, Failed) else traceback.format_exc()
                 results.append((name, False, detail))
@@ -285,7 +306,7 @@ def main():
     finally:
         n.finish()
     passed = sum(1 for r in results if r[1])
-    print(f"e2e neutron: {time.monotonic() - started:.0f}s")
+    print(f"e2e neutron ({BACKEND}): {time.monotonic() - started:.0f}s")
     print(f"{passed} passed, {len(results) - passed} failed")
     return 1 if passed != len(results) or not results else 0
 

@@ -29,6 +29,7 @@ cloud_secrets
 cloud_install_packages
 cloud_start_docker
 cloud_start_ovs
+[ "$CLOUD_NEUTRON_BACKEND" = ovn ] && cloud_start_ovn
 cloud_plug_gateway
 cloud_start_rabbitmq
 cloud_start_mariadb
@@ -42,7 +43,7 @@ cloud_start_keystone
 
 # shellcheck disable=SC1091
 . "$CLOUD_ETC/openrc"
-export CLOUD_SERVICE_PASSWORD=$SERVICE_PASSWORD CLOUD_NET_CIDR CLOUD_NET_GW CLOUD_PHYSNET \
+export CLOUD_SERVICE_PASSWORD=$SERVICE_PASSWORD CLOUD_NET_CIDR CLOUD_NET_GW CLOUD_PHYSNET CLOUD_NEUTRON_BACKEND \
     CLOUD_COMPUTE_HOST CLOUD_NOVA_MANAGE=$CLOUD_VENV/bin/nova-manage CLOUD_NOVA_CONF=$CLOUD_ETC/nova/nova.conf \
     CLOUD_BUILD_IMAGE=$CLOUD_REPO/tools/build-test-image.sh
 CLOUD_COMPUTE_HOST=$(hostname)

@@ -59,3 +59,6 @@ if ! cloud/horizon_test/run.sh; then
 fi
 step "the cloud's processes stopped as a reboot stops them, then cloud/down.sh --purge: nothing of it is left"
 cloud/purge-check.sh
+step "the same cloud on ML2/OVN (DevStack's default backend): the end-to-end and the Neutron tests again"
+NOVADOCK_CLOUD_NEUTRON=ovn NOVADOCK_BIN="$PWD/target/debug/novadock" cloud/run-e2e.sh
+cloud/down.sh --purge

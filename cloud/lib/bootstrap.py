@@ -113,14 +113,15 @@ def compute(conn):
 
     wait(f"nova-compute on {host} up", 120, service_up)
 
-    def agent_alive():
-        return any(
-            a.is_alive
-            for a in conn.network.agents(host=host, agent_type="Open vSwitch agent")
-        )
+    kind = {"ovs": "Open vSwitch agent", "ovn": "OVN Controller agent"}[
+        os.environ["CLOUD_NEUTRON_BACKEND"]
+    ]
 
-    # Ports on this host are bound only while its agent is alive.
-    wait(f"Neutron's Open vSwitch agent on {host} alive", 120, agent_alive)
+    def agent_alive():
+        return any(a.is_alive for a in conn.network.agents(host=host, agent_type=kind))
+
+    # Ports on this host are bound only while its agent (or chassis) is alive.
+    wait(f"Neutron's {kind} on {host} alive", 120, agent_alive)
     if any(h.name == host for h in conn.compute.hypervisors()):
         return
 

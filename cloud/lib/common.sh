@@ -17,6 +17,10 @@ CLOUD_REGION=RegionOne
 CLOUD_BRIDGE=${NOVADOCK_CLOUD_BRIDGE:-br-int}
 CLOUD_PROVIDER_BRIDGE=${NOVADOCK_CLOUD_PROVIDER_BRIDGE:-br-ex}
 CLOUD_PHYSNET=physnet1
+# Neutron's backend: "ovs" (ML2 with the Open vSwitch agent) or "ovn"
+# (ML2/OVN: ovn-northd and ovn-controller on the same br-int).
+CLOUD_NEUTRON_BACKEND=${NOVADOCK_CLOUD_NEUTRON:-ovs}
+case $CLOUD_NEUTRON_BACKEND in ovs | ovn) ;; *) echo "NOVADOCK_CLOUD_NEUTRON must be ovs or ovn" >&2; exit 1 ;; esac
 CLOUD_OVSDB=unix:/var/run/openvswitch/db.sock
 CLOUD_SOCKET=/run/novadock-cloud/novadock.sock
 # Neutron's network for instances (flat, on $CLOUD_PHYSNET); the host holds
@@ -246,12 +250,15 @@ cloud_restart_if_changed() {
 
 # cloud_stop_all NAME...: cloud_stop, all at once.
 cloud_stop_all() {
-    local n
+    local n pids=() p
     for n in "$@"; do
         cloud_alive "$n" && cloud_log "stopping $n"
         cloud_stop "$n" &
+        pids+=($!)
     done
-    wait
+    # Only these: a bare wait would also wait for the services up.sh started
+    # in the background (MariaDB, RabbitMQ).
+    for p in "${pids[@]}"; do wait "$p"; done
 }
 
 # The admin credentials, made once.

@@ -23,6 +23,82 @@ service_token_roles_required = true
 EOS
 }
 
+# ML2's configuration for the chosen backend (and the OVS agent's).
+cloud_configure_neutron_backend() {
+    local e=$CLOUD_ETC
+    if [ "$CLOUD_NEUTRON_BACKEND" = ovn ]; then
+        # ML2/OVN: Neutron writes ports and security groups (as ACLs) into
+        # OVN's northbound database; ovn-controller wires the port on br-int
+        # when it sees its iface-id, and Neutron tells Nova.
+        cloud_write "$e/neutron/plugins/ml2/ml2_conf.ini" neutron neutron-ovn-maintenance-worker <<EOF2
+[ml2]
+type_drivers = flat,vlan,geneve
+tenant_network_types = vlan
+mechanism_drivers = ovn
+extension_drivers = port_security
+overlay_ip_version = 4
+[ml2_type_flat]
+flat_networks = $CLOUD_PHYSNET
+[ml2_type_vlan]
+network_vlan_ranges = $CLOUD_PHYSNET:1000:1999
+[ml2_type_geneve]
+vni_ranges = 1:1000
+max_header_size = 38
+[securitygroup]
+enable_security_group = true
+[ovn]
+ovn_nb_connection = unix:/var/run/ovn/ovnnb_db.sock
+ovn_sb_connection = unix:/var/run/ovn/ovnsb_db.sock
+ovn_metadata_enabled = false
+EOF2
+        return 0
+    fi
+    # ML2 with the Open vSwitch agent, as operators run it: the agent binds
+    # each port, programs its VLAN and its security groups (conntrack flows
+    # on br-int) and reports it up, and Neutron tells Nova
+    # (network-vif-plugged). Networks are flat or VLANs on physnet1, the
+    # provider bridge: no tunnels on a cloud of one host.
+    cloud_write "$e/neutron/plugins/ml2/ml2_conf.ini" neutron neutron-rpc-server <<EOF2
+[ml2]
+type_drivers = flat,vlan
+tenant_network_types = vlan
+mechanism_drivers = openvswitch
+extension_drivers = port_security
+[ml2_type_flat]
+flat_networks = $CLOUD_PHYSNET
+[ml2_type_vlan]
+network_vlan_ranges = $CLOUD_PHYSNET:1000:1999
+[securitygroup]
+enable_security_group = true
+EOF2
+    {
+        cat <<EOF2
+[ovs]
+integration_bridge = $CLOUD_BRIDGE
+bridge_mappings = $CLOUD_PHYSNET:$CLOUD_PROVIDER_BRIDGE
+# The userspace datapath (no kernel module on these machines).
+datapath_type = netdev
+ovsdb_connection = $CLOUD_OVSDB
+of_listen_address = 127.0.0.1
+[agent]
+tunnel_types =
+report_interval = 10
+# The agent runs as root under supervisord: no sudo in between.
+root_helper =
+[securitygroup]
+firewall_driver = openvswitch
+enable_security_group = true
+EOF2
+        # Each of neutron's privsep contexts starts its helper from the venv
+        # (the default, "sudo privsep-helper", finds neither).
+        local section
+        for section in privsep privsep_ovs_vsctl privsep_namespace privsep_conntrack privsep_link privsep_dhcp_release; do
+            printf '[%s]\nhelper_command = %s --config-file %s --config-file %s\n' "$section" \
+                "$CLOUD_VENV/bin/privsep-helper" "$e/neutron/neutron.conf" "$e/neutron/plugins/ml2/openvswitch_agent.ini"
+        done
+    } | cloud_write "$e/neutron/plugins/ml2/openvswitch_agent.ini" neutron-openvswitch-agent
+}
+
 cloud_configure() {
     local e=$CLOUD_ETC host
     host=$(hostname)
@@ -104,51 +180,7 @@ EOF2
         cloud_auth_section keystone_authtoken neutron
         cloud_auth_section nova nova
     } | cloud_write "$e/neutron/neutron.conf" neutron neutron-rpc-server neutron-openvswitch-agent
-    # ML2 with the Open vSwitch agent, as operators run it: the agent binds
-    # each port, programs its VLAN and its security groups (conntrack flows
-    # on br-int) and reports it up, and Neutron tells Nova
-    # (network-vif-plugged). Networks are flat or VLANs on physnet1, the
-    # provider bridge: no tunnels on a cloud of one host.
-    cloud_write "$e/neutron/plugins/ml2/ml2_conf.ini" neutron neutron-rpc-server <<EOF2
-[ml2]
-type_drivers = flat,vlan
-tenant_network_types = vlan
-mechanism_drivers = openvswitch
-extension_drivers = port_security
-[ml2_type_flat]
-flat_networks = $CLOUD_PHYSNET
-[ml2_type_vlan]
-network_vlan_ranges = $CLOUD_PHYSNET:1000:1999
-[securitygroup]
-enable_security_group = true
-EOF2
-    {
-        cat <<EOF2
-[ovs]
-integration_bridge = $CLOUD_BRIDGE
-bridge_mappings = $CLOUD_PHYSNET:$CLOUD_PROVIDER_BRIDGE
-# The userspace datapath (no kernel module on these machines).
-datapath_type = netdev
-ovsdb_connection = $CLOUD_OVSDB
-of_listen_address = 127.0.0.1
-[agent]
-tunnel_types =
-report_interval = 10
-# The agent runs as root under supervisord: no sudo in between.
-root_helper =
-[securitygroup]
-firewall_driver = openvswitch
-enable_security_group = true
-EOF2
-        # Each of neutron's privsep contexts starts its helper from the venv
-        # (the default, "sudo privsep-helper", finds neither).
-        local section
-        for section in privsep privsep_ovs_vsctl privsep_namespace privsep_conntrack privsep_link privsep_dhcp_release; do
-            printf '[%s]\nhelper_command = %s --config-file %s --config-file %s\n' "$section" \
-                "$CLOUD_VENV/bin/privsep-helper" "$e/neutron/neutron.conf" "$e/neutron/plugins/ml2/openvswitch_agent.ini"
-        done
-    } | cloud_write "$e/neutron/plugins/ml2/openvswitch_agent.ini" neutron-openvswitch-agent
-
+    cloud_configure_neutron_backend
     cloud_write "$e/nova/api-paste.ini" nova-api <"$CLOUD_VENV/etc/nova/api-paste.ini"
     {
         cat <<EOF2

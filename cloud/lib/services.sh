@@ -33,15 +33,15 @@ cloud_db_sync() {
     fi
 }
 
-# cloud_gunicorn NAME MODULE ENVVAR=DIR: one WSGI service on its port,
-# supervised.
+# cloud_gunicorn NAME MODULE ENVVAR=DIR [VAR=VALUE...]: one WSGI service on
+# its port (one worker process), supervised.
 cloud_gunicorn() {
-    local name=$1 app=$2 confenv=$3
+    local name=$1 app=$2 confenv=$3 extra=("${@:4}")
     cloud_restart_if_changed "$name"
     cloud_alive "$name" || cloud_log "starting $name on $(cloud_url "$name")"
     # --keep-alive: clients poll every few seconds over pooled connections;
     # gunicorn's 2 s default closes them just as the next poll is sent.
-    cloud_supervise "$name" "$confenv" "NOVADOCK_CLOUD_WSGI=$app" -- "$CLOUD_VENV/bin/gunicorn" \
+    cloud_supervise "$name" "$confenv" "NOVADOCK_CLOUD_WSGI=$app" "${extra[@]}" -- "$CLOUD_VENV/bin/gunicorn" \
         -w 1 -k gthread --threads 8 --no-control-socket --timeout 600 --graceful-timeout 10 \
         --keep-alive 75 \
         -b "$CLOUD_HOST:${CLOUD_PORTS[$name]}" \
@@ -86,22 +86,35 @@ cloud_start_services() {
     pids+=($!)
     cloud_gunicorn glance glance.wsgi.api "OS_GLANCE_CONFIG_DIR=$e/glance" &
     pids+=($!)
-    cloud_gunicorn neutron neutron.wsgi.api "OS_NEUTRON_CONFIG_DIR=$e/neutron" &
+    # ML2/OVN's hash ring counts the API's worker processes; neutron reads
+    # the count from uWSGI, mod_wsgi or this variable.
+    cloud_gunicorn neutron neutron.wsgi.api "OS_NEUTRON_CONFIG_DIR=$e/neutron" ASGI_WORKERS=1 &
     pids+=($!)
     cloud_gunicorn nova-api nova.wsgi.osapi_compute "OS_NOVA_CONFIG_DIR=$e/nova" &
     pids+=($!)
     for p in "${pids[@]}"; do wait "$p" || exit 1; done
     for n in placement glance neutron nova-api; do cloud_wait_http "$n"; done
-    # Neutron's RPC server (the agents' side of neutron-server when its API
-    # runs under a WSGI server) and the Open vSwitch agent.
-    cloud_restart_if_changed neutron-rpc-server
-    cloud_alive neutron-rpc-server || cloud_log "starting neutron-rpc-server"
-    cloud_supervise neutron-rpc-server -- "$CLOUD_VENV/bin/neutron-rpc-server" \
-        --config-file "$e/neutron/neutron.conf" --config-file "$e/neutron/plugins/ml2/ml2_conf.ini"
-    cloud_restart_if_changed neutron-openvswitch-agent
-    cloud_alive neutron-openvswitch-agent || cloud_log "starting neutron-openvswitch-agent"
-    cloud_supervise neutron-openvswitch-agent -- "$CLOUD_VENV/bin/neutron-openvswitch-agent" \
-        --config-file "$e/neutron/neutron.conf" --config-file "$e/neutron/plugins/ml2/openvswitch_agent.ini"
+    if [ "$CLOUD_NEUTRON_BACKEND" = ovn ]; then
+        # OVN's maintenance tasks (the databases kept in sync with Neutron's)
+        # run in a worker of their own when the API runs under a WSGI server.
+        cloud_stop_all neutron-openvswitch-agent neutron-rpc-server
+        cloud_restart_if_changed neutron-ovn-maintenance-worker
+        cloud_alive neutron-ovn-maintenance-worker || cloud_log "starting neutron-ovn-maintenance-worker"
+        cloud_supervise neutron-ovn-maintenance-worker -- "$CLOUD_VENV/bin/neutron-ovn-maintenance-worker" \
+            --config-file "$e/neutron/neutron.conf" --config-file "$e/neutron/plugins/ml2/ml2_conf.ini"
+    else
+        cloud_stop_all neutron-ovn-maintenance-worker
+        # Neutron's RPC server (the agents' side of neutron-server when its
+        # API runs under a WSGI server) and the Open vSwitch agent.
+        cloud_restart_if_changed neutron-rpc-server
+        cloud_alive neutron-rpc-server || cloud_log "starting neutron-rpc-server"
+        cloud_supervise neutron-rpc-server -- "$CLOUD_VENV/bin/neutron-rpc-server" \
+            --config-file "$e/neutron/neutron.conf" --config-file "$e/neutron/plugins/ml2/ml2_conf.ini"
+        cloud_restart_if_changed neutron-openvswitch-agent
+        cloud_alive neutron-openvswitch-agent || cloud_log "starting neutron-openvswitch-agent"
+        cloud_supervise neutron-openvswitch-agent -- "$CLOUD_VENV/bin/neutron-openvswitch-agent" \
+            --config-file "$e/neutron/neutron.conf" --config-file "$e/neutron/plugins/ml2/openvswitch_agent.ini"
+    fi
     pids=()
     for n in conductor scheduler compute; do
         (

@@ -5,7 +5,7 @@
 # exactly those).
 
 CLOUD_APT_PACKAGES=(docker.io openvswitch-switch rabbitmq-server mariadb-server busybox-static ethtool btrfs-progs
-    supervisor python3-venv iproute2 iputils-ping curl)
+    supervisor python3-venv iproute2 iputils-ping curl ovn-central ovn-host)
 
 cloud_install_packages() {
     local missing=() p
@@ -130,6 +130,55 @@ cloud_plug_gateway() {
     # as novadock does for the containers' eth1.
     ethtool -K "$CLOUD_GW_DEV" tx off >/dev/null
     ip addr replace "$CLOUD_NET_GW/${CLOUD_NET_CIDR#*/}" dev "$CLOUD_GW_DEV"
+}
+
+# OVN (NOVADOCK_CLOUD_NEUTRON=ovn): the northbound and southbound databases
+# and ovn-northd (Debian's ovn-ctl, unix sockets in /var/run/ovn), and
+# ovn-controller on the system Open vSwitch: this host is a chassis named
+# after it, with br-ex as physnet1, on the userspace datapath.
+cloud_start_ovn() {
+    local ctl=/usr/share/ovn/scripts/ovn-ctl host
+    host=$(hostname)
+    mkdir -p /var/run/ovn /var/log/ovn "$CLOUD_RUN"
+    if ! ovn-nbctl --timeout=5 show >/dev/null 2>&1; then
+        cloud_log "starting the OVN databases and ovn-northd"
+        "$ctl" start_northd --no-monitor >>"$CLOUD_LOG/ovn.log" 2>&1 \
+            || { tail -20 "$CLOUD_LOG/ovn.log" >&2; cloud_fail "ovn-northd did not start"; }
+        touch "$CLOUD_RUN/ovn-northd.ours"
+    fi
+    # A bridge the Open vSwitch agent ran (an earlier cloud) keeps its
+    # controller and OpenFlow versions; ovn-controller needs its own.
+    if [ -n "$(ovs-vsctl --timeout=10 get-controller "$CLOUD_BRIDGE")" ]; then
+        ovs-vsctl --timeout=10 del-controller "$CLOUD_BRIDGE" -- clear Bridge "$CLOUD_BRIDGE" protocols \
+            -- del-controller "$CLOUD_PROVIDER_BRIDGE" -- clear Bridge "$CLOUD_PROVIDER_BRIDGE" protocols
+        ovs-ofctl del-flows "$CLOUD_BRIDGE" 2>/dev/null || true
+    fi
+    ovs-vsctl --timeout=10 set Open_vSwitch . \
+        external_ids:system-id="$host" external_ids:hostname="$host" \
+        external_ids:ovn-remote=unix:/var/run/ovn/ovnsb_db.sock \
+        external_ids:ovn-encap-type=geneve external_ids:ovn-encap-ip=127.0.0.1 \
+        external_ids:ovn-bridge="$CLOUD_BRIDGE" external_ids:ovn-bridge-datapath-type=netdev \
+        external_ids:ovn-bridge-mappings="$CLOUD_PHYSNET:$CLOUD_PROVIDER_BRIDGE"
+    if ! ovn-appctl -t ovn-controller version >/dev/null 2>&1; then
+        cloud_log "starting ovn-controller"
+        "$ctl" start_controller --no-monitor >>"$CLOUD_LOG/ovn.log" 2>&1 \
+            || { tail -20 "$CLOUD_LOG/ovn.log" >&2; cloud_fail "ovn-controller did not start"; }
+        touch "$CLOUD_RUN/ovn-controller.ours"
+    fi
+}
+
+cloud_stop_ovn() {
+    local ctl=/usr/share/ovn/scripts/ovn-ctl
+    if [ -f "$CLOUD_RUN/ovn-controller.ours" ]; then
+        cloud_log "stopping ovn-controller"
+        "$ctl" stop_controller >/dev/null 2>&1 || true
+        rm -f "$CLOUD_RUN/ovn-controller.ours"
+    fi
+    if [ -f "$CLOUD_RUN/ovn-northd.ours" ]; then
+        cloud_log "stopping ovn-northd and the OVN databases"
+        "$ctl" stop_northd >/dev/null 2>&1 || true
+        rm -f "$CLOUD_RUN/ovn-northd.ours"
+    fi
 }
 
 cloud_start_rabbitmq() {
