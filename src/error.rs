@@ -114,18 +114,3 @@ impl IntoResponse for ApiError {
         (status, Json(self.body())).into_response()
     }
 }
-
-/// Docker errors that are not about a specific object become DockerUnavailable
-/// (engine down or unreachable) or Internal (the engine refused the request).
-impl From<bollard::errors::Error> for ApiError {
-    fn from(e: bollard::errors::Error) -> Self {
-        use bollard::errors::Error as E;
-        match e {
-            E::DockerResponseServerError {
-                status_code,
-                message,
-            } => ApiError::Internal(format!("Docker engine answered {status_code}: {message}")),
-            other => ApiError::DockerUnavailable(other.to_string()),
-        }
-    }
-}

@@ -114,7 +114,7 @@ async fn serve(files: &[PathBuf]) -> Result<(), String> {
         d = wait_for_docker(&config.novadock.docker_url) => d,
         () = &mut shutdown => return Ok(()),
     };
-    tracing::info!(api = %docker.client_version(), "connected to the Docker engine");
+    tracing::info!(api = %docker.api_version(), "connected to the Docker engine");
     let listener = server::bind(&config.novadock).map_err(|e| e.to_string())?;
     let socket = config.novadock.socket_path.clone();
     tracing::info!(socket = %socket.display(), "serving the driver API");
@@ -175,7 +175,7 @@ async fn serve(files: &[PathBuf]) -> Result<(), String> {
 }
 
 /// Waits for dockerd rather than fail: on boot it may start after us.
-async fn wait_for_docker(url: &str) -> bollard::Docker {
+async fn wait_for_docker(url: &str) -> docker::Engine {
     loop {
         match docker::connect(url).await {
             Ok(d) => match d.version().await {

@@ -272,7 +272,7 @@ async fn the_glance_facade_serves_nothing_without_a_valid_token() {
 
 /// The Glance facade on the engine, served on a free loopback port.
 async fn serve_facade(
-    docker: &bollard::Docker,
+    docker: &novadock::docker::Engine,
     auth: novadock::config::FacadeAuth,
 ) -> std::net::SocketAddr {
     let tcp = TcpListener::bind("127.0.0.1:0").await.expect("bind");

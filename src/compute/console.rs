@@ -1,12 +1,7 @@
 //! The newest part of a container's stdout and stderr.
 
-use bollard::Docker;
-use bollard::models::ContainerInspectResponse;
-use bollard::query_parameters::LogsOptions;
-use futures_util::StreamExt;
-
 use super::Compute;
-use crate::docker::naming;
+use crate::docker::{ContainerInspectResponse, Engine, naming};
 use crate::error::ApiError;
 
 /// What `get_console_output` returns: the newest 100 KiB.
@@ -61,22 +56,10 @@ pub fn death_note(c: &ContainerInspectResponse) -> Option<String> {
 /// The newest `max_bytes` of the log. Asks Docker for a growing number of
 /// lines rather than the whole log, so a long-lived container's history is
 /// not read to answer a console request.
-pub async fn tail(docker: &Docker, name: &str, max_bytes: usize) -> Result<String, ApiError> {
+pub async fn tail(docker: &Engine, name: &str, max_bytes: usize) -> Result<String, ApiError> {
     let mut lines: usize = 1000;
     loop {
-        let opts = LogsOptions {
-            stdout: true,
-            stderr: true,
-            tail: lines.to_string(),
-            ..Default::default()
-        };
-        let mut stream = docker.logs(name, Some(opts));
-        let mut buf: Vec<u8> = Vec::new();
-        let mut count = 0usize;
-        while let Some(chunk) = stream.next().await {
-            buf.extend_from_slice(&chunk?.into_bytes());
-            count += 1;
-        }
+        let (buf, count) = docker.logs_tail(name, lines).await?;
         if buf.len() >= max_bytes || count < lines || lines >= 1 << 20 {
             let start = buf.len().saturating_sub(max_bytes);
             return Ok(String::from_utf8_lossy(&buf[start..]).into_owned());

@@ -2,23 +2,13 @@
 
 use std::time::Duration;
 
-use bollard::models::{ContainerInspectResponse, ContainerUpdateBody};
-use bollard::query_parameters::{
-    CreateContainerOptions, KillContainerOptions, RemoveContainerOptions, StopContainerOptions,
-    WaitContainerOptions,
-};
-use futures_util::StreamExt;
-
 use super::{Compute, config_drive, console, info, label, power_state, running_pid, stop_signal};
 use crate::docker::container_spec::{self, SUSPENDED_CPU_SHARES};
-use crate::docker::{is_not_found, naming};
+use crate::docker::{ContainerInspectResponse, EngineError, naming};
 use crate::error::ApiError;
 use crate::model::{InstanceInfo, PowerState, RebootType, SpawnRequest};
 use crate::network::resolv;
 use crate::network::vif::{self, VifPlan};
-
-/// What overlay2 answers a disk limit on a filesystem without project quotas.
-const DRIVER_REFUSES_DISK_LIMITS: &str = "--storage-opt is supported only for";
 
 /// Longest grace period a stop honours (a day): a larger one is a mistake,
 /// and would overflow the clock.
@@ -73,11 +63,8 @@ impl Compute {
             match self.docker().inspect_image(reference).await {
                 // Pin the exact image so a retag during the boot changes nothing.
                 Ok(image) => return Ok(image.id.unwrap_or_else(|| reference.clone())),
-                Err(e) if is_not_found(&e) => continue,
                 // A malformed reference is as absent as a missing one.
-                Err(bollard::errors::Error::DockerResponseServerError {
-                    status_code: 400, ..
-                }) => continue,
+                Err(EngineError::NotFound(_) | EngineError::Invalid(_)) => continue,
                 Err(e) => return Err(e.into()),
             }
         }
@@ -114,10 +101,6 @@ impl Compute {
             None => None,
         };
         let name = naming::container_name(uuid);
-        let opts = CreateContainerOptions {
-            name: Some(name.clone()),
-            ..Default::default()
-        };
         let build = |limit| {
             container_spec::build(
                 req,
@@ -129,27 +112,23 @@ impl Compute {
             )
         };
         let mut created = match build(disk_limit) {
-            Ok(body) => {
-                self.docker()
-                    .create_container(Some(opts.clone()), body)
-                    .await
-            }
+            Ok(body) => self.docker().create_container(&name, body).await,
             Err(e) => {
                 self.forget_config_drive(uuid).await;
                 return Err(e);
             }
         };
-        if let Err(bollard::errors::Error::DockerResponseServerError { message, .. }) = &created
+        if let Err(refusal) = &created
             && disk_limit
-            && message.contains(DRIVER_REFUSES_DISK_LIMITS)
+            && refusal.refuses_disk_limit()
         {
             // overlay2 on xfs without pquota: boots go on, unlimited, and
             // the operator is told. Only the driver's own refusal counts (an
             // image's content can make other create errors name storage-opt),
             // and only once a boot without the limit worked.
-            let message = message.clone();
+            let message = refusal.message().unwrap_or_default().to_string();
             let retried = match build(false) {
-                Ok(body) => self.docker().create_container(Some(opts), body).await,
+                Ok(body) => self.docker().create_container(&name, body).await,
                 Err(e) => {
                     self.forget_config_drive(uuid).await;
                     return Err(e);
@@ -168,15 +147,10 @@ impl Compute {
         }
         match created {
             Ok(_) => {}
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 409, ..
-            }) => {
+            Err(EngineError::Conflict(_)) => {
                 return Err(ApiError::InstanceExists(uuid.clone()));
             }
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 400,
-                message,
-            }) => {
+            Err(EngineError::Invalid(message)) => {
                 return Err(ApiError::InvalidInput(format!(
                     "Docker refused the container: {message}"
                 )));
@@ -208,24 +182,20 @@ impl Compute {
     /// at once fails the operation with its last output.
     async fn start_and_check(&self, uuid: &str, vifs: &[VifPlan]) -> Result<(), ApiError> {
         let name = naming::container_name(uuid);
-        let mut wait = self
-            .docker()
-            .wait_container(&name, None::<WaitContainerOptions>);
-        self.docker()
-            .start_container(&name, None)
-            .await
-            .map_err(|e| {
-                ApiError::SpawnFailed(format!(
-                    "instance {uuid}: Docker could not start the container: {e}"
-                ))
-            })?;
+        // Asked before the start, so an exit right after it is not missed.
+        let exit = self.docker().wait_exit(&name);
+        self.docker().start_container(&name).await.map_err(|e| {
+            ApiError::SpawnFailed(format!(
+                "instance {uuid}: Docker could not start the container: {e}"
+            ))
+        })?;
         let window = Duration::from_secs_f64(self.config().novadock.startup_check_seconds);
         let deadline = tokio::time::Instant::now() + window;
         let plugged = self.plug(uuid, vifs).await;
         let exited = match plugged {
             // A plug that failed because the process died is reported as the death.
             Err(_) => !power_state::is_up(&self.refresh(uuid).await?.power_state),
-            Ok(()) => tokio::time::timeout_at(deadline, wait.next()).await.is_ok(),
+            Ok(()) => tokio::time::timeout_at(deadline, exit).await.is_ok(),
         };
         if !exited {
             return plugged;
@@ -270,29 +240,13 @@ impl Compute {
             Err(ApiError::InstanceNotFound(_)) => None,
             Err(e) => return Err(e),
         };
-        let removed = self.remove_container(&naming::container_name(uuid)).await;
+        let removed = self
+            .docker()
+            .remove_container(&naming::container_name(uuid))
+            .await
+            .map_err(ApiError::from);
         self.states().remove(uuid, id.as_deref(), false);
         removed
-    }
-
-    /// Removes a container by name, with its anonymous volumes; a missing one
-    /// is already removed.
-    pub(crate) async fn remove_container(&self, name: &str) -> Result<(), ApiError> {
-        let opts = RemoveContainerOptions {
-            force: true,
-            v: true,
-            ..Default::default()
-        };
-        match self.docker().remove_container(name, Some(opts)).await {
-            Ok(()) => Ok(()),
-            Err(e) if is_not_found(&e) => Ok(()),
-            // Another removal is already under way: the container is going.
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 409,
-                message,
-            }) if message.contains("already in progress") => Ok(()),
-            Err(e) => Err(e.into()),
-        }
     }
 
     /// Idempotent: a missing container is already destroyed. The VIFs go
@@ -359,40 +313,30 @@ impl Compute {
 
     async fn restore_cpu_shares(
         &self,
-        c: &bollard::models::ContainerInspectResponse,
+        c: &ContainerInspectResponse,
         name: &str,
     ) -> Result<(), ApiError> {
         let shares = label(c, naming::LABEL_CPU_SHARES)
             .and_then(|v| v.parse::<i64>().ok())
             .unwrap_or(1024);
-        let update = ContainerUpdateBody {
-            cpu_shares: Some(shares),
-            ..Default::default()
-        };
-        self.docker().update_container(name, update).await?;
+        self.docker().set_cpu_shares(name, shares).await?;
         Ok(())
     }
 
     async fn kill(&self, name: &str, signal: &str) -> Result<(), ApiError> {
-        let opts = KillContainerOptions {
-            signal: signal.to_string(),
-        };
-        match self.docker().kill_container(name, Some(opts)).await {
+        match self.docker().kill_container(name, signal).await {
             Ok(()) => Ok(()),
-            // 409: not running any more, which is what we wanted.
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 409, ..
-            }) => Ok(()),
+            // Not running any more, which is what we wanted.
+            Err(EngineError::Conflict(_)) => Ok(()),
             Err(e) => Err(e.into()),
         }
     }
 
     /// Waits up to `limit` for the main process to exit; true when it did.
     async fn wait_exit(&self, name: &str, limit: Duration) -> bool {
-        let mut wait = self
-            .docker()
-            .wait_container(name, None::<WaitContainerOptions>);
-        tokio::time::timeout(limit, wait.next()).await.is_ok()
+        tokio::time::timeout(limit, self.docker().wait_exit(name))
+            .await
+            .is_ok()
     }
 
     pub async fn reboot(
@@ -410,16 +354,10 @@ impl Compute {
                 let t = timeout.unwrap_or(self.config().novadock.soft_reboot_timeout);
                 let c = self.inspect(uuid).await?;
                 let t = if acts_on_stop_signal(&c) { t } else { 0 };
-                let opts = StopContainerOptions {
-                    t: Some(i32::try_from(t).unwrap_or(i32::MAX)),
-                    signal: None,
-                };
-                match self.docker().stop_container(&name, Some(opts)).await {
-                    Ok(()) => {}
-                    Err(bollard::errors::Error::DockerResponseServerError {
-                        status_code: 304,
-                        ..
-                    }) => {}
+                let grace = i32::try_from(t).unwrap_or(i32::MAX);
+                match self.docker().stop_container(&name, grace).await {
+                    // Already stopped.
+                    Ok(()) | Err(EngineError::NotModified(_)) => {}
                     Err(e) => return Err(e.into()),
                 }
             }
@@ -526,11 +464,9 @@ impl Compute {
         match info(&c).power_state {
             PowerState::Suspended => {}
             state @ (PowerState::Running | PowerState::Paused) => {
-                let update = ContainerUpdateBody {
-                    cpu_shares: Some(SUSPENDED_CPU_SHARES),
-                    ..Default::default()
-                };
-                self.docker().update_container(&name, update).await?;
+                self.docker()
+                    .set_cpu_shares(&name, SUSPENDED_CPU_SHARES)
+                    .await?;
                 if state == PowerState::Running
                     && let Err(e) = self.docker().pause_container(&name).await
                 {

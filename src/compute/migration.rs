@@ -5,15 +5,9 @@
 //! never a label, which an image's content sets) that travels through
 //! Glance, and the destination boots it like any Glance image.
 
-use std::collections::HashMap;
-
-use bollard::models::ContainerConfig;
-use bollard::query_parameters::{
-    CommitContainerOptions, ListImagesOptions, RenameContainerOptions,
-};
-
 use super::Compute;
-use crate::docker::{is_not_found, naming};
+use crate::docker::containers::Commit;
+use crate::docker::{EngineError, naming};
 use crate::error::ApiError;
 use crate::image::engine;
 use crate::model::{FetchedImage, InstanceInfo, SpawnRequest};
@@ -42,11 +36,8 @@ impl Compute {
         let same_host = self.is_this_host(dest).await?;
         self.inspect(uuid).await?;
         self.power_off(uuid, timeout, retry_interval).await?;
-        let opts = RenameContainerOptions {
-            name: aside_name(uuid),
-        };
         self.docker()
-            .rename_container(&naming::container_name(uuid), opts)
+            .rename_container(&naming::container_name(uuid), &aside_name(uuid))
             .await?;
         self.states().remove(uuid, None, false);
         Ok(same_host)
@@ -69,7 +60,7 @@ impl Compute {
             .await
         {
             Ok(image) => image,
-            Err(e) if is_not_found(&e) => {
+            Err(EngineError::NotFound(_)) => {
                 return Err(ApiError::InstanceNotFound(format!(
                     "{uuid} (no migration in progress)"
                 )));
@@ -94,11 +85,11 @@ impl Compute {
         let reference = naming::migration_reference(uuid);
         let image = match self.docker().inspect_image(&reference).await {
             Ok(i) => i,
-            Err(e) if is_not_found(&e) => return Ok(Vec::new()),
+            Err(EngineError::NotFound(_)) => return Ok(Vec::new()),
             Err(e) => return Err(e.into()),
         };
         let prefix = format!("{}:", naming::GLANCE_REPOSITORY);
-        let tags = image.repo_tags.unwrap_or_default();
+        let tags = image.repo_tags;
         let ids: Vec<String> = tags
             .iter()
             .filter_map(|t| t.strip_prefix(&prefix))
@@ -125,21 +116,19 @@ impl Compute {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or_default();
-        let opts = CommitContainerOptions {
-            container: Some(aside_name(uuid)),
-            repo: Some(naming::RESIZE_REPOSITORY.to_string()),
-            tag: Some(naming::resize_tag(uuid, n)),
-            comment: Some(format!("resize of Nova instance {uuid}")),
-            ..Default::default()
+        let aside = aside_name(uuid);
+        let tag = naming::resize_tag(uuid, n);
+        let commit = Commit {
+            container: &aside,
+            repo: naming::RESIZE_REPOSITORY,
+            tag: &tag,
+            comment: format!("resize of Nova instance {uuid}"),
+            // Docker's default: the set-aside container is stopped anyway.
+            pause: true,
         };
-        let committed = match self
-            .images()
-            .docker()
-            .commit_container(opts, ContainerConfig::default())
-            .await
-        {
-            Ok(id) => id.id,
-            Err(e) if is_not_found(&e) => {
+        let committed = match self.images().docker().commit_container(commit).await {
+            Ok(id) => id,
+            Err(EngineError::NotFound(_)) => {
                 return Err(ApiError::InstanceNotFound(format!(
                     "{uuid} (no resize in progress)"
                 )));
@@ -195,26 +184,20 @@ impl Compute {
         network_info: &[serde_json::Value],
         power_on: bool,
     ) -> Result<InstanceInfo, ApiError> {
-        let aside = self
-            .docker()
-            .inspect_container(&aside_name(uuid), None)
-            .await;
+        let aside = self.docker().inspect_container(&aside_name(uuid)).await;
         match aside {
             Ok(_) => {
                 // The new container only: destroy would take the old one too.
                 self.remove(uuid).await?;
                 let vifs = self.network().plan(network_info)?;
                 self.network().unplug_instance(uuid, &vifs).await?;
-                let opts = RenameContainerOptions {
-                    name: naming::container_name(uuid),
-                };
                 self.docker()
-                    .rename_container(&aside_name(uuid), opts)
+                    .rename_container(&aside_name(uuid), &naming::container_name(uuid))
                     .await?;
                 self.sweep_resize_images(uuid).await;
             }
             // Reverted before the new container existed, or already reverted.
-            Err(e) if is_not_found(&e) => {}
+            Err(EngineError::NotFound(_)) => {}
             Err(e) => return Err(e.into()),
         }
         if power_on {
@@ -225,7 +208,7 @@ impl Compute {
     }
 
     async fn remove_aside(&self, uuid: &str) -> Result<(), ApiError> {
-        self.remove_container(&aside_name(uuid)).await
+        Ok(self.docker().remove_container(&aside_name(uuid)).await?)
     }
 
     /// Housekeeping that never fails the operation it follows: a leftover
@@ -239,16 +222,13 @@ impl Compute {
     /// Removes the instance's resize images that no container uses any more
     /// (the one its container runs on stays); returns how many went.
     async fn remove_unused_resize_images(&self, uuid: &str) -> Result<usize, ApiError> {
-        let opts = ListImagesOptions {
-            filters: Some(HashMap::from([(
-                "reference".to_string(),
-                vec![naming::resize_references(uuid)],
-            )])),
-            ..Default::default()
-        };
         let prefix = format!("{}:{uuid}.", naming::RESIZE_REPOSITORY);
         let mut removed = 0;
-        for image in self.docker().list_images(Some(opts)).await? {
+        let images = self
+            .docker()
+            .list_images(Some(naming::resize_references(uuid)))
+            .await?;
+        for image in images {
             for tag in image.repo_tags.iter().filter(|t| t.starts_with(&prefix)) {
                 match engine::remove(self.docker(), tag).await {
                     // Untagged; a parent of a later resize's image goes with it.

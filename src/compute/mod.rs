@@ -15,16 +15,11 @@ pub mod snapshot;
 pub mod state;
 pub mod stop_signal;
 
-use std::collections::HashMap;
 use std::sync::Arc;
-
-use bollard::Docker;
-use bollard::models::{ContainerInspectResponse, ContainerSummary};
-use bollard::query_parameters::ListContainersOptions;
 
 use crate::config::Config;
 use crate::docker::engine_features::EngineFeatures;
-use crate::docker::{is_not_found, naming};
+use crate::docker::{ContainerInspectResponse, ContainerSummary, Engine, EngineError, naming};
 use crate::error::ApiError;
 use crate::image::Images;
 use crate::model::InstanceInfo;
@@ -34,7 +29,7 @@ use state::Tracked;
 
 #[derive(Clone)]
 pub struct Compute {
-    docker: Docker,
+    docker: Engine,
     config: Config,
     network: Network,
     states: Arc<state::States>,
@@ -48,7 +43,8 @@ pub struct Compute {
 }
 
 impl Compute {
-    pub fn new(docker: Docker, config: Config) -> Result<Self, ApiError> {
+    pub fn new(docker: impl Into<Engine>, config: Config) -> Result<Self, ApiError> {
+        let docker = docker.into();
         let n = &config.novadock;
         let network = Network {
             ovs: Ovs {
@@ -91,7 +87,7 @@ impl Compute {
     /// The engine's tenant-isolation features (read on first use).
     pub async fn features(&self) -> Result<EngineFeatures, ApiError> {
         self.features
-            .get_or_try_init(|| async { EngineFeatures::read(&self.docker).await })
+            .get_or_try_init(|| async { self.docker.features().await })
             .await
             .cloned()
             .map_err(ApiError::from)
@@ -109,7 +105,7 @@ impl Compute {
         &self.network
     }
 
-    pub fn docker(&self) -> &Docker {
+    pub fn docker(&self) -> &Engine {
         &self.docker
     }
 
@@ -131,12 +127,13 @@ impl Compute {
     pub async fn inspect(&self, uuid: &str) -> Result<ContainerInspectResponse, ApiError> {
         match self
             .docker
-            .inspect_container(&naming::container_name(uuid), None)
+            .inspect_container(&naming::container_name(uuid))
             .await
         {
             Ok(c) if label(&c, naming::LABEL_UUID) == Some(uuid) => Ok(c),
-            Ok(_) => Err(ApiError::InstanceNotFound(uuid.to_string())),
-            Err(e) if is_not_found(&e) => Err(ApiError::InstanceNotFound(uuid.to_string())),
+            Ok(_) | Err(EngineError::NotFound(_)) => {
+                Err(ApiError::InstanceNotFound(uuid.to_string()))
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -182,24 +179,18 @@ impl Compute {
     /// set-aside one included, of every host sharing this engine: one Docker
     /// call, labels included.
     pub async fn labelled_containers(&self) -> Result<Vec<ContainerSummary>, ApiError> {
-        self.list_labelled(vec![naming::LABEL_UUID.to_string()])
-            .await
-    }
-
-    async fn list_labelled(&self, labels: Vec<String>) -> Result<Vec<ContainerSummary>, ApiError> {
-        let opts = ListContainersOptions {
-            all: true,
-            filters: Some(HashMap::from([("label".to_string(), labels)])),
-            ..Default::default()
-        };
-        Ok(self.docker.list_containers(Some(opts)).await?)
+        Ok(self
+            .docker
+            .list_containers(vec![naming::LABEL_UUID.to_string()])
+            .await?)
     }
 
     /// The listing of every instance's own container on this host (not one
     /// set aside by a resize, nor another host's).
     pub async fn container_summaries(&self) -> Result<Vec<ContainerSummary>, ApiError> {
         let mut summaries = self
-            .list_labelled(vec![
+            .docker
+            .list_containers(vec![
                 naming::LABEL_UUID.to_string(),
                 self.host_label_filter(),
             ])
@@ -224,10 +215,10 @@ impl Compute {
             let Some(id) = s.id else { continue };
             // The listing lacks the CPU weight that tells SUSPENDED from
             // PAUSED, so each container is inspected.
-            match self.docker.inspect_container(&id, None).await {
+            match self.docker.inspect_container(&id).await {
                 Ok(c) => out.push(c),
                 // Removed between the listing and the inspection.
-                Err(e) if is_not_found(&e) => continue,
+                Err(EngineError::NotFound(_)) => continue,
                 Err(e) => return Err(e.into()),
             }
         }

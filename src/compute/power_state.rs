@@ -1,6 +1,6 @@
 //! Nova's power state of a container, from what Docker reports about it.
 
-use bollard::models::{ContainerInspectResponse, ContainerStateStatusEnum as S};
+use crate::docker::{ContainerInspectResponse, ContainerStateStatusEnum as S};
 
 use crate::docker::container_spec::SUSPENDED_CPU_SHARES;
 use crate::docker::naming::LABEL_CPU_SHARES;
@@ -55,7 +55,7 @@ pub fn is_up(state: &PowerState) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bollard::models::{ContainerConfig, ContainerState, HostConfig};
+    use crate::docker::{ContainerConfig, ContainerState, HostConfig};
     use std::collections::HashMap;
 
     fn container(

@@ -59,18 +59,16 @@ pub fn capabilities() -> BTreeMap<&'static str, bool> {
 
 impl Compute {
     pub async fn version(&self) -> Result<Version, ApiError> {
-        let v = self.docker().version().await?;
         Ok(Version {
             api_version: "1".to_string(),
             service_version: env!("CARGO_PKG_VERSION").to_string(),
-            docker_version: v.version.unwrap_or_default(),
-            docker_api_version: self.docker().client_version().to_string(),
+            docker_version: self.docker().version().await?,
+            docker_api_version: self.docker().api_version(),
         })
     }
 
     async fn hypervisor_version(&self) -> Result<i64, ApiError> {
-        let v = self.docker().version().await?;
-        Ok(version_to_int(v.version.as_deref().unwrap_or("0")))
+        Ok(version_to_int(&self.docker().version().await?))
     }
 
     pub async fn host(&self) -> Result<Host, ApiError> {
@@ -90,11 +88,7 @@ impl Compute {
     }
 
     async fn docker_root(&self) -> Result<PathBuf, ApiError> {
-        let info = self.docker().info().await?;
-        Ok(PathBuf::from(
-            info.docker_root_dir
-                .unwrap_or_else(|| "/var/lib/docker".to_string()),
-        ))
+        Ok(self.docker().root_dir().await?)
     }
 
     pub async fn resources(&self) -> Result<Resources, ApiError> {

@@ -1,11 +1,9 @@
 //! Snapshots: the container's filesystem committed (paused meanwhile) as an
 //! image tagged for the Glance image Nova created.
 
-use bollard::models::ContainerConfig;
-use bollard::query_parameters::CommitContainerOptions;
-
 use super::Compute;
-use crate::docker::naming;
+use crate::docker::containers::Commit;
+use crate::docker::{EngineError, naming};
 use crate::error::ApiError;
 use crate::model::FetchedImage;
 
@@ -37,23 +35,18 @@ impl Compute {
         glance_id: &str,
         comment: String,
         pause: bool,
-    ) -> Result<FetchedImage, bollard::errors::Error> {
-        let opts = CommitContainerOptions {
-            container: Some(container.to_string()),
-            repo: Some(naming::GLANCE_REPOSITORY.to_string()),
-            tag: Some(glance_id.to_string()),
-            comment: Some(comment),
+    ) -> Result<FetchedImage, EngineError> {
+        let commit = Commit {
+            container,
+            repo: naming::GLANCE_REPOSITORY,
+            tag: glance_id,
+            comment,
             pause,
-            ..Default::default()
         };
-        let id = self
-            .images()
-            .docker()
-            .commit_container(opts, ContainerConfig::default())
-            .await?;
+        let docker_id = self.images().docker().commit_container(commit).await?;
         Ok(FetchedImage {
             glance_id: glance_id.to_string(),
-            docker_id: id.id,
+            docker_id,
             downloaded: false,
         })
     }

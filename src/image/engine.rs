@@ -3,16 +3,12 @@
 
 use std::sync::{Arc, Mutex};
 
-use bollard::Docker;
-use bollard::query_parameters::{
-    ImportImageOptions, ListContainersOptions, RemoveImageOptions, TagImageOptions,
-};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 
 use super::digest::Hasher;
 use super::tarball::TarFilter;
-use crate::docker::{is_not_found, naming};
+use crate::docker::{Engine, EngineError, naming};
 use crate::error::ApiError;
 
 /// What streamed through a load: byte count, digest, and whether the source
@@ -35,7 +31,7 @@ pub struct Loaded {
 /// Loads a `docker save` tarball of exactly one image; returns its id. The
 /// stream passes through the tarball filter, so nothing the tarball names is
 /// tagged: the caller tags only data it has verified, by id.
-pub async fn load<S>(docker: &Docker, data: S, hasher: Option<Hasher>) -> Result<Loaded, ApiError>
+pub async fn load<S>(docker: &Engine, data: S, hasher: Option<Hasher>) -> Result<Loaded, ApiError>
 where
     S: Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
 {
@@ -83,14 +79,13 @@ where
         Some(Err(std::io::Error::other(e)))
     })
     .filter_map(std::future::ready);
-    let mut progress =
-        docker.import_image_stream(ImportImageOptions::default(), counted.chain(end), None);
+    let mut progress = Box::pin(docker.load_image(counted.chain(end)));
     let mut loaded: Vec<String> = Vec::new();
     let mut refused: Option<String> = None;
     while let Some(item) = progress.next().await {
         match item {
-            Ok(info) => {
-                for line in info.stream.unwrap_or_default().lines() {
+            Ok(text) => {
+                for line in text.lines() {
                     if let Some(r) = line.strip_prefix("Loaded image ID: ") {
                         loaded.push(r.trim().to_string());
                     } else if let Some(r) = line.strip_prefix("Loaded image: ") {
@@ -160,7 +155,7 @@ where
 }
 
 /// Removes what a refused load left, by id.
-async fn remove_loaded(docker: &Docker, loaded: &[String]) {
+async fn remove_loaded(docker: &Engine, loaded: &[String]) {
     for id in loaded.iter().filter(|r| r.starts_with("sha256:")) {
         remove_if_untagged(docker, id).await;
     }
@@ -169,9 +164,9 @@ async fn remove_loaded(docker: &Docker, loaded: &[String]) {
 /// Removes a refused image by id unless it carries a tag: the same bytes
 /// may already be another image of the engine, which stays (`docker rmi`
 /// of an id would untag and delete it).
-pub async fn remove_if_untagged(docker: &Docker, docker_id: &str) {
+pub async fn remove_if_untagged(docker: &Engine, docker_id: &str) {
     match docker.inspect_image(docker_id).await {
-        Ok(i) if i.repo_tags.as_ref().is_none_or(|t| t.is_empty()) => {
+        Ok(i) if i.repo_tags.is_empty() => {
             if let Err(e) = remove(docker, docker_id).await {
                 tracing::warn!(image = docker_id, "removing a refused image: {e}");
             }
@@ -182,24 +177,24 @@ pub async fn remove_if_untagged(docker: &Docker, docker_id: &str) {
 }
 
 /// The Docker image id behind `novadock-glance:<glance_id>`, if loaded.
-pub async fn local(docker: &Docker, glance_id: &str) -> Result<Option<String>, ApiError> {
+pub async fn local(docker: &Engine, glance_id: &str) -> Result<Option<String>, ApiError> {
     match docker
         .inspect_image(&naming::glance_image_reference(glance_id))
         .await
     {
         Ok(i) => Ok(i.id),
-        Err(e) if is_not_found(&e) => Ok(None),
+        Err(EngineError::NotFound(_)) => Ok(None),
         Err(e) => Err(e.into()),
     }
 }
 
-pub async fn tag(docker: &Docker, docker_id: &str, glance_id: &str) -> Result<(), ApiError> {
+pub async fn tag(docker: &Engine, docker_id: &str, glance_id: &str) -> Result<(), ApiError> {
     tag_in(docker, docker_id, naming::GLANCE_REPOSITORY, glance_id).await
 }
 
 /// Marks the image as held by Glance's novadock store (see
 /// naming::GLANCE_STORE_REPOSITORY).
-pub async fn tag_stored(docker: &Docker, docker_id: &str, glance_id: &str) -> Result<(), ApiError> {
+pub async fn tag_stored(docker: &Engine, docker_id: &str, glance_id: &str) -> Result<(), ApiError> {
     tag_in(
         docker,
         docker_id,
@@ -210,45 +205,29 @@ pub async fn tag_stored(docker: &Docker, docker_id: &str, glance_id: &str) -> Re
 }
 
 /// Whether a container (running or not) is made from the image.
-pub async fn in_use(docker: &Docker, docker_id: &str) -> Result<bool, ApiError> {
-    let containers = docker
-        .list_containers(Some(ListContainersOptions {
-            all: true,
-            ..Default::default()
-        }))
-        .await?;
+pub async fn in_use(docker: &Engine, docker_id: &str) -> Result<bool, ApiError> {
+    let containers = docker.list_containers(Vec::new()).await?;
     Ok(containers
         .iter()
         .any(|c| c.image_id.as_deref() == Some(docker_id)))
 }
 
 pub async fn tag_in(
-    docker: &Docker,
+    docker: &Engine,
     docker_id: &str,
     repo: &str,
     tag: &str,
 ) -> Result<(), ApiError> {
-    let opts = TagImageOptions {
-        repo: Some(repo.to_string()),
-        tag: Some(tag.to_string()),
-    };
-    docker.tag_image(docker_id, Some(opts)).await?;
+    docker.tag_image(docker_id, repo, tag).await?;
     Ok(())
 }
 
 /// Removes an image reference; the image goes when nothing else holds it.
 /// Missing is fine; an image a container uses stays (409).
-pub async fn remove(docker: &Docker, reference: &str) -> Result<(), ApiError> {
-    match docker
-        .remove_image(reference, Some(RemoveImageOptions::default()), None)
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) if is_not_found(&e) => Ok(()),
-        Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 409,
-            message,
-        }) => Err(ApiError::InstanceInvalidState(format!(
+pub async fn remove(docker: &Engine, reference: &str) -> Result<(), ApiError> {
+    match docker.remove_image(reference).await {
+        Ok(()) | Err(EngineError::NotFound(_)) => Ok(()),
+        Err(EngineError::Conflict(message)) => Err(ApiError::InstanceInvalidState(format!(
             "image {reference} is in use: {message}"
         ))),
         Err(e) => Err(e.into()),
@@ -258,14 +237,14 @@ pub async fn remove(docker: &Docker, reference: &str) -> Result<(), ApiError> {
 /// `docker save` of a reference, as a stream. A task owns the Docker
 /// request; the bounded channel carries its backpressure to the reader.
 pub fn save(
-    docker: &Docker,
+    docker: &Engine,
     reference: &str,
 ) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send + use<> {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     let docker = docker.clone();
     let reference = reference.to_string();
     tokio::spawn(async move {
-        let mut chunks = docker.export_image(&reference);
+        let mut chunks = Box::pin(docker.save_image(&reference));
         while let Some(chunk) = chunks.next().await {
             let failed = chunk.is_err();
             if tx.send(chunk.map_err(std::io::Error::other)).await.is_err() || failed {
@@ -278,7 +257,7 @@ pub fn save(
 
 /// Size and digests of what `save` gives for the reference.
 pub async fn save_digests(
-    docker: &Docker,
+    docker: &Engine,
     reference: &str,
     algo: &str,
 ) -> Result<(u64, String, String), ApiError> {

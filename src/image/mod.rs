@@ -10,12 +10,10 @@ pub mod tarball;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use bollard::Docker;
-use bollard::query_parameters::{ListContainersOptions, ListImagesOptions};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 
-use crate::docker::naming;
+use crate::docker::{Engine, naming};
 use crate::error::ApiError;
 use crate::model::{FetchedImage, GlanceAccess, StoredImage};
 use digest::Hasher;
@@ -35,7 +33,7 @@ fn multihash_algo(algo: &str) -> Result<(), ApiError> {
 
 #[derive(Clone)]
 pub struct Images {
-    docker: Docker,
+    docker: Engine,
     glance: Glance,
     /// One lock per Glance image id: concurrent boots of an uncached image
     /// wait for the one download.
@@ -44,7 +42,7 @@ pub struct Images {
 
 impl Images {
     pub fn new(
-        docker: Docker,
+        docker: Engine,
         glance_read_timeout: std::time::Duration,
     ) -> Result<Images, ApiError> {
         Ok(Images {
@@ -57,7 +55,7 @@ impl Images {
     }
 
     /// The Docker client for long transfers: loads, saves and commits.
-    pub fn docker(&self) -> &Docker {
+    pub fn docker(&self) -> &Engine {
         &self.docker
     }
 
@@ -215,20 +213,13 @@ impl Images {
     /// loaded at least `min_age_seconds` ago. Images Glance's novadock store
     /// keeps on this host are Glance's data, not cache: they stay.
     pub async fn prune(&self, min_age_seconds: u64) -> Result<Vec<String>, ApiError> {
-        let opts = ListImagesOptions {
-            filters: Some(HashMap::from([(
-                "reference".to_string(),
-                vec![format!("{}:*", naming::GLANCE_REPOSITORY)],
-            )])),
-            ..Default::default()
-        };
-        let images = self.docker.list_images(Some(opts)).await?;
+        let images = self
+            .docker
+            .list_images(Some(format!("{}:*", naming::GLANCE_REPOSITORY)))
+            .await?;
         let used: Vec<String> = self
             .docker
-            .list_containers(Some(ListContainersOptions {
-                all: true,
-                ..Default::default()
-            }))
+            .list_containers(Vec::new())
             .await?
             .into_iter()
             .filter_map(|c| c.image_id)
@@ -269,7 +260,6 @@ impl Images {
     /// When the tag was set (Docker's LastTagTime), in Unix seconds.
     async fn loaded_at(&self, reference: &str) -> Option<i64> {
         let i = self.docker.inspect_image(reference).await.ok()?;
-        let text = i.metadata?.last_tag_time?;
-        catalog::parse_rfc3339(&text.to_string())
+        catalog::parse_rfc3339(&i.last_tag_time?)
     }
 }
