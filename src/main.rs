@@ -137,9 +137,8 @@ async fn serve(files: &[PathBuf]) -> Result<(), String> {
                  (glance_facade_auth_strategy = noauth)"
             ),
         }
-        let facade = api::glance_facade::router(facade);
         tokio::spawn(async move {
-            if let Err(e) = axum::serve(tcp, facade).await {
+            if let Err(e) = api::glance_facade::serve(tcp, facade).await {
                 tracing::error!("Glance facade stopped: {e}");
             }
         });
@@ -165,9 +164,7 @@ async fn serve(files: &[PathBuf]) -> Result<(), String> {
         Err(e) => tracing::warn!("cannot look for orphaned VIFs: {e}"),
     }
     tokio::spawn(compute.clone().follow_docker_events());
-    let app = api::router(compute);
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+    let result = api::serve(listener, compute, shutdown)
         .await
         .map_err(|e| e.to_string());
     server::remove(&socket);

@@ -154,7 +154,7 @@ async fn snapshots_and_the_cache_prune() {
     assert_eq!(out, "snap\n");
     assert!(matches!(
         c.snapshot(&new_uuid(), &new_uuid()).await,
-        Err(novadock::error::ApiError::InstanceNotRunning(_))
+        Err(novadock::error::Error::InstanceNotRunning(_))
     ));
 
     // Young images stay; old unused ones go; used ones stay whatever their age.

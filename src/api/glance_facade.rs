@@ -178,6 +178,11 @@ fn unauthorized(message: &str) -> Response {
     r
 }
 
+/// Serves the facade on its TCP listener until the process ends.
+pub async fn serve(tcp: tokio::net::TcpListener, facade: Facade) -> std::io::Result<()> {
+    axum::serve(tcp, router(facade)).await
+}
+
 pub fn router(facade: Facade) -> Router {
     Router::new()
         .route("/", get(versions))

@@ -2,7 +2,7 @@
 
 use super::Compute;
 use crate::docker::{ContainerInspectResponse, Engine, naming};
-use crate::error::ApiError;
+use crate::error::Error;
 
 /// What `get_console_output` returns: the newest 100 KiB.
 pub const CONSOLE_BYTES: usize = 100 * 1024;
@@ -11,7 +11,7 @@ impl Compute {
     /// The console log, ending with how the main process died when it did
     /// on its own: the only place Nova lets a driver tell the user why a
     /// running server became SHUTOFF.
-    pub async fn console_output(&self, uuid: &str) -> Result<String, ApiError> {
+    pub async fn console_output(&self, uuid: &str) -> Result<String, Error> {
         let c = self.inspect(uuid).await?;
         let mut out = tail(self.docker(), &naming::container_name(uuid), CONSOLE_BYTES).await?;
         if let Some(line) = death_note(&c) {
@@ -56,7 +56,7 @@ pub fn death_note(c: &ContainerInspectResponse) -> Option<String> {
 /// The newest `max_bytes` of the log. Asks Docker for a growing number of
 /// lines rather than the whole log, so a long-lived container's history is
 /// not read to answer a console request.
-pub async fn tail(docker: &Engine, name: &str, max_bytes: usize) -> Result<String, ApiError> {
+pub async fn tail(docker: &Engine, name: &str, max_bytes: usize) -> Result<String, Error> {
     let mut lines: usize = 1000;
     loop {
         let (buf, count) = docker.logs_tail(name, lines).await?;

@@ -4,7 +4,7 @@
 use super::{Compute, claimed_vcpus, info, label, power_state};
 use crate::docker::containers::Usage;
 use crate::docker::naming;
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::image::catalog::parse_rfc3339;
 use crate::model::{Diagnostics, NicDiagnostics};
 
@@ -18,7 +18,7 @@ fn counter(devname: &str, name: &str) -> u64 {
 }
 
 impl Compute {
-    pub async fn diagnostics(&self, uuid: &str) -> Result<Diagnostics, ApiError> {
+    pub async fn diagnostics(&self, uuid: &str) -> Result<Diagnostics, Error> {
         let c = self.inspect(uuid).await?;
         let state = info(&c).power_state;
         let up = power_state::is_up(&state);

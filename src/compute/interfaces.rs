@@ -1,7 +1,7 @@
 //! Interface hot-plug on a running instance: eth(N+1) appears or goes.
 
 use super::{Compute, running_pid};
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::model::AttachedInterface;
 use crate::network::{netlink, vif};
 
@@ -10,10 +10,10 @@ impl Compute {
         &self,
         uuid: &str,
         vif_json: &serde_json::Value,
-    ) -> Result<AttachedInterface, ApiError> {
+    ) -> Result<AttachedInterface, Error> {
         let c = self.inspect(uuid).await?;
         let pid = running_pid(&c).ok_or_else(|| {
-            ApiError::InstanceInvalidState(format!(
+            Error::InstanceInvalidState(format!(
                 "instance {uuid} is not running: cannot attach an interface"
             ))
         })?;
@@ -33,7 +33,7 @@ impl Compute {
             .contains(&plan.devname)
             && netlink::host_link_exists(&plan.devname).await?
         {
-            return Err(ApiError::InvalidInput(format!(
+            return Err(Error::InvalidInput(format!(
                 "port {} is already attached as {}",
                 plan.port_id, plan.devname
             )));
@@ -50,7 +50,7 @@ impl Compute {
     }
 
     /// Idempotent: a port that is not attached is already detached.
-    pub async fn detach_interface(&self, uuid: &str, port_id: &str) -> Result<(), ApiError> {
+    pub async fn detach_interface(&self, uuid: &str, port_id: &str) -> Result<(), Error> {
         self.inspect(uuid).await?;
         let ovs = &self.network().ovs;
         let mine = ovs.instance_ports(uuid).await?;
@@ -74,7 +74,7 @@ impl Compute {
         &self,
         uuid: &str,
         network_info: &[serde_json::Value],
-    ) -> Result<Vec<String>, ApiError> {
+    ) -> Result<Vec<String>, Error> {
         let vifs = self.network().plan(network_info)?;
         let c = self.inspect(uuid).await?;
         let Some(pid) = running_pid(&c) else {

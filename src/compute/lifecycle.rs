@@ -5,7 +5,7 @@ use std::time::Duration;
 use super::{Compute, config_drive, console, info, label, power_state, running_pid, stop_signal};
 use crate::docker::container_spec::{self, SUSPENDED_CPU_SHARES};
 use crate::docker::{ContainerInspectResponse, EngineError, naming};
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::model::{InstanceInfo, PowerState, RebootType, SpawnRequest};
 use crate::network::resolv;
 use crate::network::vif::{self, VifPlan};
@@ -38,7 +38,7 @@ impl Compute {
     /// service) or, with `allow_local_images`, the Glance id's cached image
     /// or the image name as an engine reference, boot without Glance: a
     /// name is the user's to choose, and would reach any image of the engine.
-    async fn resolve_image(&self, req: &SpawnRequest) -> Result<String, ApiError> {
+    async fn resolve_image(&self, req: &SpawnRequest) -> Result<String, Error> {
         if let (Some(access), Some(id)) = (&req.glance, &req.image.id) {
             return Ok(self.images().fetch(access, id).await?.docker_id);
         }
@@ -46,7 +46,7 @@ impl Compute {
             return Ok(local.clone());
         }
         if !self.config().novadock.allow_local_images {
-            return Err(ApiError::ImageNotFound(format!(
+            return Err(Error::ImageNotFound(format!(
                 "image {}: the boot carries no Glance access, and novadock boots only images it \
                  reads from Glance with the user's token ([novadock] allow_local_images is off)",
                 req.image.id.as_deref().unwrap_or("without id"),
@@ -68,21 +68,21 @@ impl Compute {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(ApiError::ImageNotFound(format!(
+        Err(Error::ImageNotFound(format!(
             "image {} ({}) is not in this host's Docker engine",
             req.image.id.as_deref().unwrap_or("without id"),
             req.image.name.as_deref().unwrap_or("without name"),
         )))
     }
 
-    pub async fn spawn(&self, req: &SpawnRequest) -> Result<InstanceInfo, ApiError> {
+    pub async fn spawn(&self, req: &SpawnRequest) -> Result<InstanceInfo, Error> {
         let uuid = &req.instance.uuid;
         // Every VIF is checked before anything is created.
         let vifs = self.network().plan(&req.network_info)?;
         // An instance that has its container keeps it, and its drive.
         match self.inspect(uuid).await {
-            Ok(_) => return Err(ApiError::InstanceExists(uuid.clone())),
-            Err(ApiError::InstanceNotFound(_)) => {}
+            Ok(_) => return Err(Error::InstanceExists(uuid.clone())),
+            Err(Error::InstanceNotFound(_)) => {}
             Err(e) => return Err(e),
         }
         let drive = if req.config_drive.is_empty() {
@@ -148,10 +148,10 @@ impl Compute {
         match created {
             Ok(_) => {}
             Err(EngineError::Conflict(_)) => {
-                return Err(ApiError::InstanceExists(uuid.clone()));
+                return Err(Error::InstanceExists(uuid.clone()));
             }
             Err(EngineError::Invalid(message)) => {
-                return Err(ApiError::InvalidInput(format!(
+                return Err(Error::InvalidInput(format!(
                     "Docker refused the container: {message}"
                 )));
             }
@@ -180,12 +180,12 @@ impl Compute {
     /// Starts the container, plugs its VIFs into the new network namespace,
     /// and watches it for `startup_check_seconds`: a main process that exits
     /// at once fails the operation with its last output.
-    async fn start_and_check(&self, uuid: &str, vifs: &[VifPlan]) -> Result<(), ApiError> {
+    async fn start_and_check(&self, uuid: &str, vifs: &[VifPlan]) -> Result<(), Error> {
         let name = naming::container_name(uuid);
         // Asked before the start, so an exit right after it is not missed.
         let exit = self.docker().wait_exit(&name);
         self.docker().start_container(&name).await.map_err(|e| {
-            ApiError::SpawnFailed(format!(
+            Error::SpawnFailed(format!(
                 "instance {uuid}: Docker could not start the container: {e}"
             ))
         })?;
@@ -208,22 +208,20 @@ impl Compute {
         let output = console::tail(self.docker(), &name, DEATH_OUTPUT_BYTES)
             .await
             .unwrap_or_default();
-        Err(ApiError::SpawnFailed(format!(
+        Err(Error::SpawnFailed(format!(
             "instance {uuid}: the container's main process exited with code {code} right after it started; \
              its last output:\n{output}"
         )))
     }
 
     /// Plugs the VIFs into the running container and gives it their DNS servers.
-    async fn plug(&self, uuid: &str, vifs: &[VifPlan]) -> Result<(), ApiError> {
+    async fn plug(&self, uuid: &str, vifs: &[VifPlan]) -> Result<(), Error> {
         if vifs.is_empty() {
             return Ok(());
         }
         let c = self.inspect(uuid).await?;
         let pid = running_pid(&c).ok_or_else(|| {
-            ApiError::InstanceInvalidState(format!(
-                "instance {uuid} has no running process to plug"
-            ))
+            Error::InstanceInvalidState(format!("instance {uuid} has no running process to plug"))
         })?;
         self.network().plug(uuid, pid, vifs).await?;
         let dns: Vec<_> = vifs.iter().flat_map(|v| v.dns.iter().copied()).collect();
@@ -234,17 +232,17 @@ impl Compute {
     }
 
     /// Removes the container; Nova asked for it, so no lifecycle event.
-    pub(crate) async fn remove(&self, uuid: &str) -> Result<(), ApiError> {
+    pub(crate) async fn remove(&self, uuid: &str) -> Result<(), Error> {
         let id = match self.inspect(uuid).await {
             Ok(c) => c.id,
-            Err(ApiError::InstanceNotFound(_)) => None,
+            Err(Error::InstanceNotFound(_)) => None,
             Err(e) => return Err(e),
         };
         let removed = self
             .docker()
             .remove_container(&naming::container_name(uuid))
             .await
-            .map_err(ApiError::from);
+            .map_err(Error::from);
         self.states().remove(uuid, id.as_deref(), false);
         removed
     }
@@ -255,7 +253,7 @@ impl Compute {
         &self,
         uuid: &str,
         network_info: &[serde_json::Value],
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), Error> {
         self.destroy_keeping(uuid, network_info, false).await
     }
 
@@ -266,7 +264,7 @@ impl Compute {
         uuid: &str,
         network_info: &[serde_json::Value],
         keep_resize: bool,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), Error> {
         // Unpluggable entries cannot have been plugged: skip them, keep the rest.
         let vifs: Vec<VifPlan> = network_info
             .iter()
@@ -282,7 +280,7 @@ impl Compute {
     }
 
     /// The instance's config drive directory on the host.
-    fn config_drive_dir(&self, uuid: &str) -> Result<std::path::PathBuf, ApiError> {
+    fn config_drive_dir(&self, uuid: &str) -> Result<std::path::PathBuf, Error> {
         config_drive::dir_for(&self.config().novadock.config_drive_dir, uuid)
     }
 
@@ -297,7 +295,7 @@ impl Compute {
     }
 
     /// Gives a frozen container its CPU weight back and thaws it.
-    async fn thaw(&self, uuid: &str) -> Result<(), ApiError> {
+    async fn thaw(&self, uuid: &str) -> Result<(), Error> {
         let c = self.inspect(uuid).await?;
         let name = naming::container_name(uuid);
         match info(&c).power_state {
@@ -315,7 +313,7 @@ impl Compute {
         &self,
         c: &ContainerInspectResponse,
         name: &str,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), Error> {
         let shares = label(c, naming::LABEL_CPU_SHARES)
             .and_then(|v| v.parse::<i64>().ok())
             .unwrap_or(1024);
@@ -323,7 +321,7 @@ impl Compute {
         Ok(())
     }
 
-    async fn kill(&self, name: &str, signal: &str) -> Result<(), ApiError> {
+    async fn kill(&self, name: &str, signal: &str) -> Result<(), Error> {
         match self.docker().kill_container(name, signal).await {
             Ok(()) => Ok(()),
             // Not running any more, which is what we wanted.
@@ -345,7 +343,7 @@ impl Compute {
         kind: RebootType,
         timeout: Option<u64>,
         network_info: &[serde_json::Value],
-    ) -> Result<InstanceInfo, ApiError> {
+    ) -> Result<InstanceInfo, Error> {
         let vifs = self.network().plan(network_info)?;
         self.thaw(uuid).await?;
         let name = naming::container_name(uuid);
@@ -377,7 +375,7 @@ impl Compute {
         uuid: &str,
         timeout: u64,
         retry_interval: u64,
-    ) -> Result<InstanceInfo, ApiError> {
+    ) -> Result<InstanceInfo, Error> {
         let c = self.inspect(uuid).await?;
         if !power_state::is_up(&info(&c).power_state) {
             return Ok(info(&c));
@@ -422,7 +420,7 @@ impl Compute {
         &self,
         uuid: &str,
         network_info: &[serde_json::Value],
-    ) -> Result<InstanceInfo, ApiError> {
+    ) -> Result<InstanceInfo, Error> {
         let vifs = self.network().plan(network_info)?;
         let c = self.inspect(uuid).await?;
         if !power_state::is_up(&info(&c).power_state) {
@@ -431,7 +429,7 @@ impl Compute {
         self.refresh(uuid).await
     }
 
-    pub async fn pause(&self, uuid: &str) -> Result<InstanceInfo, ApiError> {
+    pub async fn pause(&self, uuid: &str) -> Result<InstanceInfo, Error> {
         let c = self.inspect(uuid).await?;
         match info(&c).power_state {
             PowerState::Running => {
@@ -445,7 +443,7 @@ impl Compute {
         self.refresh(uuid).await
     }
 
-    pub async fn unpause(&self, uuid: &str) -> Result<InstanceInfo, ApiError> {
+    pub async fn unpause(&self, uuid: &str) -> Result<InstanceInfo, Error> {
         let c = self.inspect(uuid).await?;
         match info(&c).power_state {
             PowerState::Running | PowerState::Paused | PowerState::Suspended => {
@@ -458,7 +456,7 @@ impl Compute {
 
     /// Freezes the processes and parks the CPU weight at Docker's minimum.
     /// Memory stays resident: there is no checkpointing here.
-    pub async fn suspend(&self, uuid: &str) -> Result<InstanceInfo, ApiError> {
+    pub async fn suspend(&self, uuid: &str) -> Result<InstanceInfo, Error> {
         let c = self.inspect(uuid).await?;
         let name = naming::container_name(uuid);
         match info(&c).power_state {
@@ -479,7 +477,7 @@ impl Compute {
         self.refresh(uuid).await
     }
 
-    pub async fn resume(&self, uuid: &str) -> Result<InstanceInfo, ApiError> {
+    pub async fn resume(&self, uuid: &str) -> Result<InstanceInfo, Error> {
         let c = self.inspect(uuid).await?;
         match info(&c).power_state {
             PowerState::Suspended | PowerState::Running => self.thaw(uuid).await?,
@@ -489,12 +487,12 @@ impl Compute {
     }
 }
 
-fn invalid_state(uuid: &str, state: PowerState, action: &str) -> ApiError {
+fn invalid_state(uuid: &str, state: PowerState, action: &str) -> Error {
     let state = serde_json::to_value(state)
         .ok()
         .and_then(|v| v.as_str().map(String::from))
         .unwrap_or_default();
-    ApiError::InstanceInvalidState(format!(
+    Error::InstanceInvalidState(format!(
         "instance {uuid} is {state}: cannot {action} it in this state"
     ))
 }

@@ -8,7 +8,7 @@
 use super::Compute;
 use crate::docker::containers::Commit;
 use crate::docker::{EngineError, naming};
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::image::engine;
 use crate::model::{FetchedImage, InstanceInfo, SpawnRequest};
 
@@ -19,7 +19,7 @@ pub fn aside_name(uuid: &str) -> String {
 
 impl Compute {
     /// True when `dest` (Nova's destination host address) is this host.
-    async fn is_this_host(&self, dest: &str) -> Result<bool, ApiError> {
+    async fn is_this_host(&self, dest: &str) -> Result<bool, Error> {
         let host = self.host().await?;
         Ok(dest == host.host_ip || dest == host.nodename)
     }
@@ -32,7 +32,7 @@ impl Compute {
         dest: &str,
         timeout: u64,
         retry_interval: u64,
-    ) -> Result<bool, ApiError> {
+    ) -> Result<bool, Error> {
         let same_host = self.is_this_host(dest).await?;
         self.inspect(uuid).await?;
         self.power_off(uuid, timeout, retry_interval).await?;
@@ -49,7 +49,7 @@ impl Compute {
         &self,
         uuid: &str,
         glance_id: &str,
-    ) -> Result<FetchedImage, ApiError> {
+    ) -> Result<FetchedImage, Error> {
         let image = match self
             .commit_for_glance(
                 &aside_name(uuid),
@@ -61,7 +61,7 @@ impl Compute {
         {
             Ok(image) => image,
             Err(EngineError::NotFound(_)) => {
-                return Err(ApiError::InstanceNotFound(format!(
+                return Err(Error::InstanceNotFound(format!(
                     "{uuid} (no migration in progress)"
                 )));
             }
@@ -81,7 +81,7 @@ impl Compute {
     /// move (found by the service's own tag); returns the Glance ids it went
     /// as, for the caller to delete them there. An image a container runs
     /// on (the destination on the same engine) keeps its Glance tag.
-    pub async fn forget_migration_images(&self, uuid: &str) -> Result<Vec<String>, ApiError> {
+    pub async fn forget_migration_images(&self, uuid: &str) -> Result<Vec<String>, Error> {
         let reference = naming::migration_reference(uuid);
         let image = match self.docker().inspect_image(&reference).await {
             Ok(i) => i,
@@ -110,7 +110,7 @@ impl Compute {
     }
 
     /// Boots the resized instance: the old filesystem, the new flavor.
-    pub async fn finish_migration(&self, req: &SpawnRequest) -> Result<InstanceInfo, ApiError> {
+    pub async fn finish_migration(&self, req: &SpawnRequest) -> Result<InstanceInfo, Error> {
         let uuid = &req.instance.uuid;
         let n = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -129,7 +129,7 @@ impl Compute {
         let committed = match self.images().docker().commit_container(commit).await {
             Ok(id) => id,
             Err(EngineError::NotFound(_)) => {
-                return Err(ApiError::InstanceNotFound(format!(
+                return Err(Error::InstanceNotFound(format!(
                     "{uuid} (no resize in progress)"
                 )));
             }
@@ -144,7 +144,7 @@ impl Compute {
 
     /// Nova confirmed the resize: the old container goes. The image of its
     /// filesystem stays while the new container runs on it (destroy removes it).
-    pub async fn confirm_migration(&self, uuid: &str) -> Result<(), ApiError> {
+    pub async fn confirm_migration(&self, uuid: &str) -> Result<(), Error> {
         self.remove_aside(uuid).await?;
         // An earlier resize's image went with the old container.
         self.sweep_resize_images(uuid).await;
@@ -153,7 +153,7 @@ impl Compute {
             Ok(_) => Ok(()),
             // Moved to another host: its OVS ports and its config drive here
             // serve nothing now.
-            Err(ApiError::InstanceNotFound(_)) => {
+            Err(Error::InstanceNotFound(_)) => {
                 for (port, vm) in self.network().ovs.own_ports_with_vm_uuid().await? {
                     if vm == uuid {
                         self.network().unplug_one(&port).await;
@@ -183,7 +183,7 @@ impl Compute {
         uuid: &str,
         network_info: &[serde_json::Value],
         power_on: bool,
-    ) -> Result<InstanceInfo, ApiError> {
+    ) -> Result<InstanceInfo, Error> {
         let aside = self.docker().inspect_container(&aside_name(uuid)).await;
         match aside {
             Ok(_) => {
@@ -207,7 +207,7 @@ impl Compute {
         }
     }
 
-    async fn remove_aside(&self, uuid: &str) -> Result<(), ApiError> {
+    async fn remove_aside(&self, uuid: &str) -> Result<(), Error> {
         Ok(self.docker().remove_container(&aside_name(uuid)).await?)
     }
 
@@ -221,7 +221,7 @@ impl Compute {
 
     /// Removes the instance's resize images that no container uses any more
     /// (the one its container runs on stays); returns how many went.
-    async fn remove_unused_resize_images(&self, uuid: &str) -> Result<usize, ApiError> {
+    async fn remove_unused_resize_images(&self, uuid: &str) -> Result<usize, Error> {
         let prefix = format!("{}:{uuid}.", naming::RESIZE_REPOSITORY);
         let mut removed = 0;
         let images = self
@@ -234,7 +234,7 @@ impl Compute {
                     // Untagged; a parent of a later resize's image goes with it.
                     Ok(()) => removed += 1,
                     // In use by the instance's container (or its set-aside one).
-                    Err(ApiError::InstanceInvalidState(_)) => {}
+                    Err(Error::InstanceInvalidState(_)) => {}
                     Err(e) => return Err(e),
                 }
             }

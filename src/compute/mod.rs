@@ -20,7 +20,7 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::docker::engine_features::EngineFeatures;
 use crate::docker::{ContainerInspectResponse, ContainerSummary, Engine, EngineError, naming};
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::image::Images;
 use crate::model::InstanceInfo;
 use crate::network::Network;
@@ -43,7 +43,7 @@ pub struct Compute {
 }
 
 impl Compute {
-    pub fn new(docker: impl Into<Engine>, config: Config) -> Result<Self, ApiError> {
+    pub fn new(docker: impl Into<Engine>, config: Config) -> Result<Self, Error> {
         let docker = docker.into();
         let n = &config.novadock;
         let network = Network {
@@ -72,7 +72,7 @@ impl Compute {
     }
 
     /// Whether spawns set the flavor's root disk as a limit.
-    pub async fn disk_limits_work(&self) -> Result<bool, ApiError> {
+    pub async fn disk_limits_work(&self) -> Result<bool, Error> {
         Ok(self.features().await?.disk_limits.is_ok()
             && !self
                 .disk_limits_refused
@@ -85,12 +85,12 @@ impl Compute {
     }
 
     /// The engine's tenant-isolation features (read on first use).
-    pub async fn features(&self) -> Result<EngineFeatures, ApiError> {
+    pub async fn features(&self) -> Result<EngineFeatures, Error> {
         self.features
             .get_or_try_init(|| async { self.docker.features().await })
             .await
             .cloned()
-            .map_err(ApiError::from)
+            .map_err(Error::from)
     }
 
     pub fn images(&self) -> &Images {
@@ -124,33 +124,31 @@ impl Compute {
     }
 
     /// The instance's container, or InstanceNotFound.
-    pub async fn inspect(&self, uuid: &str) -> Result<ContainerInspectResponse, ApiError> {
+    pub async fn inspect(&self, uuid: &str) -> Result<ContainerInspectResponse, Error> {
         match self
             .docker
             .inspect_container(&naming::container_name(uuid))
             .await
         {
             Ok(c) if label(&c, naming::LABEL_UUID) == Some(uuid) => Ok(c),
-            Ok(_) | Err(EngineError::NotFound(_)) => {
-                Err(ApiError::InstanceNotFound(uuid.to_string()))
-            }
+            Ok(_) | Err(EngineError::NotFound(_)) => Err(Error::InstanceNotFound(uuid.to_string())),
             Err(e) => Err(e.into()),
         }
     }
 
     /// From the event-fed map when it is in sync with Docker, else from Docker.
-    pub async fn get_info(&self, uuid: &str) -> Result<InstanceInfo, ApiError> {
+    pub async fn get_info(&self, uuid: &str) -> Result<InstanceInfo, Error> {
         if self.states.is_synced() {
             return self
                 .states
                 .get(uuid)
-                .ok_or_else(|| ApiError::InstanceNotFound(uuid.to_string()));
+                .ok_or_else(|| Error::InstanceNotFound(uuid.to_string()));
         }
         self.refresh(uuid).await
     }
 
     /// Asks Docker and records the answer: what an operation returns.
-    pub async fn refresh(&self, uuid: &str) -> Result<InstanceInfo, ApiError> {
+    pub async fn refresh(&self, uuid: &str) -> Result<InstanceInfo, Error> {
         match self.inspect(uuid).await {
             Ok(c) => {
                 let t = tracked(&c);
@@ -158,15 +156,15 @@ impl Compute {
                 self.states.set(t);
                 Ok(i)
             }
-            Err(ApiError::InstanceNotFound(u)) => {
+            Err(Error::InstanceNotFound(u)) => {
                 self.states.remove(uuid, None, true);
-                Err(ApiError::InstanceNotFound(u))
+                Err(Error::InstanceNotFound(u))
             }
             Err(e) => Err(e),
         }
     }
 
-    pub async fn list(&self) -> Result<Vec<InstanceInfo>, ApiError> {
+    pub async fn list(&self) -> Result<Vec<InstanceInfo>, Error> {
         if self.states.is_synced() {
             return Ok(self.states.list());
         }
@@ -178,7 +176,7 @@ impl Compute {
     /// Every container that carries an instance uuid label, a resize's
     /// set-aside one included, of every host sharing this engine: one Docker
     /// call, labels included.
-    pub async fn labelled_containers(&self) -> Result<Vec<ContainerSummary>, ApiError> {
+    pub async fn labelled_containers(&self) -> Result<Vec<ContainerSummary>, Error> {
         Ok(self
             .docker
             .list_containers(vec![naming::LABEL_UUID.to_string()])
@@ -187,7 +185,7 @@ impl Compute {
 
     /// The listing of every instance's own container on this host (not one
     /// set aside by a resize, nor another host's).
-    pub async fn container_summaries(&self) -> Result<Vec<ContainerSummary>, ApiError> {
+    pub async fn container_summaries(&self) -> Result<Vec<ContainerSummary>, Error> {
         let mut summaries = self
             .docker
             .list_containers(vec![
@@ -208,7 +206,7 @@ impl Compute {
     }
 
     /// Every instance's own container, inspected.
-    pub async fn containers(&self) -> Result<Vec<ContainerInspectResponse>, ApiError> {
+    pub async fn containers(&self) -> Result<Vec<ContainerInspectResponse>, Error> {
         let summaries = self.container_summaries().await?;
         let mut out = Vec::with_capacity(summaries.len());
         for s in summaries {

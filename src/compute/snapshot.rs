@@ -4,15 +4,15 @@
 use super::Compute;
 use crate::docker::containers::Commit;
 use crate::docker::{EngineError, naming};
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::model::FetchedImage;
 
 impl Compute {
-    pub async fn snapshot(&self, uuid: &str, glance_id: &str) -> Result<FetchedImage, ApiError> {
+    pub async fn snapshot(&self, uuid: &str, glance_id: &str) -> Result<FetchedImage, Error> {
         match self.inspect(uuid).await {
             Ok(_) => {}
-            Err(ApiError::InstanceNotFound(_)) => {
-                return Err(ApiError::InstanceNotRunning(uuid.to_string()));
+            Err(Error::InstanceNotFound(_)) => {
+                return Err(Error::InstanceNotRunning(uuid.to_string()));
             }
             Err(e) => return Err(e),
         }
@@ -24,7 +24,7 @@ impl Compute {
             true,
         )
         .await
-        .map_err(ApiError::from)
+        .map_err(Error::from)
     }
 
     /// Commits `container` as the image of Glance image `glance_id`

@@ -1,7 +1,7 @@
 //! What the engine answered, in the service's terms: callers match
 //! `NotFound` or `Conflict`, never a Docker status code.
 
-use crate::error::ApiError;
+use crate::error::Error;
 
 /// Docker's words for a driver that cannot limit a container's disk
 /// (overlay2 on a filesystem without project quotas).
@@ -85,13 +85,13 @@ impl From<bollard::errors::Error> for EngineError {
 
 /// An engine failure that is not about a specific object: the engine is
 /// down or unreachable (DockerUnavailable) or refused the request (Internal).
-impl From<EngineError> for ApiError {
+impl From<EngineError> for Error {
     fn from(e: EngineError) -> Self {
         match e.answer() {
             Ok((status, message)) => {
-                ApiError::Internal(format!("Docker engine answered {status}: {message}"))
+                Error::Internal(format!("Docker engine answered {status}: {message}"))
             }
-            Err(why) => ApiError::DockerUnavailable(why.to_string()),
+            Err(why) => Error::DockerUnavailable(why.to_string()),
         }
     }
 }

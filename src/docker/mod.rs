@@ -15,7 +15,7 @@ pub mod system;
 
 use bollard::Docker;
 
-use crate::error::ApiError;
+use crate::error::Error;
 pub use error::EngineError;
 
 /// Docker's own descriptions of a container, as the engine reports them:
@@ -56,21 +56,21 @@ impl Engine {
 
 /// Connects to dockerd and settles on an API version both sides speak
 /// (Debian's docker.io 20.10 speaks 1.41, older than bollard's default).
-pub async fn connect(url: &str) -> Result<Engine, ApiError> {
+pub async fn connect(url: &str) -> Result<Engine, Error> {
     let docker = if let Some(path) = url.strip_prefix("unix://") {
         Docker::connect_with_unix(path, 120, bollard::API_DEFAULT_VERSION)
     } else if url.starts_with("tcp://") || url.starts_with("http://") {
         Docker::connect_with_http(url, 120, bollard::API_DEFAULT_VERSION)
     } else {
-        return Err(ApiError::InvalidInput(format!(
+        return Err(Error::InvalidInput(format!(
             "[novadock] docker_url {url:?} must start with unix://, tcp:// or http://"
         )));
     }
-    .map_err(|e| ApiError::DockerUnavailable(format!("{url}: {e}")))?;
+    .map_err(|e| Error::DockerUnavailable(format!("{url}: {e}")))?;
     let docker = docker
         .negotiate_version()
         .await
-        .map_err(|e| ApiError::DockerUnavailable(format!("{url}: {e}")))?;
+        .map_err(|e| Error::DockerUnavailable(format!("{url}: {e}")))?;
     Ok(Engine { docker })
 }
 

@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::docker::{Engine, naming};
-use crate::error::ApiError;
+use crate::error::Error;
 
 pub fn facade_id(docker_id: &str) -> String {
     uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, docker_id.as_bytes()).to_string()
@@ -55,7 +55,7 @@ impl CatalogImage {
 }
 
 /// Every image of the engine, newest first.
-pub async fn list(docker: &Engine) -> Result<Vec<CatalogImage>, ApiError> {
+pub async fn list(docker: &Engine) -> Result<Vec<CatalogImage>, Error> {
     let images = docker.list_images(None).await?;
     let mut out: Vec<CatalogImage> = images
         .into_iter()

@@ -9,7 +9,7 @@ use futures_util::{Stream, StreamExt};
 use super::digest::Hasher;
 use super::tarball::TarFilter;
 use crate::docker::{Engine, EngineError, naming};
-use crate::error::ApiError;
+use crate::error::Error;
 
 /// What streamed through a load: byte count, digest, and whether the source
 /// itself failed (as opposed to Docker refusing the data).
@@ -31,7 +31,7 @@ pub struct Loaded {
 /// Loads a `docker save` tarball of exactly one image; returns its id. The
 /// stream passes through the tarball filter, so nothing the tarball names is
 /// tagged: the caller tags only data it has verified, by id.
-pub async fn load<S>(docker: &Engine, data: S, hasher: Option<Hasher>) -> Result<Loaded, ApiError>
+pub async fn load<S>(docker: &Engine, data: S, hasher: Option<Hasher>) -> Result<Loaded, Error>
 where
     S: Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
 {
@@ -106,23 +106,23 @@ where
         )
     };
     if let Some(e) = source_error {
-        return Err(ApiError::ImageUnavailable(format!(
+        return Err(Error::ImageUnavailable(format!(
             "the image data stopped arriving: {e}"
         )));
     }
     if let Some(e) = content_error {
         remove_loaded(docker, &loaded).await;
-        return Err(ApiError::ImageUnacceptable(format!(
+        return Err(Error::ImageUnacceptable(format!(
             "the image data was refused before loading: {e} (a docker save tarball is expected)"
         )));
     }
     if let Some(e) = refused {
         if e.contains("no space left on device") {
-            return Err(ApiError::InsufficientStorage(format!(
+            return Err(Error::InsufficientStorage(format!(
                 "the Docker engine's storage on this host is full; the image was not loaded: {e}"
             )));
         }
-        return Err(ApiError::ImageUnacceptable(format!(
+        return Err(Error::ImageUnacceptable(format!(
             "Docker cannot load the image data (a docker save tarball is expected): {e}"
         )));
     }
@@ -130,13 +130,13 @@ where
     let first = match loaded.as_slice() {
         [one] if one.starts_with("sha256:") => one,
         [] => {
-            return Err(ApiError::ImageUnacceptable(
+            return Err(Error::ImageUnacceptable(
                 "the image data holds no image (a docker save tarball is expected)".into(),
             ));
         }
         more => {
             remove_loaded(docker, &loaded).await;
-            return Err(ApiError::ImageUnacceptable(format!(
+            return Err(Error::ImageUnacceptable(format!(
                 "the image data loaded {} images ({}); novadock takes exactly one untagged image",
                 more.len(),
                 more.join(", ")
@@ -146,7 +146,7 @@ where
     let image = docker
         .inspect_image(first)
         .await
-        .map_err(|e| ApiError::Internal(format!("inspecting the loaded image {first}: {e}")))?;
+        .map_err(|e| Error::Internal(format!("inspecting the loaded image {first}: {e}")))?;
     Ok(Loaded {
         docker_id: image.id.unwrap_or_else(|| first.clone()),
         bytes,
@@ -177,7 +177,7 @@ pub async fn remove_if_untagged(docker: &Engine, docker_id: &str) {
 }
 
 /// The Docker image id behind `novadock-glance:<glance_id>`, if loaded.
-pub async fn local(docker: &Engine, glance_id: &str) -> Result<Option<String>, ApiError> {
+pub async fn local(docker: &Engine, glance_id: &str) -> Result<Option<String>, Error> {
     match docker
         .inspect_image(&naming::glance_image_reference(glance_id))
         .await
@@ -188,13 +188,13 @@ pub async fn local(docker: &Engine, glance_id: &str) -> Result<Option<String>, A
     }
 }
 
-pub async fn tag(docker: &Engine, docker_id: &str, glance_id: &str) -> Result<(), ApiError> {
+pub async fn tag(docker: &Engine, docker_id: &str, glance_id: &str) -> Result<(), Error> {
     tag_in(docker, docker_id, naming::GLANCE_REPOSITORY, glance_id).await
 }
 
 /// Marks the image as held by Glance's novadock store (see
 /// naming::GLANCE_STORE_REPOSITORY).
-pub async fn tag_stored(docker: &Engine, docker_id: &str, glance_id: &str) -> Result<(), ApiError> {
+pub async fn tag_stored(docker: &Engine, docker_id: &str, glance_id: &str) -> Result<(), Error> {
     tag_in(
         docker,
         docker_id,
@@ -205,29 +205,24 @@ pub async fn tag_stored(docker: &Engine, docker_id: &str, glance_id: &str) -> Re
 }
 
 /// Whether a container (running or not) is made from the image.
-pub async fn in_use(docker: &Engine, docker_id: &str) -> Result<bool, ApiError> {
+pub async fn in_use(docker: &Engine, docker_id: &str) -> Result<bool, Error> {
     let containers = docker.list_containers(Vec::new()).await?;
     Ok(containers
         .iter()
         .any(|c| c.image_id.as_deref() == Some(docker_id)))
 }
 
-pub async fn tag_in(
-    docker: &Engine,
-    docker_id: &str,
-    repo: &str,
-    tag: &str,
-) -> Result<(), ApiError> {
+pub async fn tag_in(docker: &Engine, docker_id: &str, repo: &str, tag: &str) -> Result<(), Error> {
     docker.tag_image(docker_id, repo, tag).await?;
     Ok(())
 }
 
 /// Removes an image reference; the image goes when nothing else holds it.
 /// Missing is fine; an image a container uses stays (409).
-pub async fn remove(docker: &Engine, reference: &str) -> Result<(), ApiError> {
+pub async fn remove(docker: &Engine, reference: &str) -> Result<(), Error> {
     match docker.remove_image(reference).await {
         Ok(()) | Err(EngineError::NotFound(_)) => Ok(()),
-        Err(EngineError::Conflict(message)) => Err(ApiError::InstanceInvalidState(format!(
+        Err(EngineError::Conflict(message)) => Err(Error::InstanceInvalidState(format!(
             "image {reference} is in use: {message}"
         ))),
         Err(e) => Err(e.into()),
@@ -260,14 +255,13 @@ pub async fn save_digests(
     docker: &Engine,
     reference: &str,
     algo: &str,
-) -> Result<(u64, String, String), ApiError> {
+) -> Result<(u64, String, String), Error> {
     let mut md5 = Hasher::new("md5")?;
     let mut multi = Hasher::new(algo)?;
     let mut size = 0u64;
     let mut stream = Box::pin(save(docker, reference));
     while let Some(chunk) = stream.next().await {
-        let chunk =
-            chunk.map_err(|e| ApiError::Internal(format!("docker save {reference}: {e}")))?;
+        let chunk = chunk.map_err(|e| Error::Internal(format!("docker save {reference}: {e}")))?;
         size += chunk.len() as u64;
         md5.update(&chunk);
         multi.update(&chunk);

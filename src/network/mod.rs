@@ -2,6 +2,7 @@
 //! Neutron's agent recognises, its container end eth1, eth2, ... with the
 //! port's MAC, addresses, routes and MTU.
 
+pub mod error;
 pub mod netlink;
 pub mod offload;
 pub mod ovs;
@@ -11,7 +12,8 @@ pub mod vif;
 use ovs::Ovs;
 use vif::VifPlan;
 
-use crate::error::ApiError;
+use crate::error::Error;
+pub use error::NetworkError;
 
 #[derive(Debug, Clone)]
 pub struct Network {
@@ -22,30 +24,20 @@ pub struct Network {
 }
 
 impl Network {
-    pub fn plan(&self, network_info: &[serde_json::Value]) -> Result<Vec<VifPlan>, ApiError> {
-        vif::plan_all(network_info, &self.default_bridge)
+    pub fn plan(&self, network_info: &[serde_json::Value]) -> Result<Vec<VifPlan>, Error> {
+        Ok(vif::plan_all(network_info, &self.default_bridge)?)
     }
 
     /// Plugs every VIF into the running container `pid`; on failure nothing
-    /// of these VIFs is left on the host.
-    pub async fn plug(
-        &self,
-        instance_uuid: &str,
-        pid: u32,
-        vifs: &[VifPlan],
-    ) -> Result<(), ApiError> {
+    /// of these VIFs is left on the host, and the failure is VifPlugFailed.
+    pub async fn plug(&self, instance_uuid: &str, pid: u32, vifs: &[VifPlan]) -> Result<(), Error> {
         if vifs.is_empty() {
             return Ok(());
         }
         let result = self
             .plug_inner(instance_uuid, pid, vifs)
             .await
-            .map_err(|e| match e {
-                ApiError::Internal(m) => {
-                    ApiError::VifPlugFailed(format!("instance {instance_uuid}: {m}"))
-                }
-                other => other,
-            });
+            .map_err(|e| Error::VifPlugFailed(format!("instance {instance_uuid}: {e}")));
         if result.is_err() {
             for v in vifs {
                 self.unplug_one(&v.devname).await;
@@ -59,7 +51,7 @@ impl Network {
         instance_uuid: &str,
         pid: u32,
         vifs: &[VifPlan],
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), NetworkError> {
         netlink::plug(pid, vifs.to_vec(), self.nova_default_route).await?;
         for v in vifs {
             self.ovs.add_port(v, instance_uuid).await?;
@@ -83,7 +75,7 @@ impl Network {
         &self,
         instance_uuid: &str,
         vifs: &[VifPlan],
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), Error> {
         // Cleanup goes on without Open vSwitch (a host with no Neutron VIFs
         // may run none): the VIFs Nova names still leave the host.
         let mut names = match self.ovs.instance_ports(instance_uuid).await {
