@@ -151,6 +151,24 @@ pub async fn remove(dir: &Path) -> Result<(), Error> {
         .map_err(|e| Error::Internal(format!("removing the config drive: {e}")))?
 }
 
+/// The drive of one of this service's instances.
+impl super::Compute {
+    /// The instance's config drive directory on the host.
+    pub(super) fn config_drive_dir(&self, uuid: &str) -> Result<PathBuf, Error> {
+        dir_for(&self.config().novadock.config_drive_dir, uuid)
+    }
+
+    /// Removes the instance's config drive, logging what fails.
+    pub(super) async fn forget_config_drive(&self, uuid: &str) {
+        let Ok(dir) = self.config_drive_dir(uuid) else {
+            return;
+        };
+        if let Err(e) = remove(&dir).await {
+            tracing::warn!(instance = uuid, "{e}");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,18 +4,19 @@
 //! exported as an image (tagged `novadock-migration:<uuid>` by the service:
 //! never a label, which an image's content sets) that travels through
 //! Glance, and the destination boots it like any Glance image.
+//!
+//! A move is built from the instance's public operations (power_off, spawn,
+//! power_on, refresh), `remove_container` (destroy.rs: the container alone,
+//! where destroy would take the set-aside one too), `forget_config_drive`
+//! (config_drive.rs), and what moves keep between steps (move_state.rs).
 
 use super::Compute;
+use super::move_state::aside_name;
 use crate::docker::containers::Commit;
 use crate::docker::{EngineError, naming};
 use crate::error::Error;
 use crate::image::engine;
 use crate::model::{FetchedImage, InstanceInfo, SpawnRequest};
-
-/// Where the old container waits while a resize is unconfirmed.
-pub fn aside_name(uuid: &str) -> String {
-    format!("nova-{uuid}-resize")
-}
 
 impl Compute {
     /// True when `dest` (Nova's destination host address) is this host.
@@ -77,38 +78,6 @@ impl Compute {
         Ok(image)
     }
 
-    /// Removes this host's copy of the image exported for the instance's
-    /// move (found by the service's own tag); returns the Glance ids it went
-    /// as, for the caller to delete them there. An image a container runs
-    /// on (the destination on the same engine) keeps its Glance tag.
-    pub async fn forget_migration_images(&self, uuid: &str) -> Result<Vec<String>, Error> {
-        let reference = naming::migration_reference(uuid);
-        let image = match self.docker().inspect_image(&reference).await {
-            Ok(i) => i,
-            Err(EngineError::NotFound(_)) => return Ok(Vec::new()),
-            Err(e) => return Err(e.into()),
-        };
-        let prefix = format!("{}:", naming::GLANCE_REPOSITORY);
-        let tags = image.repo_tags;
-        let ids: Vec<String> = tags
-            .iter()
-            .filter_map(|t| t.strip_prefix(&prefix))
-            .map(String::from)
-            .collect();
-        let in_use = match &image.id {
-            Some(id) => engine::in_use(self.docker(), id).await?,
-            None => true,
-        };
-        if !in_use {
-            for id in &ids {
-                engine::remove(self.docker(), &naming::glance_image_reference(id)).await?;
-            }
-        }
-        // Never the image's last tag while it is in use: its Glance tag stays.
-        engine::remove(self.docker(), &reference).await?;
-        Ok(ids)
-    }
-
     /// Boots the resized instance: the old filesystem, the new flavor.
     pub async fn finish_migration(&self, req: &SpawnRequest) -> Result<InstanceInfo, Error> {
         let uuid = &req.instance.uuid;
@@ -166,17 +135,6 @@ impl Compute {
         }
     }
 
-    /// What a resize left of a destroyed instance.
-    pub async fn forget_resize(&self, uuid: &str) {
-        if let Err(e) = self.remove_aside(uuid).await {
-            tracing::warn!(instance = uuid, "removing the resize's old container: {e}");
-        }
-        self.sweep_resize_images(uuid).await;
-        if let Err(e) = self.forget_migration_images(uuid).await {
-            tracing::warn!(instance = uuid, "removing the migration images: {e}");
-        }
-    }
-
     /// Nova reverted the resize: the new container goes, the old one comes back.
     pub async fn revert_migration(
         &self,
@@ -188,7 +146,7 @@ impl Compute {
         match aside {
             Ok(_) => {
                 // The new container only: destroy would take the old one too.
-                self.remove(uuid).await?;
+                self.remove_container(uuid).await?;
                 let vifs = self.network().plan(network_info)?;
                 self.network().unplug_instance(uuid, &vifs).await?;
                 self.docker()
@@ -205,40 +163,5 @@ impl Compute {
         } else {
             self.refresh(uuid).await
         }
-    }
-
-    async fn remove_aside(&self, uuid: &str) -> Result<(), Error> {
-        Ok(self.docker().remove_container(&aside_name(uuid)).await?)
-    }
-
-    /// Housekeeping that never fails the operation it follows: a leftover
-    /// image goes at the next sweep (or the instance's destroy).
-    async fn sweep_resize_images(&self, uuid: &str) {
-        if let Err(e) = self.remove_unused_resize_images(uuid).await {
-            tracing::warn!(instance = uuid, "removing the resize images: {e}");
-        }
-    }
-
-    /// Removes the instance's resize images that no container uses any more
-    /// (the one its container runs on stays); returns how many went.
-    async fn remove_unused_resize_images(&self, uuid: &str) -> Result<usize, Error> {
-        let prefix = format!("{}:{uuid}.", naming::RESIZE_REPOSITORY);
-        let mut removed = 0;
-        let images = self
-            .docker()
-            .list_images(Some(naming::resize_references(uuid)))
-            .await?;
-        for image in images {
-            for tag in image.repo_tags.iter().filter(|t| t.starts_with(&prefix)) {
-                match engine::remove(self.docker(), tag).await {
-                    // Untagged; a parent of a later resize's image goes with it.
-                    Ok(()) => removed += 1,
-                    // In use by the instance's container (or its set-aside one).
-                    Err(Error::InstanceInvalidState(_)) => {}
-                    Err(e) => return Err(e),
-                }
-            }
-        }
-        Ok(removed)
     }
 }

@@ -1,17 +1,28 @@
-//! The compute-driver contract over Docker: lifecycle, power state, console
-//! and host resources. Every answer comes from Docker or the host itself.
+//! The compute-driver contract over Docker. `Compute` is one type; each of
+//! its jobs is a file: spawn.rs (spawn), start.rs (start, plug, the start-up
+//! watch, shared by spawn, power-on and reboot), destroy.rs, power.rs (power
+//! off and on, reboot, pause, unpause, suspend, resume), migration.rs
+//! (resize and cold migration) with move_state.rs (what a move keeps
+//! between steps), interfaces.rs (hot-plug, ensure_plugged), snapshot.rs,
+//! console.rs, diagnostics.rs, resources.rs, reconcile.rs and events.rs.
+//! This file holds the handle and the reads: inspect, list, get_info,
+//! refresh. Every answer comes from Docker or the host itself.
 
 pub mod config_drive;
 pub mod console;
+mod destroy;
 pub mod diagnostics;
 pub mod events;
 pub mod interfaces;
-pub mod lifecycle;
 pub mod migration;
+pub mod move_state;
+mod power;
 pub mod power_state;
 pub mod reconcile;
 pub mod resources;
 pub mod snapshot;
+mod spawn;
+mod start;
 pub mod state;
 pub mod stop_signal;
 
