@@ -4,7 +4,6 @@
 use super::Compute;
 use crate::docker::naming;
 use crate::error::Error;
-use crate::network::vif::{self, VifPlan};
 
 impl Compute {
     /// Idempotent: a missing container is already destroyed. The VIFs go
@@ -26,11 +25,7 @@ impl Compute {
         keep_resize: bool,
     ) -> Result<(), Error> {
         // Unpluggable entries cannot have been plugged: skip them, keep the rest.
-        let vifs: Vec<VifPlan> = network_info
-            .iter()
-            .enumerate()
-            .filter_map(|(i, v)| vif::plan(v, i, &self.network().default_bridge).ok())
-            .collect();
+        let vifs = self.network().plan_pluggable(network_info);
         self.remove_container(uuid).await?;
         if !keep_resize {
             self.forget_resize(uuid).await;

@@ -41,13 +41,7 @@ impl Compute {
             Usage::default()
         };
         let mut nics = Vec::new();
-        for (devname, mac) in self
-            .network()
-            .ovs
-            .instance_port_macs(uuid)
-            .await
-            .unwrap_or_default()
-        {
+        for (devname, mac) in self.network().port_macs(uuid).await.unwrap_or_default() {
             nics.push(NicDiagnostics {
                 mac_address: mac,
                 rx_octets: counter(&devname, "tx_bytes"),

@@ -123,11 +123,7 @@ impl Compute {
             // Moved to another host: its OVS ports and its config drive here
             // serve nothing now.
             Err(Error::InstanceNotFound(_)) => {
-                for (port, vm) in self.network().ovs.own_ports_with_vm_uuid().await? {
-                    if vm == uuid {
-                        self.network().unplug_one(&port).await;
-                    }
-                }
+                self.network().unplug_moved_away(uuid).await?;
                 self.forget_config_drive(uuid).await;
                 Ok(())
             }

@@ -57,15 +57,15 @@ impl Compute {
     pub fn new(docker: impl Into<Engine>, config: Config) -> Result<Self, Error> {
         let docker = docker.into();
         let n = &config.novadock;
-        let network = Network {
-            ovs: Ovs {
+        let network = Network::new(
+            Ovs {
                 db: n.ovsdb_connection.clone(),
                 timeout_secs: n.ovs_vsctl_timeout,
                 owner: config.nova.host_name(),
             },
-            default_bridge: n.ovs_bridge.clone(),
-            nova_default_route: n.nova_default_route,
-        };
+            n.ovs_bridge.clone(),
+            n.nova_default_route,
+        );
         let host = config.nova.host_name();
         Ok(Compute {
             images: Images::new(

@@ -13,7 +13,7 @@ impl Compute {
     pub async fn remove_orphaned_vifs(&self) -> Result<Vec<String>, Error> {
         // Ports first: a container always exists before its ports are
         // plugged, so the later listing knows every port's instance.
-        let ports = self.network().ovs.own_ports_with_vm_uuid().await?;
+        let ports = self.network().own_ports().await?;
         // Every container of an instance counts, a resize's set-aside one too.
         let known: HashSet<String> = self
             .labelled_containers()

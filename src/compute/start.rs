@@ -7,7 +7,6 @@ use std::time::Duration;
 use super::{Compute, console, info, power_state, running_pid};
 use crate::docker::naming;
 use crate::error::Error;
-use crate::network::resolv;
 use crate::network::vif::VifPlan;
 
 /// How much of a dead container's output goes into the spawn error.
@@ -60,11 +59,13 @@ impl Compute {
         let pid = running_pid(&c).ok_or_else(|| {
             Error::InstanceInvalidState(format!("instance {uuid} has no running process to plug"))
         })?;
-        self.network().plug(uuid, pid, vifs).await?;
-        let dns: Vec<_> = vifs.iter().flat_map(|v| v.dns.iter().copied()).collect();
-        if let Some(path) = c.resolv_conf_path.as_deref().filter(|p| !p.is_empty()) {
-            resolv::set_nameservers(std::path::Path::new(path), &dns)?;
-        }
-        Ok(())
+        let resolv_conf = c
+            .resolv_conf_path
+            .as_deref()
+            .filter(|p| !p.is_empty())
+            .map(std::path::Path::new);
+        self.network()
+            .plug_at_start(uuid, pid, resolv_conf, vifs)
+            .await
     }
 }
