@@ -1,7 +1,7 @@
 //! The newest part of a container's stdout and stderr.
 
 use super::Compute;
-use crate::docker::{ContainerInspectResponse, Engine, naming};
+use crate::docker::{Container, Engine, naming};
 use crate::error::Error;
 
 /// What `get_console_output` returns: the newest 100 KiB.
@@ -27,17 +27,15 @@ impl Compute {
 /// A line on how the container's main process ended, when it died rather
 /// than being stopped: an OOM kill, or an exit code other than 0 and the
 /// SIGTERM/SIGKILL (143/137) of a stop.
-pub fn death_note(c: &ContainerInspectResponse) -> Option<String> {
+pub fn death_note(c: &Container) -> Option<String> {
     let state = c.state.as_ref()?;
-    if state.running.unwrap_or(false) {
+    if state.running {
         return None;
     }
     let when = state.finished_at.as_deref().unwrap_or("?");
-    if state.oom_killed.unwrap_or(false) {
+    if state.oom_killed {
         let limit = c
-            .host_config
-            .as_ref()
-            .and_then(|h| h.memory)
+            .memory_limit
             .map(|m| format!(" ({} MiB)", m >> 20))
             .unwrap_or_default();
         return Some(format!(

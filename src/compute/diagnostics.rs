@@ -55,7 +55,7 @@ impl Compute {
                 devname,
             });
         }
-        let limit = c.host_config.as_ref().and_then(|h| h.memory).unwrap_or(0);
+        let limit = c.memory_limit.unwrap_or(0);
         Ok(Diagnostics {
             power_state: state,
             uptime_seconds: match (up, started) {

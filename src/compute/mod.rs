@@ -30,7 +30,7 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::docker::engine_features::EngineFeatures;
-use crate::docker::{ContainerInspectResponse, ContainerSummary, Engine, EngineError, naming};
+use crate::docker::{Container, ContainerSummary, Engine, EngineError, naming};
 use crate::error::Error;
 use crate::image::Images;
 use crate::model::InstanceInfo;
@@ -135,7 +135,7 @@ impl Compute {
     }
 
     /// The instance's container, or InstanceNotFound.
-    pub async fn inspect(&self, uuid: &str) -> Result<ContainerInspectResponse, Error> {
+    pub async fn inspect(&self, uuid: &str) -> Result<Container, Error> {
         match self
             .docker
             .inspect_container(&naming::container_name(uuid))
@@ -205,19 +205,16 @@ impl Compute {
             ])
             .await?;
         summaries.retain(|s| {
-            s.labels
-                .as_ref()
-                .and_then(|l| l.get(naming::LABEL_UUID))
-                .is_some_and(|u| {
-                    let name = format!("/{}", naming::container_name(u));
-                    s.names.as_ref().is_some_and(|n| n.contains(&name))
-                })
+            s.labels.get(naming::LABEL_UUID).is_some_and(|u| {
+                let name = format!("/{}", naming::container_name(u));
+                s.names.contains(&name)
+            })
         });
         Ok(summaries)
     }
 
     /// Every instance's own container, inspected.
-    pub async fn containers(&self) -> Result<Vec<ContainerInspectResponse>, Error> {
+    pub async fn containers(&self) -> Result<Vec<Container>, Error> {
         let summaries = self.container_summaries().await?;
         let mut out = Vec::with_capacity(summaries.len());
         for s in summaries {
@@ -235,18 +232,13 @@ impl Compute {
     }
 }
 
-pub fn label<'a>(c: &'a ContainerInspectResponse, key: &str) -> Option<&'a str> {
-    c.config
-        .as_ref()?
-        .labels
-        .as_ref()?
-        .get(key)
-        .map(String::as_str)
+pub fn label<'a>(c: &'a Container, key: &str) -> Option<&'a str> {
+    c.labels.get(key).map(String::as_str)
 }
 
 /// The pid of the container's main process while it has one (running or
 /// frozen): what a network namespace is entered through.
-pub fn running_pid(c: &ContainerInspectResponse) -> Option<u32> {
+pub fn running_pid(c: &Container) -> Option<u32> {
     if !power_state::is_up(&info(c).power_state) {
         return None;
     }
@@ -257,7 +249,7 @@ pub fn running_pid(c: &ContainerInspectResponse) -> Option<u32> {
         .and_then(|p| u32::try_from(p).ok())
 }
 
-pub fn info(c: &ContainerInspectResponse) -> InstanceInfo {
+pub fn info(c: &Container) -> InstanceInfo {
     InstanceInfo {
         uuid: label(c, naming::LABEL_UUID).unwrap_or_default().to_string(),
         name: label(c, naming::LABEL_NAME).unwrap_or_default().to_string(),
@@ -272,7 +264,7 @@ pub fn claimed_vcpus(label_value: Option<&str>) -> i64 {
 }
 
 /// What the power-state map keeps of a container.
-pub fn tracked(c: &ContainerInspectResponse) -> Tracked {
+pub fn tracked(c: &Container) -> Tracked {
     Tracked {
         info: info(c),
         vcpus: claimed_vcpus(label(c, naming::LABEL_VCPUS)),

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::{Compute, info, label, power_state, stop_signal};
 use crate::docker::container_spec::SUSPENDED_CPU_SHARES;
-use crate::docker::{ContainerInspectResponse, EngineError, naming};
+use crate::docker::{Container, EngineError, naming};
 use crate::error::Error;
 use crate::model::{InstanceInfo, PowerState, RebootType};
 
@@ -15,12 +15,8 @@ const MAX_STOP_TIMEOUT: u64 = 86_400;
 
 /// Whether the container's main process has a handler for its stop signal
 /// (see stop_signal.rs); true when that cannot be told.
-fn acts_on_stop_signal(c: &ContainerInspectResponse) -> bool {
-    let signal = c
-        .config
-        .as_ref()
-        .and_then(|cfg| cfg.stop_signal.as_deref())
-        .unwrap_or("SIGTERM");
+fn acts_on_stop_signal(c: &Container) -> bool {
+    let signal = c.stop_signal.as_deref().unwrap_or("SIGTERM");
     let pid = c.state.as_ref().and_then(|s| s.pid).unwrap_or(0);
     match (pid > 0, stop_signal::number(signal)) {
         (true, Some(n)) => stop_signal::handled(pid, n).unwrap_or(true),
@@ -75,9 +71,8 @@ impl Compute {
         self.thaw(uuid).await?;
         let name = naming::container_name(uuid);
         let stop_signal = c
-            .config
-            .as_ref()
-            .and_then(|cfg| cfg.stop_signal.clone())
+            .stop_signal
+            .clone()
             .unwrap_or_else(|| "SIGTERM".to_string());
         // A grace period the process cannot use is only a wait.
         let timeout = if acts_on_stop_signal(&c) {
@@ -193,11 +188,7 @@ impl Compute {
         Ok(())
     }
 
-    async fn restore_cpu_shares(
-        &self,
-        c: &ContainerInspectResponse,
-        name: &str,
-    ) -> Result<(), Error> {
+    async fn restore_cpu_shares(&self, c: &Container, name: &str) -> Result<(), Error> {
         let shares = label(c, naming::LABEL_CPU_SHARES)
             .and_then(|v| v.parse::<i64>().ok())
             .unwrap_or(1024);

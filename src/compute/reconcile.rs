@@ -19,7 +19,7 @@ impl Compute {
             .labelled_containers()
             .await?
             .into_iter()
-            .filter_map(|c| c.labels?.get(naming::LABEL_UUID).cloned())
+            .filter_map(|c| c.labels.get(naming::LABEL_UUID).cloned())
             .collect();
         let mut removed = Vec::new();
         for (port, vm) in ports {

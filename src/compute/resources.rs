@@ -134,14 +134,7 @@ impl Compute {
             .container_summaries()
             .await?
             .iter()
-            .map(|c| {
-                claimed_vcpus(
-                    c.labels
-                        .as_ref()
-                        .and_then(|l| l.get(naming::LABEL_VCPUS))
-                        .map(String::as_str),
-                )
-            })
+            .map(|c| claimed_vcpus(c.labels.get(naming::LABEL_VCPUS).map(String::as_str)))
             .sum())
     }
 

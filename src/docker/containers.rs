@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 use std::future::Future;
 
-use bollard::models::{ContainerCreateBody, ContainerUpdateBody};
+use bollard::models::{
+    ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum, ContainerUpdateBody,
+};
 use bollard::query_parameters::{
     CommitContainerOptions, CreateContainerOptions, KillContainerOptions, ListContainersOptions,
     LogsOptions, RemoveContainerOptions, RenameContainerOptions, StatsOptions,
@@ -12,7 +14,105 @@ use bollard::query_parameters::{
 };
 use futures_util::StreamExt;
 
-use super::{ContainerInspectResponse, ContainerSummary, Engine, EngineError};
+use super::{Engine, EngineError};
+
+/// A container as the service reads it from the engine.
+#[derive(Debug, Clone, Default)]
+pub struct Container {
+    pub id: Option<String>,
+    pub labels: HashMap<String, String>,
+    /// The signal a stop sends, when the image or the spec names one.
+    pub stop_signal: Option<String>,
+    /// Its processes; None when the engine reported no state.
+    pub state: Option<RunState>,
+    /// The host file Docker bind-mounts as the container's resolv.conf.
+    pub resolv_conf_path: Option<String>,
+    /// The memory limit in bytes, when one is set.
+    pub memory_limit: Option<i64>,
+    /// The CPU weight it runs with now.
+    pub cpu_shares: Option<i64>,
+}
+
+/// The state of a container's processes.
+#[derive(Debug, Clone, Default)]
+pub struct RunState {
+    /// Docker's word for the state; None when it gave none.
+    pub status: Option<Status>,
+    pub running: bool,
+    pub paused: bool,
+    pub oom_killed: bool,
+    /// The main process, while there is one.
+    pub pid: Option<i64>,
+    pub exit_code: Option<i64>,
+    /// RFC 3339.
+    pub started_at: Option<String>,
+    /// RFC 3339.
+    pub finished_at: Option<String>,
+}
+
+/// Docker's states of a container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Created,
+    Running,
+    Paused,
+    Restarting,
+    Removing,
+    Exited,
+    Dead,
+    Stopping,
+}
+
+/// One container as listed: no state, but its names and image.
+#[derive(Debug, Clone, Default)]
+pub struct ContainerSummary {
+    pub id: Option<String>,
+    /// Its names, each with a leading `/`.
+    pub names: Vec<String>,
+    pub labels: HashMap<String, String>,
+    pub image_id: Option<String>,
+}
+
+impl From<ContainerInspectResponse> for Container {
+    fn from(c: ContainerInspectResponse) -> Self {
+        let (labels, stop_signal) = match c.config {
+            Some(cfg) => (cfg.labels.unwrap_or_default(), cfg.stop_signal),
+            None => (HashMap::new(), None),
+        };
+        let (memory_limit, cpu_shares) = match c.host_config {
+            Some(h) => (h.memory, h.cpu_shares),
+            None => (None, None),
+        };
+        Container {
+            id: c.id,
+            labels,
+            stop_signal,
+            state: c.state.map(|s| RunState {
+                status: s.status.and_then(|st| match st {
+                    ContainerStateStatusEnum::CREATED => Some(Status::Created),
+                    ContainerStateStatusEnum::RUNNING => Some(Status::Running),
+                    ContainerStateStatusEnum::PAUSED => Some(Status::Paused),
+                    ContainerStateStatusEnum::RESTARTING => Some(Status::Restarting),
+                    ContainerStateStatusEnum::REMOVING => Some(Status::Removing),
+                    ContainerStateStatusEnum::EXITED => Some(Status::Exited),
+                    ContainerStateStatusEnum::DEAD => Some(Status::Dead),
+                    ContainerStateStatusEnum::STOPPING => Some(Status::Stopping),
+                    ContainerStateStatusEnum::EMPTY => None,
+                }),
+                running: s.running.unwrap_or(false),
+                paused: s.paused.unwrap_or(false),
+                oom_killed: s.oom_killed.unwrap_or(false),
+                pid: s.pid,
+                exit_code: s.exit_code,
+                started_at: s.started_at,
+                finished_at: s.finished_at,
+            }),
+            resolv_conf_path: c.resolv_conf_path,
+            memory_limit,
+            cpu_shares,
+        }
+    }
+}
 
 /// A running container's resource use at one moment.
 #[derive(Debug, Clone, Copy, Default)]
@@ -109,11 +209,12 @@ impl Engine {
         }
     }
 
-    pub async fn inspect_container(
-        &self,
-        name_or_id: &str,
-    ) -> Result<ContainerInspectResponse, EngineError> {
-        Ok(self.docker.inspect_container(name_or_id, None).await?)
+    pub async fn inspect_container(&self, name_or_id: &str) -> Result<Container, EngineError> {
+        Ok(self
+            .docker
+            .inspect_container(name_or_id, None)
+            .await?
+            .into())
     }
 
     /// Every container (running or not) carrying all of these labels
@@ -132,7 +233,18 @@ impl Engine {
             filters,
             ..Default::default()
         };
-        Ok(self.docker.list_containers(Some(opts)).await?)
+        Ok(self
+            .docker
+            .list_containers(Some(opts))
+            .await?
+            .into_iter()
+            .map(|s| ContainerSummary {
+                id: s.id,
+                names: s.names.unwrap_or_default(),
+                labels: s.labels.unwrap_or_default(),
+                image_id: s.image_id,
+            })
+            .collect())
     }
 
     /// Resolves when the container's main process has exited (or the wait

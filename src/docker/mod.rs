@@ -16,15 +16,8 @@ pub mod system;
 use bollard::Docker;
 
 use crate::error::Error;
+pub use containers::{Container, ContainerSummary, RunState, Status};
 pub use error::EngineError;
-
-/// Docker's own descriptions of a container, as the engine reports them:
-/// the service reads them, so they are named here rather than through the
-/// client library.
-pub use bollard::models::{
-    ContainerConfig, ContainerInspectResponse, ContainerState, ContainerStateStatusEnum,
-    ContainerSummary, HostConfig,
-};
 
 /// A connection to dockerd. Cheap to clone: clones share the connection pool.
 #[derive(Clone)]
