@@ -60,21 +60,19 @@ pub async fn run(files: &[PathBuf]) -> Outcome {
                 out.say(
                     true,
                     format!(
-                        "docker: {} answers, engine {}, API {}",
+                        "docker: {} answers, engine {v}, API {}",
                         n.docker_url,
-                        v.version.unwrap_or_default(),
-                        d.client_version()
+                        d.api_version()
                     ),
                 );
-                if let Ok(info) = d.info().await {
-                    if info.live_restore_enabled != Some(true) {
+                if let Ok(f) = d.features().await {
+                    if !f.live_restore {
                         out.lines.push(
                             "WARN docker: live-restore is off: a dockerd restart stops every instance \
                              (set \"live-restore\": true in /etc/docker/daemon.json)"
                                 .to_string(),
                         );
                     }
-                    let f = docker::engine_features::EngineFeatures::of(&info);
                     for (holds, text) in f.report() {
                         let tag = if holds { "OK  " } else { "WARN" };
                         out.lines.push(format!("{tag} docker: {text}"));

@@ -1,24 +1,9 @@
-//! Typed errors of the driver API. Each maps to one stable `code` in
-//! api/openapi.json, which the Python driver turns into a Nova exception.
-
-use axum::Json;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use serde_json::json;
+//! The service's failures, in its own terms. Each is one stable `code` of
+//! api/openapi.json, which the Python driver turns into a Nova exception;
+//! how each is answered over HTTP is src/api/error_response.rs's business.
 
 #[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    #[error("{0}")]
-    BadRequest(String),
-    /// The peer's user may not use the socket.
-    #[error("{0}")]
-    Forbidden(String),
-    #[error("no such route: {0}")]
-    NoSuchRoute(String),
-    #[error("method not allowed")]
-    MethodNotAllowed,
-    #[error("request body too large")]
-    PayloadTooLarge,
+pub enum Error {
     #[error("{0}")]
     InvalidInput(String),
     #[error("instance {0} has no container on this host")]
@@ -50,82 +35,23 @@ pub enum ApiError {
     Internal(String),
 }
 
-impl ApiError {
+impl Error {
+    /// The stable name of the failure, as api/openapi.json lists it.
     pub fn code(&self) -> &'static str {
         match self {
-            ApiError::BadRequest(_) => "BadRequest",
-            ApiError::Forbidden(_) => "Forbidden",
-            ApiError::NoSuchRoute(_) => "NoSuchRoute",
-            ApiError::MethodNotAllowed => "MethodNotAllowed",
-            ApiError::PayloadTooLarge => "PayloadTooLarge",
-            ApiError::InvalidInput(_) => "InvalidInput",
-            ApiError::InstanceNotFound(_) => "InstanceNotFound",
-            ApiError::InstanceExists(_) => "InstanceExists",
-            ApiError::ImageNotFound(_) => "ImageNotFound",
-            ApiError::ImageUnacceptable(_) => "ImageUnacceptable",
-            ApiError::ImageUnavailable(_) => "ImageUnavailable",
-            ApiError::InsufficientStorage(_) => "InsufficientStorage",
-            ApiError::InstanceInvalidState(_) => "InstanceInvalidState",
-            ApiError::InstanceNotRunning(_) => "InstanceNotRunning",
-            ApiError::SpawnFailed(_) => "SpawnFailed",
-            ApiError::VifPlugFailed(_) => "VifPlugFailed",
-            ApiError::DockerUnavailable(_) => "DockerUnavailable",
-            ApiError::Internal(_) => "Internal",
-        }
-    }
-
-    /// The JSON error body every failure is answered with.
-    pub fn body(&self) -> serde_json::Value {
-        json!({"error": {"code": self.code(), "message": self.to_string()}})
-    }
-
-    pub fn status(&self) -> StatusCode {
-        match self {
-            ApiError::BadRequest(_)
-            | ApiError::InvalidInput(_)
-            | ApiError::ImageUnacceptable(_) => StatusCode::BAD_REQUEST,
-            ApiError::ImageUnavailable(_) => StatusCode::BAD_GATEWAY,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
-            ApiError::NoSuchRoute(_)
-            | ApiError::InstanceNotFound(_)
-            | ApiError::ImageNotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::InstanceExists(_)
-            | ApiError::InstanceInvalidState(_)
-            | ApiError::InstanceNotRunning(_) => StatusCode::CONFLICT,
-            ApiError::SpawnFailed(_) | ApiError::VifPlugFailed(_) | ApiError::Internal(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
-            ApiError::DockerUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-        }
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let status = self.status();
-        if status.is_server_error() {
-            tracing::error!(code = self.code(), "{self}");
-        } else {
-            tracing::info!(code = self.code(), "{self}");
-        }
-        (status, Json(self.body())).into_response()
-    }
-}
-
-/// Docker errors that are not about a specific object become DockerUnavailable
-/// (engine down or unreachable) or Internal (the engine refused the request).
-impl From<bollard::errors::Error> for ApiError {
-    fn from(e: bollard::errors::Error) -> Self {
-        use bollard::errors::Error as E;
-        match e {
-            E::DockerResponseServerError {
-                status_code,
-                message,
-            } => ApiError::Internal(format!("Docker engine answered {status_code}: {message}")),
-            other => ApiError::DockerUnavailable(other.to_string()),
+            Error::InvalidInput(_) => "InvalidInput",
+            Error::InstanceNotFound(_) => "InstanceNotFound",
+            Error::InstanceExists(_) => "InstanceExists",
+            Error::ImageNotFound(_) => "ImageNotFound",
+            Error::ImageUnacceptable(_) => "ImageUnacceptable",
+            Error::ImageUnavailable(_) => "ImageUnavailable",
+            Error::InsufficientStorage(_) => "InsufficientStorage",
+            Error::InstanceInvalidState(_) => "InstanceInvalidState",
+            Error::InstanceNotRunning(_) => "InstanceNotRunning",
+            Error::SpawnFailed(_) => "SpawnFailed",
+            Error::VifPlugFailed(_) => "VifPlugFailed",
+            Error::DockerUnavailable(_) => "DockerUnavailable",
+            Error::Internal(_) => "Internal",
         }
     }
 }

@@ -114,7 +114,7 @@ async fn serve(files: &[PathBuf]) -> Result<(), String> {
         d = wait_for_docker(&config.novadock.docker_url) => d,
         () = &mut shutdown => return Ok(()),
     };
-    tracing::info!(api = %docker.client_version(), "connected to the Docker engine");
+    tracing::info!(api = %docker.api_version(), "connected to the Docker engine");
     let listener = server::bind(&config.novadock).map_err(|e| e.to_string())?;
     let socket = config.novadock.socket_path.clone();
     tracing::info!(socket = %socket.display(), "serving the driver API");
@@ -137,9 +137,8 @@ async fn serve(files: &[PathBuf]) -> Result<(), String> {
                  (glance_facade_auth_strategy = noauth)"
             ),
         }
-        let facade = api::glance_facade::router(facade);
         tokio::spawn(async move {
-            if let Err(e) = axum::serve(tcp, facade).await {
+            if let Err(e) = api::glance_facade::serve(tcp, facade).await {
                 tracing::error!("Glance facade stopped: {e}");
             }
         });
@@ -165,9 +164,7 @@ async fn serve(files: &[PathBuf]) -> Result<(), String> {
         Err(e) => tracing::warn!("cannot look for orphaned VIFs: {e}"),
     }
     tokio::spawn(compute.clone().follow_docker_events());
-    let app = api::router(compute);
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+    let result = api::serve(listener, compute, shutdown)
         .await
         .map_err(|e| e.to_string());
     server::remove(&socket);
@@ -175,7 +172,7 @@ async fn serve(files: &[PathBuf]) -> Result<(), String> {
 }
 
 /// Waits for dockerd rather than fail: on boot it may start after us.
-async fn wait_for_docker(url: &str) -> bollard::Docker {
+async fn wait_for_docker(url: &str) -> docker::Engine {
     loop {
         match docker::connect(url).await {
             Ok(d) => match d.version().await {

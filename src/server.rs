@@ -11,8 +11,8 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
 
+use crate::api::error_response::ApiError;
 use crate::config::NovadockConfig;
-use crate::error::ApiError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SocketError {

@@ -22,7 +22,7 @@ use bytes::Bytes;
 use common::private_dockerd::PrivateDockerd;
 use common::*;
 use novadock::compute::Compute;
-use novadock::error::ApiError;
+use novadock::error::Error;
 use novadock::model::{GlanceAccess, PowerState, SpawnRequest};
 
 fn req(v: serde_json::Value) -> SpawnRequest {
@@ -114,7 +114,7 @@ async fn glance_going_away_mid_download_loads_nothing_and_the_retry_boots() {
 
     let err = c.spawn(&req(r.clone())).await.expect_err("half an image");
     assert!(
-        matches!(err, ApiError::ImageUnavailable(ref m) if m.contains("stopped arriving")),
+        matches!(err, Error::ImageUnavailable(ref m) if m.contains("stopped arriving")),
         "{err}"
     );
     assert!(
@@ -180,7 +180,7 @@ async fn a_stalled_glance_fails_its_boot_in_time_while_another_image_boots() {
         .expect("task")
         .expect_err("a stalled download fails");
     let took = started.elapsed();
-    assert!(matches!(err, ApiError::ImageUnavailable(_)), "{err}");
+    assert!(matches!(err, Error::ImageUnavailable(_)), "{err}");
     assert!(
         took < std::time::Duration::from_secs(20),
         "failed after {took:?}"
@@ -233,7 +233,7 @@ async fn a_full_disk_while_loading_is_a_clear_error_and_leaves_no_partial_image(
         .await
         .expect_err("160 MiB do not fit in 96");
     assert!(
-        matches!(err, ApiError::InsufficientStorage(ref m) if m.contains("full")),
+        matches!(err, Error::InsufficientStorage(ref m) if m.contains("full")),
         "{err}"
     );
     assert_eq!(engine.images(), before, "no half-loaded image");
@@ -307,10 +307,10 @@ async fn dockerd_stopped_during_a_burst_of_spawns_loses_nothing() {
             Err(e) => assert!(
                 matches!(
                     e,
-                    ApiError::DockerUnavailable(_)
-                        | ApiError::SpawnFailed(_)
-                        | ApiError::VifPlugFailed(_)
-                        | ApiError::Internal(_)
+                    Error::DockerUnavailable(_)
+                        | Error::SpawnFailed(_)
+                        | Error::VifPlugFailed(_)
+                        | Error::Internal(_)
                 ),
                 "{uuid}: {e}"
             ),

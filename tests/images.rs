@@ -154,7 +154,7 @@ async fn snapshots_and_the_cache_prune() {
     assert_eq!(out, "snap\n");
     assert!(matches!(
         c.snapshot(&new_uuid(), &new_uuid()).await,
-        Err(novadock::error::ApiError::InstanceNotRunning(_))
+        Err(novadock::error::Error::InstanceNotRunning(_))
     ));
 
     // Young images stay; old unused ones go; used ones stay whatever their age.
@@ -272,7 +272,7 @@ async fn the_glance_facade_serves_nothing_without_a_valid_token() {
 
 /// The Glance facade on the engine, served on a free loopback port.
 async fn serve_facade(
-    docker: &bollard::Docker,
+    docker: &novadock::docker::Engine,
     auth: novadock::config::FacadeAuth,
 ) -> std::net::SocketAddr {
     let tcp = TcpListener::bind("127.0.0.1:0").await.expect("bind");

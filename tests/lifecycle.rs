@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use novadock::error::ApiError;
+use novadock::error::Error;
 use novadock::model::{PowerState, RebootType, SpawnRequest};
 
 fn req(v: serde_json::Value) -> SpawnRequest {
@@ -71,7 +71,7 @@ async fn spawn_applies_flavor_metadata_and_security_defaults() {
         .expect("destroying twice is fine");
     assert!(matches!(
         c.get_info(&uuid).await,
-        Err(ApiError::InstanceNotFound(_))
+        Err(Error::InstanceNotFound(_))
     ));
 }
 
@@ -180,7 +180,7 @@ async fn power_operations_reach_the_right_states() {
     );
     assert!(matches!(
         c.pause(&uuid).await,
-        Err(ApiError::InstanceInvalidState(_))
+        Err(Error::InstanceInvalidState(_))
     ));
     assert_eq!(
         c.power_on(&uuid, &[]).await.expect("power on").power_state,
@@ -229,7 +229,7 @@ async fn a_process_that_exits_at_once_fails_the_boot_and_leaves_nothing() {
     r["image"]["properties"]["os_command_line"] = "sh -c \"echo dying-now; exit 3\"".into();
     let err = c.spawn(&req(r)).await.expect_err("boot must fail");
     let text = err.to_string();
-    assert!(matches!(err, ApiError::SpawnFailed(_)), "{text}");
+    assert!(matches!(err, Error::SpawnFailed(_)), "{text}");
     assert!(
         text.contains("dying-now") && text.contains("code 3"),
         "{text}"
@@ -249,7 +249,7 @@ async fn bad_requests_fail_cleanly_and_leave_nothing() {
     r["image"] = serde_json::json!({"id": "0b0b0b0b-0000-0000-0000-000000000000", "name": "no-such-image", "properties": {}});
     let err = c.spawn(&req(r)).await.expect_err("missing image");
     assert!(
-        matches!(err, ApiError::ImageNotFound(ref m) if m.contains("no-such-image")),
+        matches!(err, Error::ImageNotFound(ref m) if m.contains("no-such-image")),
         "{err}"
     );
 
@@ -257,7 +257,7 @@ async fn bad_requests_fail_cleanly_and_leave_nothing() {
     r["instance"]["metadata"] = serde_json::json!({"1BAD": "x"});
     let err = c.spawn(&req(r)).await.expect_err("bad env name");
     assert!(
-        matches!(err, ApiError::InvalidInput(ref m) if m.contains("1BAD")),
+        matches!(err, Error::InvalidInput(ref m) if m.contains("1BAD")),
         "{err}"
     );
     assert!(docker_inspect(&format!("nova-{uuid}")).is_none());
@@ -267,7 +267,7 @@ async fn bad_requests_fail_cleanly_and_leave_nothing() {
         .spawn(&req(spawn_request(&uuid)))
         .await
         .expect_err("twice");
-    assert!(matches!(err, ApiError::InstanceExists(_)), "{err}");
+    assert!(matches!(err, Error::InstanceExists(_)), "{err}");
     assert_eq!(
         c.get_info(&uuid).await.expect("still there").power_state,
         PowerState::Running

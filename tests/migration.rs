@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use novadock::error::ApiError;
+use novadock::error::Error;
 use novadock::model::{PowerState, SpawnRequest};
 
 fn req(v: serde_json::Value) -> SpawnRequest {
@@ -292,5 +292,5 @@ async fn exporting_without_a_migration_in_progress_is_instance_not_found() {
         .export_migration_image(&new_uuid(), &new_uuid())
         .await
         .expect_err("nothing aside");
-    assert!(matches!(err, ApiError::InstanceNotFound(_)), "{err}");
+    assert!(matches!(err, Error::InstanceNotFound(_)), "{err}");
 }

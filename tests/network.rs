@@ -405,7 +405,7 @@ async fn a_running_instance_missing_a_vif_gets_it_back() {
     bad["type"] = "binding_failed".into();
     assert!(matches!(
         c.ensure_plugged(&uuid, &[bad]).await,
-        Err(novadock::error::ApiError::InvalidInput(_))
+        Err(novadock::error::Error::InvalidInput(_))
     ));
     c.destroy(&uuid, &[]).await.expect("destroy");
 }

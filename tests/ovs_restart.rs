@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::*;
-use novadock::error::ApiError;
+use novadock::error::Error;
 use novadock::model::{PowerState, SpawnRequest};
 
 fn req(v: serde_json::Value) -> SpawnRequest {
@@ -144,7 +144,7 @@ async fn open_vswitch_restarted_under_running_instances_loses_nothing() {
     let mut r = spawn_request(&down);
     r["network_info"] = serde_json::json!([dv]);
     let err = c.spawn(&req(r)).await.expect_err("no switch");
-    assert!(matches!(err, ApiError::VifPlugFailed(_)), "{err}");
+    assert!(matches!(err, Error::VifPlugFailed(_)), "{err}");
     assert!(
         docker_inspect(&format!("nova-{down}")).is_none(),
         "no container"

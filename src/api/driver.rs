@@ -8,9 +8,9 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
+use super::error_response::ApiError;
 use super::{body, instance_uuid, optional_body};
 use crate::compute::{Compute, resources};
-use crate::error::ApiError;
 use crate::host;
 use crate::model::*;
 
@@ -40,9 +40,9 @@ pub async fn inventory(
 }
 
 pub async fn cpu_stats() -> ApiResult<CpuStats> {
-    Ok(Json(
-        host::cpu_stats().map_err(|e| ApiError::Internal(e.to_string()))?,
-    ))
+    Ok(Json(host::cpu_stats().map_err(|e| {
+        crate::error::Error::Internal(e.to_string())
+    })?))
 }
 
 pub async fn list(State(c): State<Compute>) -> ApiResult<InstanceList> {

@@ -18,11 +18,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use bollard::Docker;
 use serde_json::{Value, json};
 
 use crate::config::FacadeAuth;
-use crate::docker::naming;
+use crate::docker::{Engine, naming};
 use crate::image::catalog::CatalogImage;
 use crate::image::glance::Glance;
 use crate::image::{catalog, engine};
@@ -36,7 +35,7 @@ const VISIBILITY_MAX: usize = 16384;
 
 #[derive(Clone)]
 pub struct Facade {
-    docker: Docker,
+    docker: Engine,
     keystone: Option<Keystone>,
     glance: Glance,
     /// Glance's URL when nova.conf names it; else the token's catalog.
@@ -53,7 +52,7 @@ enum Asker {
 
 impl Facade {
     pub fn new(
-        docker: Docker,
+        docker: Engine,
         auth: &FacadeAuth,
         glance_endpoint: Option<String>,
     ) -> Result<Facade, String> {
@@ -177,6 +176,11 @@ fn unauthorized(message: &str) -> Response {
         header::HeaderValue::from_static("Keystone"),
     );
     r
+}
+
+/// Serves the facade on its TCP listener until the process ends.
+pub async fn serve(tcp: tokio::net::TcpListener, facade: Facade) -> std::io::Result<()> {
+    axum::serve(tcp, router(facade)).await
 }
 
 pub fn router(facade: Facade) -> Router {

@@ -11,9 +11,9 @@ use axum::http::{StatusCode, header};
 use axum::response::Response;
 use futures_util::TryStreamExt;
 
+use super::error_response::ApiError;
 use super::{body, instance_uuid};
 use crate::compute::Compute;
-use crate::error::ApiError;
 use crate::model::*;
 
 pub(super) fn glance_id(raw: &str) -> Result<String, ApiError> {

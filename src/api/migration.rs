@@ -5,10 +5,10 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
+use super::error_response::ApiError;
 use super::images::glance_id;
 use super::{body, instance_uuid};
 use crate::compute::Compute;
-use crate::error::ApiError;
 use crate::model::*;
 
 pub async fn migrate(

@@ -2,6 +2,7 @@
 //! call the compute layer and serialize; every failure is a JSON error.
 
 mod driver;
+pub mod error_response;
 mod events;
 pub mod glance_facade;
 mod images;
@@ -16,7 +17,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 use crate::compute::Compute;
-use crate::error::ApiError;
+use crate::error::Error;
+use crate::server::CheckedListener;
+pub use error_response::ApiError;
 
 /// Requests are small JSON documents; anything bigger is a mistake.
 const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -89,6 +92,17 @@ pub fn router(compute: Compute) -> Router {
         .with_state(compute)
 }
 
+/// Serves the driver API on the checked socket until `shutdown` resolves.
+pub async fn serve(
+    listener: CheckedListener,
+    compute: Compute,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(compute))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
 /// Failures axum answers by itself (a path parameter that is not UTF-8, a
 /// bad query string...) come as plain text: give them the JSON error shape.
 async fn json_errors(resp: Response) -> Response {
@@ -109,7 +123,7 @@ async fn json_errors(resp: Response) -> Response {
         StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed,
         StatusCode::NOT_FOUND => ApiError::NoSuchRoute(text),
         _ if status.is_client_error() => ApiError::BadRequest(text),
-        _ => ApiError::Internal(text),
+        _ => ApiError::Service(Error::Internal(text)),
     }
     .into_response()
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 
-use crate::error::ApiError;
+use crate::error::Error;
 
 /// Where cloud-init's ConfigDrive datasource looks without configuration.
 pub const MOUNT_POINT: &str = "/var/lib/cloud/seed/config_drive";
@@ -18,16 +18,16 @@ pub const MAX_TOTAL_BYTES: usize = 4 << 20;
 pub const MAX_FILES: usize = 256;
 
 /// The drive's directory for an instance, if `uuid` is a uuid.
-pub fn dir_for(root: &Path, uuid: &str) -> Result<PathBuf, ApiError> {
+pub fn dir_for(root: &Path, uuid: &str) -> Result<PathBuf, Error> {
     let id = uuid::Uuid::parse_str(uuid)
-        .map_err(|_| ApiError::InvalidInput(format!("instance uuid {uuid:?} is not a uuid")))?;
+        .map_err(|_| Error::InvalidInput(format!("instance uuid {uuid:?} is not a uuid")))?;
     Ok(root.join(id.hyphenated().to_string()))
 }
 
 /// A relative path of plain names (Nova's are like `openstack/latest/user_data`).
-fn safe_relative(path: &str) -> Result<PathBuf, ApiError> {
+fn safe_relative(path: &str) -> Result<PathBuf, Error> {
     let bad = || {
-        ApiError::InvalidInput(format!(
+        Error::InvalidInput(format!(
             "config drive file {path:?} is not a plain relative path"
         ))
     };
@@ -52,9 +52,9 @@ fn safe_relative(path: &str) -> Result<PathBuf, ApiError> {
 
 /// Decodes and checks the files (path -> base64 data) before anything is
 /// written.
-pub fn decode(files: &BTreeMap<String, String>) -> Result<Vec<(PathBuf, Vec<u8>)>, ApiError> {
+pub fn decode(files: &BTreeMap<String, String>) -> Result<Vec<(PathBuf, Vec<u8>)>, Error> {
     if files.len() > MAX_FILES {
-        return Err(ApiError::InvalidInput(format!(
+        return Err(Error::InvalidInput(format!(
             "the config drive has {} files, more than {MAX_FILES}",
             files.len()
         )));
@@ -65,10 +65,10 @@ pub fn decode(files: &BTreeMap<String, String>) -> Result<Vec<(PathBuf, Vec<u8>)
         let rel = safe_relative(path)?;
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(data)
-            .map_err(|e| ApiError::InvalidInput(format!("config drive file {path}: {e}")))?;
+            .map_err(|e| Error::InvalidInput(format!("config drive file {path}: {e}")))?;
         total += bytes.len();
         if total > MAX_TOTAL_BYTES {
-            return Err(ApiError::InvalidInput(format!(
+            return Err(Error::InvalidInput(format!(
                 "the config drive is larger than {MAX_TOTAL_BYTES} bytes"
             )));
         }
@@ -79,21 +79,21 @@ pub fn decode(files: &BTreeMap<String, String>) -> Result<Vec<(PathBuf, Vec<u8>)
 
 /// Writes the drive to `dir`, replacing an earlier one whole: the new files
 /// go to a sibling directory first, so a container never sees half a drive.
-pub async fn write(dir: &Path, files: Vec<(PathBuf, Vec<u8>)>) -> Result<(), ApiError> {
+pub async fn write(dir: &Path, files: Vec<(PathBuf, Vec<u8>)>) -> Result<(), Error> {
     let dir = dir.to_path_buf();
     tokio::task::spawn_blocking(move || write_blocking(&dir, &files))
         .await
-        .map_err(|e| ApiError::Internal(format!("writing the config drive: {e}")))?
+        .map_err(|e| Error::Internal(format!("writing the config drive: {e}")))?
 }
 
-fn write_blocking(dir: &Path, files: &[(PathBuf, Vec<u8>)]) -> Result<(), ApiError> {
+fn write_blocking(dir: &Path, files: &[(PathBuf, Vec<u8>)]) -> Result<(), Error> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     let fail = |what: &Path, e: std::io::Error| {
-        ApiError::Internal(format!("config drive {}: {e}", what.display()))
+        Error::Internal(format!("config drive {}: {e}", what.display()))
     };
     let parent = dir
         .parent()
-        .ok_or_else(|| ApiError::Internal("config drive without a parent".into()))?;
+        .ok_or_else(|| Error::Internal("config drive without a parent".into()))?;
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o711)
@@ -132,11 +132,11 @@ fn write_blocking(dir: &Path, files: &[(PathBuf, Vec<u8>)]) -> Result<(), ApiErr
     result
 }
 
-fn remove_blocking(dir: &Path) -> Result<(), ApiError> {
+fn remove_blocking(dir: &Path) -> Result<(), Error> {
     match std::fs::remove_dir_all(dir) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(ApiError::Internal(format!(
+        Err(e) => Err(Error::Internal(format!(
             "removing the config drive {}: {e}",
             dir.display()
         ))),
@@ -144,11 +144,29 @@ fn remove_blocking(dir: &Path) -> Result<(), ApiError> {
 }
 
 /// Removes the drive; a missing one is fine.
-pub async fn remove(dir: &Path) -> Result<(), ApiError> {
+pub async fn remove(dir: &Path) -> Result<(), Error> {
     let dir = dir.to_path_buf();
     tokio::task::spawn_blocking(move || remove_blocking(&dir))
         .await
-        .map_err(|e| ApiError::Internal(format!("removing the config drive: {e}")))?
+        .map_err(|e| Error::Internal(format!("removing the config drive: {e}")))?
+}
+
+/// The drive of one of this service's instances.
+impl super::Compute {
+    /// The instance's config drive directory on the host.
+    pub(super) fn config_drive_dir(&self, uuid: &str) -> Result<PathBuf, Error> {
+        dir_for(&self.config().novadock.config_drive_dir, uuid)
+    }
+
+    /// Removes the instance's config drive, logging what fails.
+    pub(super) async fn forget_config_drive(&self, uuid: &str) {
+        let Ok(dir) = self.config_drive_dir(uuid) else {
+            return;
+        };
+        if let Err(e) = remove(&dir).await {
+            tracing::warn!(instance = uuid, "{e}");
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,13 +1,8 @@
 //! The newest part of a container's stdout and stderr.
 
-use bollard::Docker;
-use bollard::models::ContainerInspectResponse;
-use bollard::query_parameters::LogsOptions;
-use futures_util::StreamExt;
-
 use super::Compute;
-use crate::docker::naming;
-use crate::error::ApiError;
+use crate::docker::{Container, Engine, naming};
+use crate::error::Error;
 
 /// What `get_console_output` returns: the newest 100 KiB.
 pub const CONSOLE_BYTES: usize = 100 * 1024;
@@ -16,7 +11,7 @@ impl Compute {
     /// The console log, ending with how the main process died when it did
     /// on its own: the only place Nova lets a driver tell the user why a
     /// running server became SHUTOFF.
-    pub async fn console_output(&self, uuid: &str) -> Result<String, ApiError> {
+    pub async fn console_output(&self, uuid: &str) -> Result<String, Error> {
         let c = self.inspect(uuid).await?;
         let mut out = tail(self.docker(), &naming::container_name(uuid), CONSOLE_BYTES).await?;
         if let Some(line) = death_note(&c) {
@@ -32,17 +27,15 @@ impl Compute {
 /// A line on how the container's main process ended, when it died rather
 /// than being stopped: an OOM kill, or an exit code other than 0 and the
 /// SIGTERM/SIGKILL (143/137) of a stop.
-pub fn death_note(c: &ContainerInspectResponse) -> Option<String> {
+pub fn death_note(c: &Container) -> Option<String> {
     let state = c.state.as_ref()?;
-    if state.running.unwrap_or(false) {
+    if state.running {
         return None;
     }
     let when = state.finished_at.as_deref().unwrap_or("?");
-    if state.oom_killed.unwrap_or(false) {
+    if state.oom_killed {
         let limit = c
-            .host_config
-            .as_ref()
-            .and_then(|h| h.memory)
+            .memory_limit
             .map(|m| format!(" ({} MiB)", m >> 20))
             .unwrap_or_default();
         return Some(format!(
@@ -61,22 +54,10 @@ pub fn death_note(c: &ContainerInspectResponse) -> Option<String> {
 /// The newest `max_bytes` of the log. Asks Docker for a growing number of
 /// lines rather than the whole log, so a long-lived container's history is
 /// not read to answer a console request.
-pub async fn tail(docker: &Docker, name: &str, max_bytes: usize) -> Result<String, ApiError> {
+pub async fn tail(docker: &Engine, name: &str, max_bytes: usize) -> Result<String, Error> {
     let mut lines: usize = 1000;
     loop {
-        let opts = LogsOptions {
-            stdout: true,
-            stderr: true,
-            tail: lines.to_string(),
-            ..Default::default()
-        };
-        let mut stream = docker.logs(name, Some(opts));
-        let mut buf: Vec<u8> = Vec::new();
-        let mut count = 0usize;
-        while let Some(chunk) = stream.next().await {
-            buf.extend_from_slice(&chunk?.into_bytes());
-            count += 1;
-        }
+        let (buf, count) = docker.logs_tail(name, lines).await?;
         if buf.len() >= max_bytes || count < lines || lines >= 1 << 20 {
             let start = buf.len().saturating_sub(max_bytes);
             return Ok(String::from_utf8_lossy(&buf[start..]).into_owned());

@@ -1,12 +1,10 @@
 //! What `openstack server diagnostics` shows: CPU time and memory from the
 //! container's cgroup, and per Nova VIF the traffic of its veth.
 
-use bollard::query_parameters::StatsOptions;
-use futures_util::StreamExt;
-
 use super::{Compute, claimed_vcpus, info, label, power_state};
+use crate::docker::containers::Usage;
 use crate::docker::naming;
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::image::catalog::parse_rfc3339;
 use crate::model::{Diagnostics, NicDiagnostics};
 
@@ -20,7 +18,7 @@ fn counter(devname: &str, name: &str) -> u64 {
 }
 
 impl Compute {
-    pub async fn diagnostics(&self, uuid: &str) -> Result<Diagnostics, ApiError> {
+    pub async fn diagnostics(&self, uuid: &str) -> Result<Diagnostics, Error> {
         let c = self.inspect(uuid).await?;
         let state = info(&c).power_state;
         let up = power_state::is_up(&state);
@@ -33,33 +31,17 @@ impl Compute {
             .as_ref()
             .and_then(|s| s.started_at.as_deref())
             .and_then(parse_rfc3339);
-        let (mut cpu_time_ns, mut memory_used) = (0, 0);
-        if up {
-            let opts = StatsOptions {
-                stream: false,
-                one_shot: true,
-            };
-            let mut stats = self
-                .docker()
-                .stats(&naming::container_name(uuid), Some(opts));
-            if let Some(s) = stats.next().await {
-                let s = s?;
-                cpu_time_ns = s
-                    .cpu_stats
-                    .and_then(|c| c.cpu_usage)
-                    .and_then(|u| u.total_usage)
-                    .unwrap_or(0);
-                memory_used = s.memory_stats.and_then(|m| m.usage).unwrap_or(0);
-            }
-        }
+        // A stopped container has no cgroup to read.
+        let usage = if up {
+            self.docker()
+                .usage(&naming::container_name(uuid))
+                .await?
+                .unwrap_or_default()
+        } else {
+            Usage::default()
+        };
         let mut nics = Vec::new();
-        for (devname, mac) in self
-            .network()
-            .ovs
-            .instance_port_macs(uuid)
-            .await
-            .unwrap_or_default()
-        {
+        for (devname, mac) in self.network().port_macs(uuid).await.unwrap_or_default() {
             nics.push(NicDiagnostics {
                 mac_address: mac,
                 rx_octets: counter(&devname, "tx_bytes"),
@@ -73,7 +55,7 @@ impl Compute {
                 devname,
             });
         }
-        let limit = c.host_config.as_ref().and_then(|h| h.memory).unwrap_or(0);
+        let limit = c.memory_limit.unwrap_or(0);
         Ok(Diagnostics {
             power_state: state,
             uptime_seconds: match (up, started) {
@@ -81,10 +63,10 @@ impl Compute {
                 _ => 0,
             },
             vcpus: claimed_vcpus(label(&c, naming::LABEL_VCPUS)),
-            cpu_time_ns,
+            cpu_time_ns: usage.cpu_time_ns,
             memory_limit_mb: limit / (1024 * 1024),
             // Rounded up: a running container always uses some memory.
-            memory_used_mb: memory_used.div_ceil(1024 * 1024) as i64,
+            memory_used_mb: usage.memory_bytes.div_ceil(1024 * 1024) as i64,
             nics,
         })
     }

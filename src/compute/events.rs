@@ -3,14 +3,13 @@
 //! rebuilt from a full listing first, so nothing missed while Docker was
 //! away stays wrong.
 
-use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bollard::query_parameters::EventsOptions;
 use futures_util::StreamExt;
 
 use super::{Compute, tracked};
-use crate::docker::{is_not_found, naming};
+use crate::docker::events::ContainerEvent;
+use crate::docker::{EngineError, naming};
 
 /// Container actions that can change a power state.
 const ACTIONS: &[&str] = &[
@@ -40,18 +39,10 @@ impl Compute {
             }
             // Events since just before the listing: whatever happened during
             // it is replayed, and replays change nothing.
-            let opts = EventsOptions {
-                since: Some(since.to_string()),
-                until: None,
-                filters: Some(HashMap::from([
-                    ("type".to_string(), vec!["container".to_string()]),
-                    (
-                        "label".to_string(),
-                        vec![naming::LABEL_UUID.to_string(), self.host_label_filter()],
-                    ),
-                ])),
-            };
-            let mut stream = self.docker().events(Some(opts));
+            let mut stream = Box::pin(self.docker().container_events(
+                since,
+                vec![naming::LABEL_UUID.to_string(), self.host_label_filter()],
+            ));
             while let Some(ev) = stream.next().await {
                 match ev {
                     Ok(ev) => self.on_event(ev).await,
@@ -66,10 +57,9 @@ impl Compute {
         }
     }
 
-    async fn on_event(&self, ev: bollard::models::EventMessage) {
-        let action = ev.action.unwrap_or_default();
-        let Some(actor) = ev.actor else { return };
-        let attrs = actor.attributes.unwrap_or_default();
+    async fn on_event(&self, ev: ContainerEvent) {
+        let action = ev.action;
+        let attrs = ev.attributes;
         let Some(uuid) = attrs.get(naming::LABEL_UUID) else {
             return;
         };
@@ -81,16 +71,16 @@ impl Compute {
             return;
         }
         if action == "destroy" {
-            self.states().remove(uuid, actor.id.as_deref(), true);
+            self.states().remove(uuid, ev.container_id.as_deref(), true);
             return;
         }
         if !ACTIONS.contains(&action.as_str()) {
             return;
         }
-        let id = actor.id.unwrap_or_default();
-        match self.docker().inspect_container(&id, None).await {
+        let id = ev.container_id.unwrap_or_default();
+        match self.docker().inspect_container(&id).await {
             Ok(c) => self.states().set(tracked(&c)),
-            Err(e) if is_not_found(&e) => self.states().remove(uuid, Some(&id), true),
+            Err(EngineError::NotFound(_)) => self.states().remove(uuid, Some(&id), true),
             Err(e) => tracing::warn!(instance = %uuid, "inspecting after {action}: {e}"),
         }
     }

@@ -4,28 +4,23 @@
 //! exported as an image (tagged `novadock-migration:<uuid>` by the service:
 //! never a label, which an image's content sets) that travels through
 //! Glance, and the destination boots it like any Glance image.
-
-use std::collections::HashMap;
-
-use bollard::models::ContainerConfig;
-use bollard::query_parameters::{
-    CommitContainerOptions, ListImagesOptions, RenameContainerOptions,
-};
+//!
+//! A move is built from the instance's public operations (power_off, spawn,
+//! power_on, refresh), `remove_container` (destroy.rs: the container alone,
+//! where destroy would take the set-aside one too), `forget_config_drive`
+//! (config_drive.rs), and what moves keep between steps (move_state.rs).
 
 use super::Compute;
-use crate::docker::{is_not_found, naming};
-use crate::error::ApiError;
+use super::move_state::aside_name;
+use crate::docker::containers::Commit;
+use crate::docker::{EngineError, naming};
+use crate::error::Error;
 use crate::image::engine;
 use crate::model::{FetchedImage, InstanceInfo, SpawnRequest};
 
-/// Where the old container waits while a resize is unconfirmed.
-pub fn aside_name(uuid: &str) -> String {
-    format!("nova-{uuid}-resize")
-}
-
 impl Compute {
     /// True when `dest` (Nova's destination host address) is this host.
-    async fn is_this_host(&self, dest: &str) -> Result<bool, ApiError> {
+    async fn is_this_host(&self, dest: &str) -> Result<bool, Error> {
         let host = self.host().await?;
         Ok(dest == host.host_ip || dest == host.nodename)
     }
@@ -38,15 +33,12 @@ impl Compute {
         dest: &str,
         timeout: u64,
         retry_interval: u64,
-    ) -> Result<bool, ApiError> {
+    ) -> Result<bool, Error> {
         let same_host = self.is_this_host(dest).await?;
         self.inspect(uuid).await?;
         self.power_off(uuid, timeout, retry_interval).await?;
-        let opts = RenameContainerOptions {
-            name: aside_name(uuid),
-        };
         self.docker()
-            .rename_container(&naming::container_name(uuid), opts)
+            .rename_container(&naming::container_name(uuid), &aside_name(uuid))
             .await?;
         self.states().remove(uuid, None, false);
         Ok(same_host)
@@ -58,7 +50,7 @@ impl Compute {
         &self,
         uuid: &str,
         glance_id: &str,
-    ) -> Result<FetchedImage, ApiError> {
+    ) -> Result<FetchedImage, Error> {
         let image = match self
             .commit_for_glance(
                 &aside_name(uuid),
@@ -69,8 +61,8 @@ impl Compute {
             .await
         {
             Ok(image) => image,
-            Err(e) if is_not_found(&e) => {
-                return Err(ApiError::InstanceNotFound(format!(
+            Err(EngineError::NotFound(_)) => {
+                return Err(Error::InstanceNotFound(format!(
                     "{uuid} (no migration in progress)"
                 )));
             }
@@ -86,61 +78,27 @@ impl Compute {
         Ok(image)
     }
 
-    /// Removes this host's copy of the image exported for the instance's
-    /// move (found by the service's own tag); returns the Glance ids it went
-    /// as, for the caller to delete them there. An image a container runs
-    /// on (the destination on the same engine) keeps its Glance tag.
-    pub async fn forget_migration_images(&self, uuid: &str) -> Result<Vec<String>, ApiError> {
-        let reference = naming::migration_reference(uuid);
-        let image = match self.docker().inspect_image(&reference).await {
-            Ok(i) => i,
-            Err(e) if is_not_found(&e) => return Ok(Vec::new()),
-            Err(e) => return Err(e.into()),
-        };
-        let prefix = format!("{}:", naming::GLANCE_REPOSITORY);
-        let tags = image.repo_tags.unwrap_or_default();
-        let ids: Vec<String> = tags
-            .iter()
-            .filter_map(|t| t.strip_prefix(&prefix))
-            .map(String::from)
-            .collect();
-        let in_use = match &image.id {
-            Some(id) => engine::in_use(self.docker(), id).await?,
-            None => true,
-        };
-        if !in_use {
-            for id in &ids {
-                engine::remove(self.docker(), &naming::glance_image_reference(id)).await?;
-            }
-        }
-        // Never the image's last tag while it is in use: its Glance tag stays.
-        engine::remove(self.docker(), &reference).await?;
-        Ok(ids)
-    }
-
     /// Boots the resized instance: the old filesystem, the new flavor.
-    pub async fn finish_migration(&self, req: &SpawnRequest) -> Result<InstanceInfo, ApiError> {
+    pub async fn finish_migration(&self, req: &SpawnRequest) -> Result<InstanceInfo, Error> {
         let uuid = &req.instance.uuid;
         let n = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or_default();
-        let opts = CommitContainerOptions {
-            container: Some(aside_name(uuid)),
-            repo: Some(naming::RESIZE_REPOSITORY.to_string()),
-            tag: Some(naming::resize_tag(uuid, n)),
-            comment: Some(format!("resize of Nova instance {uuid}")),
-            ..Default::default()
+        let aside = aside_name(uuid);
+        let tag = naming::resize_tag(uuid, n);
+        let commit = Commit {
+            container: &aside,
+            repo: naming::RESIZE_REPOSITORY,
+            tag: &tag,
+            comment: format!("resize of Nova instance {uuid}"),
+            // Docker's default: the set-aside container is stopped anyway.
+            pause: true,
         };
-        let committed = match self
-            .images()
-            .docker()
-            .commit_container(opts, ContainerConfig::default())
-            .await
-        {
-            Ok(id) => id.id,
-            Err(e) if is_not_found(&e) => {
-                return Err(ApiError::InstanceNotFound(format!(
+        let committed = match self.images().docker().commit_container(commit).await {
+            Ok(id) => id,
+            Err(EngineError::NotFound(_)) => {
+                return Err(Error::InstanceNotFound(format!(
                     "{uuid} (no resize in progress)"
                 )));
             }
@@ -155,7 +113,7 @@ impl Compute {
 
     /// Nova confirmed the resize: the old container goes. The image of its
     /// filesystem stays while the new container runs on it (destroy removes it).
-    pub async fn confirm_migration(&self, uuid: &str) -> Result<(), ApiError> {
+    pub async fn confirm_migration(&self, uuid: &str) -> Result<(), Error> {
         self.remove_aside(uuid).await?;
         // An earlier resize's image went with the old container.
         self.sweep_resize_images(uuid).await;
@@ -164,27 +122,12 @@ impl Compute {
             Ok(_) => Ok(()),
             // Moved to another host: its OVS ports and its config drive here
             // serve nothing now.
-            Err(ApiError::InstanceNotFound(_)) => {
-                for (port, vm) in self.network().ovs.own_ports_with_vm_uuid().await? {
-                    if vm == uuid {
-                        self.network().unplug_one(&port).await;
-                    }
-                }
+            Err(Error::InstanceNotFound(_)) => {
+                self.network().unplug_moved_away(uuid).await?;
                 self.forget_config_drive(uuid).await;
                 Ok(())
             }
             Err(e) => Err(e),
-        }
-    }
-
-    /// What a resize left of a destroyed instance.
-    pub async fn forget_resize(&self, uuid: &str) {
-        if let Err(e) = self.remove_aside(uuid).await {
-            tracing::warn!(instance = uuid, "removing the resize's old container: {e}");
-        }
-        self.sweep_resize_images(uuid).await;
-        if let Err(e) = self.forget_migration_images(uuid).await {
-            tracing::warn!(instance = uuid, "removing the migration images: {e}");
         }
     }
 
@@ -194,27 +137,21 @@ impl Compute {
         uuid: &str,
         network_info: &[serde_json::Value],
         power_on: bool,
-    ) -> Result<InstanceInfo, ApiError> {
-        let aside = self
-            .docker()
-            .inspect_container(&aside_name(uuid), None)
-            .await;
+    ) -> Result<InstanceInfo, Error> {
+        let aside = self.docker().inspect_container(&aside_name(uuid)).await;
         match aside {
             Ok(_) => {
                 // The new container only: destroy would take the old one too.
-                self.remove(uuid).await?;
+                self.remove_container(uuid).await?;
                 let vifs = self.network().plan(network_info)?;
                 self.network().unplug_instance(uuid, &vifs).await?;
-                let opts = RenameContainerOptions {
-                    name: naming::container_name(uuid),
-                };
                 self.docker()
-                    .rename_container(&aside_name(uuid), opts)
+                    .rename_container(&aside_name(uuid), &naming::container_name(uuid))
                     .await?;
                 self.sweep_resize_images(uuid).await;
             }
             // Reverted before the new container existed, or already reverted.
-            Err(e) if is_not_found(&e) => {}
+            Err(EngineError::NotFound(_)) => {}
             Err(e) => return Err(e.into()),
         }
         if power_on {
@@ -222,43 +159,5 @@ impl Compute {
         } else {
             self.refresh(uuid).await
         }
-    }
-
-    async fn remove_aside(&self, uuid: &str) -> Result<(), ApiError> {
-        self.remove_container(&aside_name(uuid)).await
-    }
-
-    /// Housekeeping that never fails the operation it follows: a leftover
-    /// image goes at the next sweep (or the instance's destroy).
-    async fn sweep_resize_images(&self, uuid: &str) {
-        if let Err(e) = self.remove_unused_resize_images(uuid).await {
-            tracing::warn!(instance = uuid, "removing the resize images: {e}");
-        }
-    }
-
-    /// Removes the instance's resize images that no container uses any more
-    /// (the one its container runs on stays); returns how many went.
-    async fn remove_unused_resize_images(&self, uuid: &str) -> Result<usize, ApiError> {
-        let opts = ListImagesOptions {
-            filters: Some(HashMap::from([(
-                "reference".to_string(),
-                vec![naming::resize_references(uuid)],
-            )])),
-            ..Default::default()
-        };
-        let prefix = format!("{}:{uuid}.", naming::RESIZE_REPOSITORY);
-        let mut removed = 0;
-        for image in self.docker().list_images(Some(opts)).await? {
-            for tag in image.repo_tags.iter().filter(|t| t.starts_with(&prefix)) {
-                match engine::remove(self.docker(), tag).await {
-                    // Untagged; a parent of a later resize's image goes with it.
-                    Ok(()) => removed += 1,
-                    // In use by the instance's container (or its set-aside one).
-                    Err(ApiError::InstanceInvalidState(_)) => {}
-                    Err(e) => return Err(e),
-                }
-            }
-        }
-        Ok(removed)
     }
 }

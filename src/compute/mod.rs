@@ -1,31 +1,37 @@
-//! The compute-driver contract over Docker: lifecycle, power state, console
-//! and host resources. Every answer comes from Docker or the host itself.
+//! The compute-driver contract over Docker. `Compute` is one type; each of
+//! its jobs is a file: spawn.rs (spawn), start.rs (start, plug, the start-up
+//! watch, shared by spawn, power-on and reboot), destroy.rs, power.rs (power
+//! off and on, reboot, pause, unpause, suspend, resume), migration.rs
+//! (resize and cold migration) with move_state.rs (what a move keeps
+//! between steps), interfaces.rs (hot-plug, ensure_plugged), snapshot.rs,
+//! console.rs, diagnostics.rs, resources.rs, reconcile.rs and events.rs.
+//! This file holds the handle and the reads: inspect, list, get_info,
+//! refresh. Every answer comes from Docker or the host itself.
 
 pub mod config_drive;
 pub mod console;
+mod destroy;
 pub mod diagnostics;
 pub mod events;
 pub mod interfaces;
-pub mod lifecycle;
 pub mod migration;
+pub mod move_state;
+mod power;
 pub mod power_state;
 pub mod reconcile;
 pub mod resources;
 pub mod snapshot;
+mod spawn;
+mod start;
 pub mod state;
 pub mod stop_signal;
 
-use std::collections::HashMap;
 use std::sync::Arc;
-
-use bollard::Docker;
-use bollard::models::{ContainerInspectResponse, ContainerSummary};
-use bollard::query_parameters::ListContainersOptions;
 
 use crate::config::Config;
 use crate::docker::engine_features::EngineFeatures;
-use crate::docker::{is_not_found, naming};
-use crate::error::ApiError;
+use crate::docker::{Container, ContainerSummary, Engine, EngineError, naming};
+use crate::error::Error;
 use crate::image::Images;
 use crate::model::InstanceInfo;
 use crate::network::Network;
@@ -34,7 +40,7 @@ use state::Tracked;
 
 #[derive(Clone)]
 pub struct Compute {
-    docker: Docker,
+    docker: Engine,
     config: Config,
     network: Network,
     states: Arc<state::States>,
@@ -48,17 +54,18 @@ pub struct Compute {
 }
 
 impl Compute {
-    pub fn new(docker: Docker, config: Config) -> Result<Self, ApiError> {
+    pub fn new(docker: impl Into<Engine>, config: Config) -> Result<Self, Error> {
+        let docker = docker.into();
         let n = &config.novadock;
-        let network = Network {
-            ovs: Ovs {
+        let network = Network::new(
+            Ovs {
                 db: n.ovsdb_connection.clone(),
                 timeout_secs: n.ovs_vsctl_timeout,
                 owner: config.nova.host_name(),
             },
-            default_bridge: n.ovs_bridge.clone(),
-            nova_default_route: n.nova_default_route,
-        };
+            n.ovs_bridge.clone(),
+            n.nova_default_route,
+        );
         let host = config.nova.host_name();
         Ok(Compute {
             images: Images::new(
@@ -76,7 +83,7 @@ impl Compute {
     }
 
     /// Whether spawns set the flavor's root disk as a limit.
-    pub async fn disk_limits_work(&self) -> Result<bool, ApiError> {
+    pub async fn disk_limits_work(&self) -> Result<bool, Error> {
         Ok(self.features().await?.disk_limits.is_ok()
             && !self
                 .disk_limits_refused
@@ -89,12 +96,12 @@ impl Compute {
     }
 
     /// The engine's tenant-isolation features (read on first use).
-    pub async fn features(&self) -> Result<EngineFeatures, ApiError> {
+    pub async fn features(&self) -> Result<EngineFeatures, Error> {
         self.features
-            .get_or_try_init(|| async { EngineFeatures::read(&self.docker).await })
+            .get_or_try_init(|| async { self.docker.features().await })
             .await
             .cloned()
-            .map_err(ApiError::from)
+            .map_err(Error::from)
     }
 
     pub fn images(&self) -> &Images {
@@ -109,7 +116,7 @@ impl Compute {
         &self.network
     }
 
-    pub fn docker(&self) -> &Docker {
+    pub fn docker(&self) -> &Engine {
         &self.docker
     }
 
@@ -128,32 +135,31 @@ impl Compute {
     }
 
     /// The instance's container, or InstanceNotFound.
-    pub async fn inspect(&self, uuid: &str) -> Result<ContainerInspectResponse, ApiError> {
+    pub async fn inspect(&self, uuid: &str) -> Result<Container, Error> {
         match self
             .docker
-            .inspect_container(&naming::container_name(uuid), None)
+            .inspect_container(&naming::container_name(uuid))
             .await
         {
             Ok(c) if label(&c, naming::LABEL_UUID) == Some(uuid) => Ok(c),
-            Ok(_) => Err(ApiError::InstanceNotFound(uuid.to_string())),
-            Err(e) if is_not_found(&e) => Err(ApiError::InstanceNotFound(uuid.to_string())),
+            Ok(_) | Err(EngineError::NotFound(_)) => Err(Error::InstanceNotFound(uuid.to_string())),
             Err(e) => Err(e.into()),
         }
     }
 
     /// From the event-fed map when it is in sync with Docker, else from Docker.
-    pub async fn get_info(&self, uuid: &str) -> Result<InstanceInfo, ApiError> {
+    pub async fn get_info(&self, uuid: &str) -> Result<InstanceInfo, Error> {
         if self.states.is_synced() {
             return self
                 .states
                 .get(uuid)
-                .ok_or_else(|| ApiError::InstanceNotFound(uuid.to_string()));
+                .ok_or_else(|| Error::InstanceNotFound(uuid.to_string()));
         }
         self.refresh(uuid).await
     }
 
     /// Asks Docker and records the answer: what an operation returns.
-    pub async fn refresh(&self, uuid: &str) -> Result<InstanceInfo, ApiError> {
+    pub async fn refresh(&self, uuid: &str) -> Result<InstanceInfo, Error> {
         match self.inspect(uuid).await {
             Ok(c) => {
                 let t = tracked(&c);
@@ -161,15 +167,15 @@ impl Compute {
                 self.states.set(t);
                 Ok(i)
             }
-            Err(ApiError::InstanceNotFound(u)) => {
+            Err(Error::InstanceNotFound(u)) => {
                 self.states.remove(uuid, None, true);
-                Err(ApiError::InstanceNotFound(u))
+                Err(Error::InstanceNotFound(u))
             }
             Err(e) => Err(e),
         }
     }
 
-    pub async fn list(&self) -> Result<Vec<InstanceInfo>, ApiError> {
+    pub async fn list(&self) -> Result<Vec<InstanceInfo>, Error> {
         if self.states.is_synced() {
             return Ok(self.states.list());
         }
@@ -181,53 +187,44 @@ impl Compute {
     /// Every container that carries an instance uuid label, a resize's
     /// set-aside one included, of every host sharing this engine: one Docker
     /// call, labels included.
-    pub async fn labelled_containers(&self) -> Result<Vec<ContainerSummary>, ApiError> {
-        self.list_labelled(vec![naming::LABEL_UUID.to_string()])
-            .await
-    }
-
-    async fn list_labelled(&self, labels: Vec<String>) -> Result<Vec<ContainerSummary>, ApiError> {
-        let opts = ListContainersOptions {
-            all: true,
-            filters: Some(HashMap::from([("label".to_string(), labels)])),
-            ..Default::default()
-        };
-        Ok(self.docker.list_containers(Some(opts)).await?)
+    pub async fn labelled_containers(&self) -> Result<Vec<ContainerSummary>, Error> {
+        Ok(self
+            .docker
+            .list_containers(vec![naming::LABEL_UUID.to_string()])
+            .await?)
     }
 
     /// The listing of every instance's own container on this host (not one
     /// set aside by a resize, nor another host's).
-    pub async fn container_summaries(&self) -> Result<Vec<ContainerSummary>, ApiError> {
+    pub async fn container_summaries(&self) -> Result<Vec<ContainerSummary>, Error> {
         let mut summaries = self
-            .list_labelled(vec![
+            .docker
+            .list_containers(vec![
                 naming::LABEL_UUID.to_string(),
                 self.host_label_filter(),
             ])
             .await?;
         summaries.retain(|s| {
-            s.labels
-                .as_ref()
-                .and_then(|l| l.get(naming::LABEL_UUID))
-                .is_some_and(|u| {
-                    let name = format!("/{}", naming::container_name(u));
-                    s.names.as_ref().is_some_and(|n| n.contains(&name))
-                })
+            s.labels.get(naming::LABEL_UUID).is_some_and(|u| {
+                let name = format!("/{}", naming::container_name(u));
+                s.names.contains(&name)
+            })
         });
         Ok(summaries)
     }
 
     /// Every instance's own container, inspected.
-    pub async fn containers(&self) -> Result<Vec<ContainerInspectResponse>, ApiError> {
+    pub async fn containers(&self) -> Result<Vec<Container>, Error> {
         let summaries = self.container_summaries().await?;
         let mut out = Vec::with_capacity(summaries.len());
         for s in summaries {
             let Some(id) = s.id else { continue };
             // The listing lacks the CPU weight that tells SUSPENDED from
             // PAUSED, so each container is inspected.
-            match self.docker.inspect_container(&id, None).await {
+            match self.docker.inspect_container(&id).await {
                 Ok(c) => out.push(c),
                 // Removed between the listing and the inspection.
-                Err(e) if is_not_found(&e) => continue,
+                Err(EngineError::NotFound(_)) => continue,
                 Err(e) => return Err(e.into()),
             }
         }
@@ -235,18 +232,13 @@ impl Compute {
     }
 }
 
-pub fn label<'a>(c: &'a ContainerInspectResponse, key: &str) -> Option<&'a str> {
-    c.config
-        .as_ref()?
-        .labels
-        .as_ref()?
-        .get(key)
-        .map(String::as_str)
+pub fn label<'a>(c: &'a Container, key: &str) -> Option<&'a str> {
+    c.labels.get(key).map(String::as_str)
 }
 
 /// The pid of the container's main process while it has one (running or
 /// frozen): what a network namespace is entered through.
-pub fn running_pid(c: &ContainerInspectResponse) -> Option<u32> {
+pub fn running_pid(c: &Container) -> Option<u32> {
     if !power_state::is_up(&info(c).power_state) {
         return None;
     }
@@ -257,7 +249,7 @@ pub fn running_pid(c: &ContainerInspectResponse) -> Option<u32> {
         .and_then(|p| u32::try_from(p).ok())
 }
 
-pub fn info(c: &ContainerInspectResponse) -> InstanceInfo {
+pub fn info(c: &Container) -> InstanceInfo {
     InstanceInfo {
         uuid: label(c, naming::LABEL_UUID).unwrap_or_default().to_string(),
         name: label(c, naming::LABEL_NAME).unwrap_or_default().to_string(),
@@ -272,7 +264,7 @@ pub fn claimed_vcpus(label_value: Option<&str>) -> i64 {
 }
 
 /// What the power-state map keeps of a container.
-pub fn tracked(c: &ContainerInspectResponse) -> Tracked {
+pub fn tracked(c: &Container) -> Tracked {
     Tracked {
         info: info(c),
         vcpus: claimed_vcpus(label(c, naming::LABEL_VCPUS)),

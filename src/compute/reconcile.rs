@@ -6,20 +6,20 @@ use std::collections::HashSet;
 
 use super::Compute;
 use crate::docker::naming;
-use crate::error::ApiError;
+use crate::error::Error;
 
 impl Compute {
     /// Returns the names of the ports removed.
-    pub async fn remove_orphaned_vifs(&self) -> Result<Vec<String>, ApiError> {
+    pub async fn remove_orphaned_vifs(&self) -> Result<Vec<String>, Error> {
         // Ports first: a container always exists before its ports are
         // plugged, so the later listing knows every port's instance.
-        let ports = self.network().ovs.own_ports_with_vm_uuid().await?;
+        let ports = self.network().own_ports().await?;
         // Every container of an instance counts, a resize's set-aside one too.
         let known: HashSet<String> = self
             .labelled_containers()
             .await?
             .into_iter()
-            .filter_map(|c| c.labels?.get(naming::LABEL_UUID).cloned())
+            .filter_map(|c| c.labels.get(naming::LABEL_UUID).cloned())
             .collect();
         let mut removed = Vec::new();
         for (port, vm) in ports {

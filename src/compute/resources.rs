@@ -9,7 +9,7 @@ use serde_json::json;
 use super::{Compute, claimed_vcpus};
 use crate::docker::naming;
 use crate::docker::version_to_int;
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::host;
 use crate::model::{Host, Inventory, InventoryItem, InventoryRequest, Resources, Version};
 
@@ -58,22 +58,20 @@ pub fn capabilities() -> BTreeMap<&'static str, bool> {
 }
 
 impl Compute {
-    pub async fn version(&self) -> Result<Version, ApiError> {
-        let v = self.docker().version().await?;
+    pub async fn version(&self) -> Result<Version, Error> {
         Ok(Version {
             api_version: "1".to_string(),
             service_version: env!("CARGO_PKG_VERSION").to_string(),
-            docker_version: v.version.unwrap_or_default(),
-            docker_api_version: self.docker().client_version().to_string(),
+            docker_version: self.docker().version().await?,
+            docker_api_version: self.docker().api_version(),
         })
     }
 
-    async fn hypervisor_version(&self) -> Result<i64, ApiError> {
-        let v = self.docker().version().await?;
-        Ok(version_to_int(v.version.as_deref().unwrap_or("0")))
+    async fn hypervisor_version(&self) -> Result<i64, Error> {
+        Ok(version_to_int(&self.docker().version().await?))
     }
 
-    pub async fn host(&self) -> Result<Host, ApiError> {
+    pub async fn host(&self) -> Result<Host, Error> {
         Ok(Host {
             nodename: self.host_name().to_string(),
             host_ip: self
@@ -83,22 +81,18 @@ impl Compute {
                 .clone()
                 .or_else(host::default_route_ipv4)
                 .unwrap_or_else(|| "127.0.0.1".to_string()),
-            uptime: host::uptime_line().map_err(|e| ApiError::Internal(e.to_string()))?,
+            uptime: host::uptime_line().map_err(|e| Error::Internal(e.to_string()))?,
             hypervisor_type: "docker".to_string(),
             hypervisor_version: self.hypervisor_version().await?,
         })
     }
 
-    async fn docker_root(&self) -> Result<PathBuf, ApiError> {
-        let info = self.docker().info().await?;
-        Ok(PathBuf::from(
-            info.docker_root_dir
-                .unwrap_or_else(|| "/var/lib/docker".to_string()),
-        ))
+    async fn docker_root(&self) -> Result<PathBuf, Error> {
+        Ok(self.docker().root_dir().await?)
     }
 
-    pub async fn resources(&self) -> Result<Resources, ApiError> {
-        let internal = |e: host::HostError| ApiError::Internal(e.to_string());
+    pub async fn resources(&self) -> Result<Resources, Error> {
+        let internal = |e: host::HostError| Error::Internal(e.to_string());
         let mem = host::memory().map_err(internal)?;
         let disk = host::disk(&self.docker_root().await?).map_err(internal)?;
         let cpus = host::cpu_count();
@@ -132,7 +126,7 @@ impl Compute {
     /// vCPUs the flavors of this host's containers claim: from the
     /// event-fed map while it is in sync (no listing of the engine, whose
     /// cost grows with every container), else from the engine's listing.
-    async fn vcpus_used(&self) -> Result<i64, ApiError> {
+    async fn vcpus_used(&self) -> Result<i64, Error> {
         if self.states().is_synced() {
             return Ok(self.states().vcpus_used());
         }
@@ -140,21 +134,14 @@ impl Compute {
             .container_summaries()
             .await?
             .iter()
-            .map(|c| {
-                claimed_vcpus(
-                    c.labels
-                        .as_ref()
-                        .and_then(|l| l.get(naming::LABEL_VCPUS))
-                        .map(String::as_str),
-                )
-            })
+            .map(|c| claimed_vcpus(c.labels.get(naming::LABEL_VCPUS).map(String::as_str)))
             .sum())
     }
 
     /// Placement inventory. Allocation ratios follow Nova: the configured
     /// ratio, else the one placement already has, else the initial ratio.
-    pub async fn inventory(&self, req: &InventoryRequest) -> Result<Inventory, ApiError> {
-        let internal = |e: host::HostError| ApiError::Internal(e.to_string());
+    pub async fn inventory(&self, req: &InventoryRequest) -> Result<Inventory, Error> {
+        let internal = |e: host::HostError| Error::Internal(e.to_string());
         let mem = host::memory().map_err(internal)?;
         let disk = host::disk(&self.docker_root().await?).map_err(internal)?;
         let nova = &self.config().nova;

@@ -1,20 +1,18 @@
 //! Snapshots: the container's filesystem committed (paused meanwhile) as an
 //! image tagged for the Glance image Nova created.
 
-use bollard::models::ContainerConfig;
-use bollard::query_parameters::CommitContainerOptions;
-
 use super::Compute;
-use crate::docker::naming;
-use crate::error::ApiError;
+use crate::docker::containers::Commit;
+use crate::docker::{EngineError, naming};
+use crate::error::Error;
 use crate::model::FetchedImage;
 
 impl Compute {
-    pub async fn snapshot(&self, uuid: &str, glance_id: &str) -> Result<FetchedImage, ApiError> {
+    pub async fn snapshot(&self, uuid: &str, glance_id: &str) -> Result<FetchedImage, Error> {
         match self.inspect(uuid).await {
             Ok(_) => {}
-            Err(ApiError::InstanceNotFound(_)) => {
-                return Err(ApiError::InstanceNotRunning(uuid.to_string()));
+            Err(Error::InstanceNotFound(_)) => {
+                return Err(Error::InstanceNotRunning(uuid.to_string()));
             }
             Err(e) => return Err(e),
         }
@@ -26,7 +24,7 @@ impl Compute {
             true,
         )
         .await
-        .map_err(ApiError::from)
+        .map_err(Error::from)
     }
 
     /// Commits `container` as the image of Glance image `glance_id`
@@ -37,23 +35,18 @@ impl Compute {
         glance_id: &str,
         comment: String,
         pause: bool,
-    ) -> Result<FetchedImage, bollard::errors::Error> {
-        let opts = CommitContainerOptions {
-            container: Some(container.to_string()),
-            repo: Some(naming::GLANCE_REPOSITORY.to_string()),
-            tag: Some(glance_id.to_string()),
-            comment: Some(comment),
+    ) -> Result<FetchedImage, EngineError> {
+        let commit = Commit {
+            container,
+            repo: naming::GLANCE_REPOSITORY,
+            tag: glance_id,
+            comment,
             pause,
-            ..Default::default()
         };
-        let id = self
-            .images()
-            .docker()
-            .commit_container(opts, ContainerConfig::default())
-            .await?;
+        let docker_id = self.images().docker().commit_container(commit).await?;
         Ok(FetchedImage {
             glance_id: glance_id.to_string(),
-            docker_id: id.id,
+            docker_id,
             downloaded: false,
         })
     }

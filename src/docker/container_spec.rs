@@ -12,7 +12,7 @@ use bollard::models::{
 use super::command_line;
 use super::naming::*;
 use crate::config::NovadockConfig;
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::model::SpawnRequest;
 
 const MIB: i64 = 1024 * 1024;
@@ -22,9 +22,9 @@ const MIN_MEMORY_MB: u64 = 6;
 pub const SUSPENDED_CPU_SHARES: i64 = 2;
 
 /// The CPU weight the flavor asks for: `quota:cpu_shares`, else vcpus x 1024.
-pub fn flavor_cpu_shares(req: &SpawnRequest) -> Result<i64, ApiError> {
+pub fn flavor_cpu_shares(req: &SpawnRequest) -> Result<i64, Error> {
     match extra_spec_int(req, "quota:cpu_shares")? {
-        Some(s) if s < 3 => Err(ApiError::InvalidInput(format!(
+        Some(s) if s < 3 => Err(Error::InvalidInput(format!(
             "flavor {}: quota:cpu_shares must be at least 3, got {s}",
             req.flavor.name
         ))),
@@ -33,13 +33,13 @@ pub fn flavor_cpu_shares(req: &SpawnRequest) -> Result<i64, ApiError> {
     }
 }
 
-fn extra_spec_int(req: &SpawnRequest, key: &str) -> Result<Option<i64>, ApiError> {
+fn extra_spec_int(req: &SpawnRequest, key: &str) -> Result<Option<i64>, Error> {
     req.flavor
         .extra_specs
         .get(key)
         .map(|v| {
             v.trim().parse::<i64>().map_err(|_| {
-                ApiError::InvalidInput(format!(
+                Error::InvalidInput(format!(
                     "flavor {}: extra spec {key} must be an integer, got {v:?}",
                     req.flavor.name
                 ))
@@ -49,7 +49,7 @@ fn extra_spec_int(req: &SpawnRequest, key: &str) -> Result<Option<i64>, ApiError
 }
 
 /// Server metadata keys must be usable as environment variable names.
-fn environment(req: &SpawnRequest) -> Result<Vec<String>, ApiError> {
+fn environment(req: &SpawnRequest) -> Result<Vec<String>, Error> {
     req.instance
         .metadata
         .iter()
@@ -60,13 +60,13 @@ fn environment(req: &SpawnRequest) -> Result<Vec<String>, ApiError> {
                 .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
                 && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
             if !valid {
-                return Err(ApiError::InvalidInput(format!(
+                return Err(Error::InvalidInput(format!(
                     "server metadata key {key:?} cannot become an environment variable: \
                      use letters, digits and underscores, not starting with a digit"
                 )));
             }
             if value.contains('\0') {
-                return Err(ApiError::InvalidInput(format!(
+                return Err(Error::InvalidInput(format!(
                     "server metadata {key:?} has a NUL character in its value"
                 )));
             }
@@ -93,10 +93,10 @@ pub fn build(
     host: &str,
     disk_limit: bool,
     config_drive: Option<&std::path::Path>,
-) -> Result<ContainerCreateBody, ApiError> {
+) -> Result<ContainerCreateBody, Error> {
     let flavor = &req.flavor;
     if flavor.memory_mb < MIN_MEMORY_MB {
-        return Err(ApiError::InvalidInput(format!(
+        return Err(Error::InvalidInput(format!(
             "flavor {}: memory_mb {} is below the {MIN_MEMORY_MB} MiB a container needs",
             flavor.name, flavor.memory_mb
         )));
@@ -105,14 +105,14 @@ pub fn build(
         .ok()
         .and_then(|m| m.checked_mul(MIB))
         .ok_or_else(|| {
-            ApiError::InvalidInput(format!("flavor {}: memory_mb is too large", flavor.name))
+            Error::InvalidInput(format!("flavor {}: memory_mb is too large", flavor.name))
         })?;
     let cpu_shares = flavor_cpu_shares(req)?;
     let cpu_period = extra_spec_int(req, "quota:cpu_period")?;
     if let Some(p) = cpu_period
         && !(1_000..=1_000_000).contains(&p)
     {
-        return Err(ApiError::InvalidInput(format!(
+        return Err(Error::InvalidInput(format!(
             "flavor {}: quota:cpu_period must be between 1000 and 1000000 microseconds, got {p}",
             flavor.name
         )));
@@ -122,14 +122,14 @@ pub fn build(
         && q != -1
         && q < 1_000
     {
-        return Err(ApiError::InvalidInput(format!(
+        return Err(Error::InvalidInput(format!(
             "flavor {}: quota:cpu_quota must be -1 or at least 1000 microseconds, got {q}",
             flavor.name
         )));
     }
     let cmd = match req.image.properties.get("os_command_line") {
         Some(line) if !line.trim().is_empty() => Some(command_line::split(line).map_err(|e| {
-            ApiError::InvalidInput(format!("image property os_command_line {line:?}: {e}"))
+            Error::InvalidInput(format!("image property os_command_line {line:?}: {e}"))
         })?),
         _ => None,
     };
@@ -307,7 +307,7 @@ mod tests {
             req.instance.metadata.insert(key.into(), "x".into());
             let err = build(&req, "busybox", &cfg(), "cn1", false, None).expect_err("invalid name");
             assert!(
-                matches!(err, ApiError::InvalidInput(ref m) if m.contains("environment variable")),
+                matches!(err, Error::InvalidInput(ref m) if m.contains("environment variable")),
                 "{err}"
             );
         }

@@ -1,8 +1,8 @@
 //! What the engine can enforce for tenants, read from `docker info`: a limit
 //! on each container's writable layer (the flavor's root disk) and
-//! user-namespace remapping (container root is not host root).
+//! user-namespace remapping (container root is not host root); and whether
+//! containers outlive a dockerd restart.
 
-use bollard::Docker;
 use bollard::models::SystemInfo;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -11,6 +11,8 @@ pub struct EngineFeatures {
     pub disk_limits: Result<String, String>,
     /// Whether dockerd remaps container users (`--userns-remap`).
     pub userns_remap: bool,
+    /// Whether containers keep running while dockerd restarts (`live-restore`).
+    pub live_restore: bool,
 }
 
 impl EngineFeatures {
@@ -38,10 +40,6 @@ impl EngineFeatures {
             )
         };
         vec![disk, userns]
-    }
-
-    pub async fn read(docker: &Docker) -> Result<EngineFeatures, bollard::errors::Error> {
-        Ok(Self::of(&docker.info().await?))
     }
 
     pub fn of(info: &SystemInfo) -> EngineFeatures {
@@ -79,6 +77,7 @@ impl EngineFeatures {
         EngineFeatures {
             disk_limits,
             userns_remap,
+            live_restore: info.live_restore_enabled == Some(true),
         }
     }
 }

@@ -1,43 +1,70 @@
-//! The Docker engine as novadock uses it: connection, naming and labels,
-//! container specs built from Nova's requests.
+//! The Docker engine, and the one door to it: `Engine` is the only caller
+//! of the client library (containers.rs, images.rs, events.rs, system.rs)
+//! and answers in the service's terms (`EngineError`). Naming, labels and
+//! the container spec built from Nova's requests live here too.
 
 pub mod command_line;
 pub mod container_spec;
+pub mod containers;
 pub mod engine_features;
+pub mod error;
+pub mod events;
+pub mod images;
 pub mod naming;
+pub mod system;
 
 use bollard::Docker;
 
-use crate::error::ApiError;
+use crate::error::Error;
+pub use containers::{Container, ContainerSummary, RunState, Status};
+pub use error::EngineError;
+
+/// A connection to dockerd. Cheap to clone: clones share the connection pool.
+#[derive(Clone)]
+pub struct Engine {
+    docker: Docker,
+}
+
+/// A client made elsewhere (a test's own, with its own timeout).
+impl From<Docker> for Engine {
+    fn from(docker: Docker) -> Self {
+        Engine { docker }
+    }
+}
+
+impl Engine {
+    /// The same engine with a different limit on each call: loading or
+    /// saving a large image takes far longer than other calls.
+    pub fn with_timeout(&self, timeout: std::time::Duration) -> Engine {
+        Engine {
+            docker: self.docker.clone().with_timeout(timeout),
+        }
+    }
+
+    /// The engine API version both sides settled on.
+    pub fn api_version(&self) -> String {
+        self.docker.client_version().to_string()
+    }
+}
 
 /// Connects to dockerd and settles on an API version both sides speak
 /// (Debian's docker.io 20.10 speaks 1.41, older than bollard's default).
-pub async fn connect(url: &str) -> Result<Docker, ApiError> {
+pub async fn connect(url: &str) -> Result<Engine, Error> {
     let docker = if let Some(path) = url.strip_prefix("unix://") {
         Docker::connect_with_unix(path, 120, bollard::API_DEFAULT_VERSION)
     } else if url.starts_with("tcp://") || url.starts_with("http://") {
         Docker::connect_with_http(url, 120, bollard::API_DEFAULT_VERSION)
     } else {
-        return Err(ApiError::InvalidInput(format!(
+        return Err(Error::InvalidInput(format!(
             "[novadock] docker_url {url:?} must start with unix://, tcp:// or http://"
         )));
     }
-    .map_err(|e| ApiError::DockerUnavailable(format!("{url}: {e}")))?;
-    docker
+    .map_err(|e| Error::DockerUnavailable(format!("{url}: {e}")))?;
+    let docker = docker
         .negotiate_version()
         .await
-        .map_err(|e| ApiError::DockerUnavailable(format!("{url}: {e}")))
-}
-
-/// True when Docker says the object does not exist.
-pub fn is_not_found(e: &bollard::errors::Error) -> bool {
-    matches!(
-        e,
-        bollard::errors::Error::DockerResponseServerError {
-            status_code: 404,
-            ..
-        }
-    )
+        .map_err(|e| Error::DockerUnavailable(format!("{url}: {e}")))?;
+    Ok(Engine { docker })
 }
 
 /// Docker's version string ("20.10.24+dfsg1") as Nova's integer

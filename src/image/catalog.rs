@@ -2,12 +2,10 @@
 //! stable ids (uuid v5 of the Docker image id) and the fields Nova, the
 //! openstack client and Horizon read.
 
-use bollard::Docker;
-use bollard::query_parameters::ListImagesOptions;
 use serde_json::{Value, json};
 
-use crate::docker::naming;
-use crate::error::ApiError;
+use crate::docker::{Engine, naming};
+use crate::error::Error;
 
 pub fn facade_id(docker_id: &str) -> String {
     uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, docker_id.as_bytes()).to_string()
@@ -57,10 +55,8 @@ impl CatalogImage {
 }
 
 /// Every image of the engine, newest first.
-pub async fn list(docker: &Docker) -> Result<Vec<CatalogImage>, ApiError> {
-    let images = docker
-        .list_images(Some(ListImagesOptions::default()))
-        .await?;
+pub async fn list(docker: &Engine) -> Result<Vec<CatalogImage>, Error> {
+    let images = docker.list_images(None).await?;
     let mut out: Vec<CatalogImage> = images
         .into_iter()
         .map(|i| {

@@ -4,7 +4,7 @@
 use md5::Md5;
 use sha2::{Digest as _, Sha256, Sha384, Sha512};
 
-use crate::error::ApiError;
+use crate::error::Error;
 
 pub enum Hasher {
     Md5(Md5),
@@ -15,13 +15,13 @@ pub enum Hasher {
 
 impl Hasher {
     /// Glance's os_hash_algo names; others are refused.
-    pub fn new(algo: &str) -> Result<Hasher, ApiError> {
+    pub fn new(algo: &str) -> Result<Hasher, Error> {
         match algo {
             "md5" => Ok(Hasher::Md5(Md5::new())),
             "sha256" => Ok(Hasher::Sha256(Sha256::new())),
             "sha384" => Ok(Hasher::Sha384(Sha384::new())),
             "sha512" => Ok(Hasher::Sha512(Sha512::new())),
-            other => Err(ApiError::InvalidInput(format!(
+            other => Err(Error::InvalidInput(format!(
                 "hash algorithm {other:?} is not supported (md5, sha256, sha384, sha512)"
             ))),
         }

@@ -3,17 +3,13 @@
 
 use std::sync::{Arc, Mutex};
 
-use bollard::Docker;
-use bollard::query_parameters::{
-    ImportImageOptions, ListContainersOptions, RemoveImageOptions, TagImageOptions,
-};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 
 use super::digest::Hasher;
 use super::tarball::TarFilter;
-use crate::docker::{is_not_found, naming};
-use crate::error::ApiError;
+use crate::docker::{Engine, EngineError, naming};
+use crate::error::Error;
 
 /// What streamed through a load: byte count, digest, and whether the source
 /// itself failed (as opposed to Docker refusing the data).
@@ -35,7 +31,7 @@ pub struct Loaded {
 /// Loads a `docker save` tarball of exactly one image; returns its id. The
 /// stream passes through the tarball filter, so nothing the tarball names is
 /// tagged: the caller tags only data it has verified, by id.
-pub async fn load<S>(docker: &Docker, data: S, hasher: Option<Hasher>) -> Result<Loaded, ApiError>
+pub async fn load<S>(docker: &Engine, data: S, hasher: Option<Hasher>) -> Result<Loaded, Error>
 where
     S: Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
 {
@@ -83,14 +79,13 @@ where
         Some(Err(std::io::Error::other(e)))
     })
     .filter_map(std::future::ready);
-    let mut progress =
-        docker.import_image_stream(ImportImageOptions::default(), counted.chain(end), None);
+    let mut progress = Box::pin(docker.load_image(counted.chain(end)));
     let mut loaded: Vec<String> = Vec::new();
     let mut refused: Option<String> = None;
     while let Some(item) = progress.next().await {
         match item {
-            Ok(info) => {
-                for line in info.stream.unwrap_or_default().lines() {
+            Ok(text) => {
+                for line in text.lines() {
                     if let Some(r) = line.strip_prefix("Loaded image ID: ") {
                         loaded.push(r.trim().to_string());
                     } else if let Some(r) = line.strip_prefix("Loaded image: ") {
@@ -111,23 +106,23 @@ where
         )
     };
     if let Some(e) = source_error {
-        return Err(ApiError::ImageUnavailable(format!(
+        return Err(Error::ImageUnavailable(format!(
             "the image data stopped arriving: {e}"
         )));
     }
     if let Some(e) = content_error {
         remove_loaded(docker, &loaded).await;
-        return Err(ApiError::ImageUnacceptable(format!(
+        return Err(Error::ImageUnacceptable(format!(
             "the image data was refused before loading: {e} (a docker save tarball is expected)"
         )));
     }
     if let Some(e) = refused {
         if e.contains("no space left on device") {
-            return Err(ApiError::InsufficientStorage(format!(
+            return Err(Error::InsufficientStorage(format!(
                 "the Docker engine's storage on this host is full; the image was not loaded: {e}"
             )));
         }
-        return Err(ApiError::ImageUnacceptable(format!(
+        return Err(Error::ImageUnacceptable(format!(
             "Docker cannot load the image data (a docker save tarball is expected): {e}"
         )));
     }
@@ -135,13 +130,13 @@ where
     let first = match loaded.as_slice() {
         [one] if one.starts_with("sha256:") => one,
         [] => {
-            return Err(ApiError::ImageUnacceptable(
+            return Err(Error::ImageUnacceptable(
                 "the image data holds no image (a docker save tarball is expected)".into(),
             ));
         }
         more => {
             remove_loaded(docker, &loaded).await;
-            return Err(ApiError::ImageUnacceptable(format!(
+            return Err(Error::ImageUnacceptable(format!(
                 "the image data loaded {} images ({}); novadock takes exactly one untagged image",
                 more.len(),
                 more.join(", ")
@@ -151,7 +146,7 @@ where
     let image = docker
         .inspect_image(first)
         .await
-        .map_err(|e| ApiError::Internal(format!("inspecting the loaded image {first}: {e}")))?;
+        .map_err(|e| Error::Internal(format!("inspecting the loaded image {first}: {e}")))?;
     Ok(Loaded {
         docker_id: image.id.unwrap_or_else(|| first.clone()),
         bytes,
@@ -160,7 +155,7 @@ where
 }
 
 /// Removes what a refused load left, by id.
-async fn remove_loaded(docker: &Docker, loaded: &[String]) {
+async fn remove_loaded(docker: &Engine, loaded: &[String]) {
     for id in loaded.iter().filter(|r| r.starts_with("sha256:")) {
         remove_if_untagged(docker, id).await;
     }
@@ -169,9 +164,9 @@ async fn remove_loaded(docker: &Docker, loaded: &[String]) {
 /// Removes a refused image by id unless it carries a tag: the same bytes
 /// may already be another image of the engine, which stays (`docker rmi`
 /// of an id would untag and delete it).
-pub async fn remove_if_untagged(docker: &Docker, docker_id: &str) {
+pub async fn remove_if_untagged(docker: &Engine, docker_id: &str) {
     match docker.inspect_image(docker_id).await {
-        Ok(i) if i.repo_tags.as_ref().is_none_or(|t| t.is_empty()) => {
+        Ok(i) if i.repo_tags.is_empty() => {
             if let Err(e) = remove(docker, docker_id).await {
                 tracing::warn!(image = docker_id, "removing a refused image: {e}");
             }
@@ -182,24 +177,24 @@ pub async fn remove_if_untagged(docker: &Docker, docker_id: &str) {
 }
 
 /// The Docker image id behind `novadock-glance:<glance_id>`, if loaded.
-pub async fn local(docker: &Docker, glance_id: &str) -> Result<Option<String>, ApiError> {
+pub async fn local(docker: &Engine, glance_id: &str) -> Result<Option<String>, Error> {
     match docker
         .inspect_image(&naming::glance_image_reference(glance_id))
         .await
     {
         Ok(i) => Ok(i.id),
-        Err(e) if is_not_found(&e) => Ok(None),
+        Err(EngineError::NotFound(_)) => Ok(None),
         Err(e) => Err(e.into()),
     }
 }
 
-pub async fn tag(docker: &Docker, docker_id: &str, glance_id: &str) -> Result<(), ApiError> {
+pub async fn tag(docker: &Engine, docker_id: &str, glance_id: &str) -> Result<(), Error> {
     tag_in(docker, docker_id, naming::GLANCE_REPOSITORY, glance_id).await
 }
 
 /// Marks the image as held by Glance's novadock store (see
 /// naming::GLANCE_STORE_REPOSITORY).
-pub async fn tag_stored(docker: &Docker, docker_id: &str, glance_id: &str) -> Result<(), ApiError> {
+pub async fn tag_stored(docker: &Engine, docker_id: &str, glance_id: &str) -> Result<(), Error> {
     tag_in(
         docker,
         docker_id,
@@ -210,45 +205,24 @@ pub async fn tag_stored(docker: &Docker, docker_id: &str, glance_id: &str) -> Re
 }
 
 /// Whether a container (running or not) is made from the image.
-pub async fn in_use(docker: &Docker, docker_id: &str) -> Result<bool, ApiError> {
-    let containers = docker
-        .list_containers(Some(ListContainersOptions {
-            all: true,
-            ..Default::default()
-        }))
-        .await?;
+pub async fn in_use(docker: &Engine, docker_id: &str) -> Result<bool, Error> {
+    let containers = docker.list_containers(Vec::new()).await?;
     Ok(containers
         .iter()
         .any(|c| c.image_id.as_deref() == Some(docker_id)))
 }
 
-pub async fn tag_in(
-    docker: &Docker,
-    docker_id: &str,
-    repo: &str,
-    tag: &str,
-) -> Result<(), ApiError> {
-    let opts = TagImageOptions {
-        repo: Some(repo.to_string()),
-        tag: Some(tag.to_string()),
-    };
-    docker.tag_image(docker_id, Some(opts)).await?;
+pub async fn tag_in(docker: &Engine, docker_id: &str, repo: &str, tag: &str) -> Result<(), Error> {
+    docker.tag_image(docker_id, repo, tag).await?;
     Ok(())
 }
 
 /// Removes an image reference; the image goes when nothing else holds it.
 /// Missing is fine; an image a container uses stays (409).
-pub async fn remove(docker: &Docker, reference: &str) -> Result<(), ApiError> {
-    match docker
-        .remove_image(reference, Some(RemoveImageOptions::default()), None)
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) if is_not_found(&e) => Ok(()),
-        Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 409,
-            message,
-        }) => Err(ApiError::InstanceInvalidState(format!(
+pub async fn remove(docker: &Engine, reference: &str) -> Result<(), Error> {
+    match docker.remove_image(reference).await {
+        Ok(()) | Err(EngineError::NotFound(_)) => Ok(()),
+        Err(EngineError::Conflict(message)) => Err(Error::InstanceInvalidState(format!(
             "image {reference} is in use: {message}"
         ))),
         Err(e) => Err(e.into()),
@@ -258,14 +232,14 @@ pub async fn remove(docker: &Docker, reference: &str) -> Result<(), ApiError> {
 /// `docker save` of a reference, as a stream. A task owns the Docker
 /// request; the bounded channel carries its backpressure to the reader.
 pub fn save(
-    docker: &Docker,
+    docker: &Engine,
     reference: &str,
 ) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send + use<> {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     let docker = docker.clone();
     let reference = reference.to_string();
     tokio::spawn(async move {
-        let mut chunks = docker.export_image(&reference);
+        let mut chunks = Box::pin(docker.save_image(&reference));
         while let Some(chunk) = chunks.next().await {
             let failed = chunk.is_err();
             if tx.send(chunk.map_err(std::io::Error::other)).await.is_err() || failed {
@@ -278,17 +252,16 @@ pub fn save(
 
 /// Size and digests of what `save` gives for the reference.
 pub async fn save_digests(
-    docker: &Docker,
+    docker: &Engine,
     reference: &str,
     algo: &str,
-) -> Result<(u64, String, String), ApiError> {
+) -> Result<(u64, String, String), Error> {
     let mut md5 = Hasher::new("md5")?;
     let mut multi = Hasher::new(algo)?;
     let mut size = 0u64;
     let mut stream = Box::pin(save(docker, reference));
     while let Some(chunk) = stream.next().await {
-        let chunk =
-            chunk.map_err(|e| ApiError::Internal(format!("docker save {reference}: {e}")))?;
+        let chunk = chunk.map_err(|e| Error::Internal(format!("docker save {reference}: {e}")))?;
         size += chunk.len() as u64;
         md5.update(&chunk);
         multi.update(&chunk);

@@ -5,7 +5,7 @@ use bytes::Bytes;
 use futures_util::{Stream, TryStreamExt};
 use serde::Deserialize;
 
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::model::GlanceAccess;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -26,8 +26,8 @@ pub struct Glance {
     http: reqwest::Client,
 }
 
-fn unreachable(endpoint: &str, e: reqwest::Error) -> ApiError {
-    ApiError::ImageUnavailable(format!("Glance at {endpoint} cannot be reached: {e}"))
+fn unreachable(endpoint: &str, e: reqwest::Error) -> Error {
+    Error::ImageUnavailable(format!("Glance at {endpoint} cannot be reached: {e}"))
 }
 
 impl Glance {
@@ -35,12 +35,12 @@ impl Glance {
     /// headers or in the middle of an image's data, before the transfer
     /// fails (a stalled Glance would otherwise hold every boot of that
     /// image on the host).
-    pub fn new(read_timeout: std::time::Duration) -> Result<Glance, ApiError> {
+    pub fn new(read_timeout: std::time::Duration) -> Result<Glance, Error> {
         let http = reqwest::Client::builder()
             .connect_timeout(std::time::Duration::from_secs(10))
             .read_timeout(read_timeout)
             .build()
-            .map_err(|e| ApiError::Internal(format!("HTTP client: {e}")))?;
+            .map_err(|e| Error::Internal(format!("HTTP client: {e}")))?;
         Ok(Glance { http })
     }
 
@@ -61,7 +61,7 @@ impl Glance {
         &self,
         access: &GlanceAccess,
         path: &str,
-    ) -> Result<reqwest::Response, ApiError> {
+    ) -> Result<reqwest::Response, Error> {
         match self.get(access, path).send().await {
             Ok(r) => Ok(r),
             Err(e) if e.is_request() || e.is_connect() => {
@@ -77,17 +77,17 @@ impl Glance {
 
     /// The image as the user sees it; NotFound also when the user may not
     /// see it, which is how access to a cached image is checked.
-    pub async fn image(&self, access: &GlanceAccess, id: &str) -> Result<GlanceImage, ApiError> {
+    pub async fn image(&self, access: &GlanceAccess, id: &str) -> Result<GlanceImage, Error> {
         let resp = self.send_get(access, &format!("/v2/images/{id}")).await?;
         match resp.status().as_u16() {
             200 => resp.json::<GlanceImage>().await.map_err(|e| {
-                ApiError::ImageUnavailable(format!("Glance answered image {id} oddly: {e}"))
+                Error::ImageUnavailable(format!("Glance answered image {id} oddly: {e}"))
             }),
-            401 | 403 | 404 => Err(ApiError::ImageNotFound(format!(
+            401 | 403 | 404 => Err(Error::ImageNotFound(format!(
                 "image {id} is not in Glance or this user may not use it (Glance answered {})",
                 resp.status()
             ))),
-            s => Err(ApiError::ImageUnavailable(format!(
+            s => Err(Error::ImageUnavailable(format!(
                 "Glance answered {s} for image {id}"
             ))),
         }
@@ -98,12 +98,12 @@ impl Glance {
         &self,
         access: &GlanceAccess,
         id: &str,
-    ) -> Result<impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static, ApiError> {
+    ) -> Result<impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static, Error> {
         let resp = self
             .send_get(access, &format!("/v2/images/{id}/file"))
             .await?;
         if !resp.status().is_success() {
-            return Err(ApiError::ImageUnavailable(format!(
+            return Err(Error::ImageUnavailable(format!(
                 "Glance answered {} for the data of image {id}",
                 resp.status()
             )));
@@ -112,7 +112,7 @@ impl Glance {
     }
 
     /// Marks the image as a container image, then uploads its data.
-    pub async fn upload<S>(&self, access: &GlanceAccess, id: &str, data: S) -> Result<(), ApiError>
+    pub async fn upload<S>(&self, access: &GlanceAccess, id: &str, data: S) -> Result<(), Error>
     where
         S: Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
     {
@@ -133,7 +133,7 @@ impl Glance {
             .await
             .map_err(|e| unreachable(&access.endpoint, e))?;
         if !resp.status().is_success() {
-            return Err(ApiError::ImageUnavailable(format!(
+            return Err(Error::ImageUnavailable(format!(
                 "Glance refused to mark image {id} as a docker image: {} {}",
                 resp.status(),
                 resp.text().await.unwrap_or_default()
@@ -149,7 +149,7 @@ impl Glance {
             .await
             .map_err(|e| unreachable(&access.endpoint, e))?;
         if !resp.status().is_success() {
-            return Err(ApiError::ImageUnavailable(format!(
+            return Err(Error::ImageUnavailable(format!(
                 "Glance refused the data of image {id}: {} {}",
                 resp.status(),
                 resp.text().await.unwrap_or_default()

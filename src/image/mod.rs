@@ -10,13 +10,11 @@ pub mod tarball;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use bollard::Docker;
-use bollard::query_parameters::{ListContainersOptions, ListImagesOptions};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 
-use crate::docker::naming;
-use crate::error::ApiError;
+use crate::docker::{Engine, naming};
+use crate::error::Error;
 use crate::model::{FetchedImage, GlanceAccess, StoredImage};
 use digest::Hasher;
 use glance::Glance;
@@ -24,10 +22,10 @@ use glance::Glance;
 const IMAGE_TRANSFER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
 
 /// Glance's os_hash_algo choices for stored data (MD5 is the `checksum`).
-fn multihash_algo(algo: &str) -> Result<(), ApiError> {
+fn multihash_algo(algo: &str) -> Result<(), Error> {
     match algo {
         "sha256" | "sha384" | "sha512" => Ok(()),
-        other => Err(ApiError::InvalidInput(format!(
+        other => Err(Error::InvalidInput(format!(
             "hashing_algo {other:?}: sha256, sha384 or sha512"
         ))),
     }
@@ -35,7 +33,7 @@ fn multihash_algo(algo: &str) -> Result<(), ApiError> {
 
 #[derive(Clone)]
 pub struct Images {
-    docker: Docker,
+    docker: Engine,
     glance: Glance,
     /// One lock per Glance image id: concurrent boots of an uncached image
     /// wait for the one download.
@@ -43,10 +41,7 @@ pub struct Images {
 }
 
 impl Images {
-    pub fn new(
-        docker: Docker,
-        glance_read_timeout: std::time::Duration,
-    ) -> Result<Images, ApiError> {
+    pub fn new(docker: Engine, glance_read_timeout: std::time::Duration) -> Result<Images, Error> {
         Ok(Images {
             // Loading or saving a large image takes far longer than Docker's
             // other calls; a stalled transfer still ends with its source.
@@ -57,7 +52,7 @@ impl Images {
     }
 
     /// The Docker client for long transfers: loads, saves and commits.
-    pub fn docker(&self) -> &Docker {
+    pub fn docker(&self) -> &Engine {
         &self.docker
     }
 
@@ -77,11 +72,11 @@ impl Images {
         &self,
         access: &GlanceAccess,
         glance_id: &str,
-    ) -> Result<FetchedImage, ApiError> {
+    ) -> Result<FetchedImage, Error> {
         let meta = self.glance.image(access, glance_id).await?;
         let format = meta.container_format.as_deref().unwrap_or("none");
         if format != "docker" {
-            return Err(ApiError::ImageUnacceptable(format!(
+            return Err(Error::ImageUnacceptable(format!(
                 "image {glance_id} has container_format {format}: novadock boots only container_format=docker \
                  images (the data of `docker save`)"
             )));
@@ -107,7 +102,7 @@ impl Images {
         {
             // Never tagged, so never used; removed unless an older copy shares it.
             engine::remove_if_untagged(&self.docker, &loaded.docker_id).await;
-            return Err(ApiError::ImageUnacceptable(format!(
+            return Err(Error::ImageUnacceptable(format!(
                 "image {glance_id}: the {algo} of the downloaded data is {got}, Glance says {want}"
             )));
         }
@@ -126,12 +121,7 @@ impl Images {
 
     /// glance_store `add`: the uploaded tarball into the engine. The answer
     /// describes what `read` gives back, which is what Glance must record.
-    pub async fn store<S>(
-        &self,
-        glance_id: &str,
-        data: S,
-        algo: &str,
-    ) -> Result<StoredImage, ApiError>
+    pub async fn store<S>(&self, glance_id: &str, data: S, algo: &str) -> Result<StoredImage, Error>
     where
         S: Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
     {
@@ -144,7 +134,7 @@ impl Images {
             let mut data = Box::pin(data);
             while let Some(chunk) = data.next().await {
                 chunk.map_err(|e| {
-                    ApiError::ImageUnavailable(format!("the image data stopped arriving: {e}"))
+                    Error::ImageUnavailable(format!("the image data stopped arriving: {e}"))
                 })?;
             }
             engine::tag_stored(&self.docker, &docker_id, glance_id).await?;
@@ -157,12 +147,12 @@ impl Images {
     }
 
     /// Size and digests of the stored image's tarball.
-    pub async fn describe(&self, glance_id: &str, algo: &str) -> Result<StoredImage, ApiError> {
+    pub async fn describe(&self, glance_id: &str, algo: &str) -> Result<StoredImage, Error> {
         multihash_algo(algo)?;
         let docker_id = engine::local(&self.docker, glance_id)
             .await?
             .ok_or_else(|| {
-                ApiError::ImageNotFound(format!("image {glance_id} is not stored on this host"))
+                Error::ImageNotFound(format!("image {glance_id} is not stored on this host"))
             })?;
         let reference = naming::glance_image_reference(glance_id);
         let (size, checksum, multihash) =
@@ -181,9 +171,9 @@ impl Images {
     pub async fn read(
         &self,
         glance_id: &str,
-    ) -> Result<impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static, ApiError> {
+    ) -> Result<impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static, Error> {
         if engine::local(&self.docker, glance_id).await?.is_none() {
-            return Err(ApiError::ImageNotFound(format!(
+            return Err(Error::ImageNotFound(format!(
                 "image {glance_id} is not stored on this host"
             )));
         }
@@ -197,16 +187,16 @@ impl Images {
     /// container may still run on it: as with a VM's copy of a deleted
     /// image, it keeps running, and the image stays as cache (pruned once
     /// unused) rather than failing the delete half-way.
-    pub async fn delete(&self, glance_id: &str) -> Result<(), ApiError> {
+    pub async fn delete(&self, glance_id: &str) -> Result<(), Error> {
         engine::remove(&self.docker, &naming::glance_store_reference(glance_id)).await?;
         match engine::remove(&self.docker, &naming::glance_image_reference(glance_id)).await {
-            Ok(()) | Err(ApiError::InstanceInvalidState(_)) => Ok(()),
+            Ok(()) | Err(Error::InstanceInvalidState(_)) => Ok(()),
             Err(e) => Err(e),
         }
     }
 
     /// A snapshot: the committed image goes to Glance as `docker save` data.
-    pub async fn upload(&self, access: &GlanceAccess, glance_id: &str) -> Result<(), ApiError> {
+    pub async fn upload(&self, access: &GlanceAccess, glance_id: &str) -> Result<(), Error> {
         let data = self.read(glance_id).await?;
         self.glance.upload(access, glance_id, data).await
     }
@@ -214,21 +204,14 @@ impl Images {
     /// Removes Glance images of the cache that no container uses and that were
     /// loaded at least `min_age_seconds` ago. Images Glance's novadock store
     /// keeps on this host are Glance's data, not cache: they stay.
-    pub async fn prune(&self, min_age_seconds: u64) -> Result<Vec<String>, ApiError> {
-        let opts = ListImagesOptions {
-            filters: Some(HashMap::from([(
-                "reference".to_string(),
-                vec![format!("{}:*", naming::GLANCE_REPOSITORY)],
-            )])),
-            ..Default::default()
-        };
-        let images = self.docker.list_images(Some(opts)).await?;
+    pub async fn prune(&self, min_age_seconds: u64) -> Result<Vec<String>, Error> {
+        let images = self
+            .docker
+            .list_images(Some(format!("{}:*", naming::GLANCE_REPOSITORY)))
+            .await?;
         let used: Vec<String> = self
             .docker
-            .list_containers(Some(ListContainersOptions {
-                all: true,
-                ..Default::default()
-            }))
+            .list_containers(Vec::new())
             .await?
             .into_iter()
             .filter_map(|c| c.image_id)
@@ -269,7 +252,6 @@ impl Images {
     /// When the tag was set (Docker's LastTagTime), in Unix seconds.
     async fn loaded_at(&self, reference: &str) -> Option<i64> {
         let i = self.docker.inspect_image(reference).await.ok()?;
-        let text = i.metadata?.last_tag_time?;
-        catalog::parse_rfc3339(&text.to_string())
+        catalog::parse_rfc3339(&i.last_tag_time?)
     }
 }

@@ -11,20 +11,20 @@ use rtnetlink::packet_route::link::LinkAttribute;
 use rtnetlink::packet_route::route::{RouteHeader, RouteMessage};
 use rtnetlink::{Handle, LinkUnspec, LinkVeth, RouteMessageBuilder, new_connection};
 
+use super::error::NetworkError;
 use super::vif::VifPlan;
-use crate::error::ApiError;
 
-fn err(what: &str, e: impl std::fmt::Display) -> ApiError {
-    ApiError::Internal(format!("{what}: {e}"))
+fn err(what: &str, e: impl std::fmt::Display) -> NetworkError {
+    NetworkError::Kernel(format!("{what}: {e}"))
 }
 
-fn connect() -> Result<Handle, ApiError> {
+fn connect() -> Result<Handle, NetworkError> {
     let (conn, handle, _) = new_connection().map_err(|e| err("netlink socket", e))?;
     tokio::spawn(conn);
     Ok(handle)
 }
 
-async fn index_of(handle: &Handle, name: &str) -> Result<Option<u32>, ApiError> {
+async fn index_of(handle: &Handle, name: &str) -> Result<Option<u32>, NetworkError> {
     let mut links = handle.link().get().match_name(name.to_string()).execute();
     match links.try_next().await {
         Ok(Some(link)) => Ok(Some(link.header.index)),
@@ -36,7 +36,7 @@ async fn index_of(handle: &Handle, name: &str) -> Result<Option<u32>, ApiError> 
 }
 
 /// Deletes a host link by name; true if there was one.
-pub async fn delete_host_link(name: &str) -> Result<bool, ApiError> {
+pub async fn delete_host_link(name: &str) -> Result<bool, NetworkError> {
     let handle = connect()?;
     match index_of(&handle, name).await? {
         Some(i) => {
@@ -52,7 +52,7 @@ pub async fn delete_host_link(name: &str) -> Result<bool, ApiError> {
     }
 }
 
-pub async fn host_link_exists(name: &str) -> Result<bool, ApiError> {
+pub async fn host_link_exists(name: &str) -> Result<bool, NetworkError> {
     Ok(index_of(&connect()?, name).await?.is_some())
 }
 
@@ -67,12 +67,12 @@ fn peer_name(vif: &VifPlan) -> String {
 /// Creates each VIF's veth pair, moves the container end into the
 /// namespace of `pid` and configures it there as eth1, eth2, ...
 /// `replace_default` makes Nova's gateways the default routes.
-pub async fn plug(pid: u32, vifs: Vec<VifPlan>, replace_default: bool) -> Result<(), ApiError> {
+pub async fn plug(pid: u32, vifs: Vec<VifPlan>, replace_default: bool) -> Result<(), NetworkError> {
     in_thread(move || plug_blocking(pid, &vifs, replace_default)).await
 }
 
 /// Interface names inside the namespace of `pid`.
-pub async fn container_links(pid: u32) -> Result<Vec<String>, ApiError> {
+pub async fn container_links(pid: u32) -> Result<Vec<String>, NetworkError> {
     in_thread(move || {
         let rt = runtime()?;
         enter_netns(pid)?;
@@ -98,8 +98,8 @@ pub async fn container_links(pid: u32) -> Result<Vec<String>, ApiError> {
 }
 
 async fn in_thread<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
+    f: impl FnOnce() -> Result<T, NetworkError> + Send + 'static,
+) -> Result<T, NetworkError> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     std::thread::Builder::new()
         .name("novadock-netns".into())
@@ -108,10 +108,10 @@ async fn in_thread<T: Send + 'static>(
         })
         .map_err(|e| err("starting the namespace thread", e))?;
     rx.await
-        .map_err(|_| ApiError::Internal("the namespace thread died".into()))?
+        .map_err(|_| NetworkError::Kernel("the namespace thread died".into()))?
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, ApiError> {
+fn runtime() -> Result<tokio::runtime::Runtime, NetworkError> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -119,7 +119,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, ApiError> {
 }
 
 /// Moves this OS thread into the network namespace of `pid`.
-fn enter_netns(pid: u32) -> Result<(), ApiError> {
+fn enter_netns(pid: u32) -> Result<(), NetworkError> {
     let path = format!("/proc/{pid}/ns/net");
     let f = File::open(&path).map_err(|e| err(&format!("opening {path}"), e))?;
     // SAFETY: f is an open namespace file; setns affects only this thread,
@@ -133,14 +133,14 @@ fn enter_netns(pid: u32) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn plug_blocking(pid: u32, vifs: &[VifPlan], replace_default: bool) -> Result<(), ApiError> {
+fn plug_blocking(pid: u32, vifs: &[VifPlan], replace_default: bool) -> Result<(), NetworkError> {
     let rt = runtime()?;
     rt.block_on(async {
         let handle = connect()?;
         for v in vifs {
             create_pair(&handle, v, pid).await?;
         }
-        Ok::<_, ApiError>(())
+        Ok::<_, NetworkError>(())
     })?;
     enter_netns(pid)?;
     rt.block_on(async {
@@ -155,7 +155,7 @@ fn plug_blocking(pid: u32, vifs: &[VifPlan], replace_default: bool) -> Result<()
     })
 }
 
-async fn create_pair(handle: &Handle, v: &VifPlan, pid: u32) -> Result<(), ApiError> {
+async fn create_pair(handle: &Handle, v: &VifPlan, pid: u32) -> Result<(), NetworkError> {
     let peer = peer_name(v);
     // Left from an earlier start: the new pair takes its place.
     for stale in [&v.devname, &peer] {
@@ -203,7 +203,7 @@ async fn create_pair(handle: &Handle, v: &VifPlan, pid: u32) -> Result<(), ApiEr
     Ok(())
 }
 
-async fn configure(handle: &Handle, v: &VifPlan) -> Result<(), ApiError> {
+async fn configure(handle: &Handle, v: &VifPlan) -> Result<(), NetworkError> {
     let peer = peer_name(v);
     let index = index_of(handle, &peer)
         .await?
@@ -258,7 +258,7 @@ async fn configure(handle: &Handle, v: &VifPlan) -> Result<(), ApiError> {
 /// Docker turns IPv6 off in containers without an IPv6 network; a VIF with
 /// IPv6 addresses needs it on. This thread is in the container's namespace,
 /// so /proc/sys/net is the container's.
-fn enable_ipv6(ifname: &str) -> Result<(), ApiError> {
+fn enable_ipv6(ifname: &str) -> Result<(), NetworkError> {
     let path = format!("/proc/sys/net/ipv6/conf/{ifname}/disable_ipv6");
     std::fs::write(&path, "0").map_err(|e| err(&format!("writing {path}"), e))
 }
@@ -298,7 +298,7 @@ fn route_message(dest: Option<(IpAddr, u8)>, gw: IpAddr, index: u32) -> Option<R
 
 /// Default routes via the first VIF subnets that have gateways, replacing
 /// Docker's.
-async fn set_default_routes(handle: &Handle, vifs: &[VifPlan]) -> Result<(), ApiError> {
+async fn set_default_routes(handle: &Handle, vifs: &[VifPlan]) -> Result<(), NetworkError> {
     let v4 = vifs
         .iter()
         .find_map(|v| v.gateway4.map(|g| (IpAddr::V4(g), v)));
@@ -326,7 +326,7 @@ async fn set_default_routes(handle: &Handle, vifs: &[VifPlan]) -> Result<(), Api
     Ok(())
 }
 
-async fn delete_defaults(handle: &Handle, filter: RouteMessage) -> Result<(), ApiError> {
+async fn delete_defaults(handle: &Handle, filter: RouteMessage) -> Result<(), NetworkError> {
     let mut routes = handle.route().get(filter).execute();
     let mut defaults = Vec::new();
     while let Some(r) = routes

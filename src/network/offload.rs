@@ -10,7 +10,7 @@
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-use crate::error::ApiError;
+use super::error::NetworkError;
 
 /// `ETHTOOL_STXCSUM` from linux/ethtool.h: set transmit checksumming.
 const ETHTOOL_STXCSUM: u32 = 0x17;
@@ -24,13 +24,13 @@ struct EthtoolValue {
 
 /// Turns off transmit checksum offload (and with it segmentation offload,
 /// which depends on it) on `ifname` in this thread's network namespace.
-pub fn disable_tx_checksum(ifname: &str) -> Result<(), ApiError> {
+pub fn disable_tx_checksum(ifname: &str) -> Result<(), NetworkError> {
     let fail = |what: &str, e: std::io::Error| {
-        ApiError::Internal(format!("{what} checksum offload of {ifname}: {e}"))
+        NetworkError::Kernel(format!("{what} checksum offload of {ifname}: {e}"))
     };
     let name = ifname.as_bytes();
     if name.is_empty() || name.len() >= libc::IFNAMSIZ || name.contains(&0) {
-        return Err(ApiError::Internal(format!(
+        return Err(NetworkError::Kernel(format!(
             "{ifname:?} is not an interface name"
         )));
     }

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use tokio::process::Command;
 
+use super::error::NetworkError;
 use super::vif::VifPlan;
-use crate::error::ApiError;
 
 #[derive(Debug, Clone)]
 pub struct Ovs {
@@ -20,7 +20,7 @@ pub struct Ovs {
 }
 
 impl Ovs {
-    async fn vsctl(&self, args: &[String]) -> Result<String, ApiError> {
+    async fn vsctl(&self, args: &[String]) -> Result<String, NetworkError> {
         let mut cmd = Command::new("ovs-vsctl");
         if let Some(db) = &self.db {
             cmd.arg(format!("--db={db}"));
@@ -30,11 +30,11 @@ impl Ovs {
         let out = cmd
             .output()
             .await
-            .map_err(|e| ApiError::Internal(format!("cannot run ovs-vsctl: {e}")))?;
+            .map_err(|e| NetworkError::Ovs(format!("cannot run ovs-vsctl: {e}")))?;
         if out.status.success() {
             Ok(String::from_utf8_lossy(&out.stdout).into_owned())
         } else {
-            Err(ApiError::Internal(format!(
+            Err(NetworkError::Ovs(format!(
                 "ovs-vsctl {} failed: {}",
                 args.join(" "),
                 String::from_utf8_lossy(&out.stderr).trim()
@@ -44,7 +44,7 @@ impl Ovs {
 
     /// Adds the VIF's host end to its bridge with the external_ids that
     /// Neutron's OVS agent looks for, replacing an earlier port of that name.
-    pub async fn add_port(&self, vif: &VifPlan, instance_uuid: &str) -> Result<(), ApiError> {
+    pub async fn add_port(&self, vif: &VifPlan, instance_uuid: &str) -> Result<(), NetworkError> {
         let dev = &vif.devname;
         // A port left from the previous start names a device that died with
         // that namespace. It goes in a transaction of its own: deleted and
@@ -71,7 +71,7 @@ impl Ovs {
         self.vsctl(&args).await.map(|_| ())
     }
 
-    pub async fn del_port(&self, devname: &str) -> Result<(), ApiError> {
+    pub async fn del_port(&self, devname: &str) -> Result<(), NetworkError> {
         self.vsctl(&[
             "--".into(),
             "--if-exists".into(),
@@ -84,13 +84,13 @@ impl Ovs {
 
     /// Names of the OVS interfaces that belong to the instance: OVS itself
     /// remembers them, so cleanup needs nothing else.
-    pub async fn instance_ports(&self, instance_uuid: &str) -> Result<Vec<String>, ApiError> {
+    pub async fn instance_ports(&self, instance_uuid: &str) -> Result<Vec<String>, NetworkError> {
         self.find(&format!("external_ids:vm-uuid={instance_uuid}"))
             .await
     }
 
     /// `ovs-vsctl find Interface CONDITION`, `columns` as bare CSV lines.
-    async fn find_columns(&self, columns: &str, condition: &str) -> Result<String, ApiError> {
+    async fn find_columns(&self, columns: &str, condition: &str) -> Result<String, NetworkError> {
         self.vsctl(&[
             "--format=csv".into(),
             "--data=bare".into(),
@@ -103,7 +103,7 @@ impl Ovs {
         .await
     }
 
-    pub async fn find(&self, condition: &str) -> Result<Vec<String>, ApiError> {
+    pub async fn find(&self, condition: &str) -> Result<Vec<String>, NetworkError> {
         let out = self.find_columns("name", condition).await?;
         Ok(out
             .lines()
@@ -116,7 +116,7 @@ impl Ovs {
     async fn interfaces_with_ids(
         &self,
         condition: &str,
-    ) -> Result<Vec<(String, HashMap<String, String>)>, ApiError> {
+    ) -> Result<Vec<(String, HashMap<String, String>)>, NetworkError> {
         let out = self.find_columns("name,external_ids", condition).await?;
         Ok(out
             .lines()
@@ -135,7 +135,7 @@ impl Ovs {
 
     /// Every OVS interface that names an instance: (name, vm-uuid).
     /// This host's ports and their instances.
-    pub async fn own_ports_with_vm_uuid(&self) -> Result<Vec<(String, String)>, ApiError> {
+    pub async fn own_ports_with_vm_uuid(&self) -> Result<Vec<(String, String)>, NetworkError> {
         let found = self
             .interfaces_with_ids(&format!(
                 "external_ids:novadock-host=\"{}\"",
@@ -152,7 +152,7 @@ impl Ovs {
     pub async fn instance_port_macs(
         &self,
         instance_uuid: &str,
-    ) -> Result<Vec<(String, String)>, ApiError> {
+    ) -> Result<Vec<(String, String)>, NetworkError> {
         let found = self
             .interfaces_with_ids(&format!("external_ids:vm-uuid={instance_uuid}"))
             .await?;

@@ -4,7 +4,7 @@ use std::io::Read;
 use std::net::IpAddr;
 use std::path::Path;
 
-use crate::error::ApiError;
+use super::error::NetworkError;
 
 /// The most of the old file that is read: the container can write it, and a
 /// real resolv.conf is a few hundred bytes.
@@ -13,7 +13,7 @@ const MAX_READ: u64 = 64 * 1024;
 /// Replaces the nameserver lines of Docker's resolv.conf for the container
 /// (the host file Docker bind-mounts), keeping its search and options lines.
 /// A file the container made larger than [`MAX_READ`] keeps nothing.
-pub fn set_nameservers(path: &Path, servers: &[IpAddr]) -> Result<(), ApiError> {
+pub fn set_nameservers(path: &Path, servers: &[IpAddr]) -> Result<(), NetworkError> {
     if servers.is_empty() {
         return Ok(());
     }
@@ -34,7 +34,7 @@ pub fn set_nameservers(path: &Path, servers: &[IpAddr]) -> Result<(), ApiError> 
         text.push_str(&format!("nameserver {s}\n"));
     }
     std::fs::write(path, text)
-        .map_err(|e| ApiError::Internal(format!("writing {}: {e}", path.display())))
+        .map_err(|e| NetworkError::ResolvConf(format!("writing {}: {e}", path.display())))
 }
 
 #[cfg(test)]

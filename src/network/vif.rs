@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use serde::Deserialize;
 
-use crate::error::ApiError;
+use super::error::NetworkError;
 
 #[derive(Debug, Deserialize)]
 struct Vif {
@@ -84,8 +84,8 @@ pub struct VifPlan {
     pub dns: Vec<IpAddr>,
 }
 
-fn bad(port: &str, what: impl std::fmt::Display) -> ApiError {
-    ApiError::InvalidInput(format!("VIF {port}: {what}"))
+fn bad(port: &str, what: impl std::fmt::Display) -> NetworkError {
+    NetworkError::InvalidVif(format!("VIF {port}: {what}"))
 }
 
 pub fn parse_mac(text: &str) -> Option<[u8; 6]> {
@@ -105,7 +105,7 @@ fn parse_cidr(text: &str) -> Option<(IpAddr, u8)> {
     (prefix <= max).then_some((ip, prefix))
 }
 
-fn parse_ip(port: &str, ip: &Option<Ip>) -> Result<Option<IpAddr>, ApiError> {
+fn parse_ip(port: &str, ip: &Option<Ip>) -> Result<Option<IpAddr>, NetworkError> {
     match ip.as_ref().and_then(|i| i.address.as_deref()) {
         None | Some("") => Ok(None),
         Some(a) => a
@@ -125,13 +125,14 @@ pub fn plan(
     value: &serde_json::Value,
     index: usize,
     default_bridge: &str,
-) -> Result<VifPlan, ApiError> {
-    let vif: Vif = serde_json::from_value(value.clone())
-        .map_err(|e| ApiError::InvalidInput(format!("network_info[{index}] is not a VIF: {e}")))?;
+) -> Result<VifPlan, NetworkError> {
+    let vif: Vif = serde_json::from_value(value.clone()).map_err(|e| {
+        NetworkError::InvalidVif(format!("network_info[{index}] is not a VIF: {e}"))
+    })?;
     let port = vif.id.clone();
     let vif_type = vif.vif_type.as_deref().unwrap_or("unbound");
     if vif_type != "ovs" {
-        return Err(ApiError::InvalidInput(format!(
+        return Err(NetworkError::InvalidVif(format!(
             "VIF {port} has type {vif_type:?}: novadock plugs only Open vSwitch VIFs (type \"ovs\"); \
              check that Neutron bound the port to this host with the openvswitch mechanism driver"
         )));
@@ -241,7 +242,7 @@ pub fn plan(
 pub fn plan_all(
     network_info: &[serde_json::Value],
     default_bridge: &str,
-) -> Result<Vec<VifPlan>, ApiError> {
+) -> Result<Vec<VifPlan>, NetworkError> {
     network_info
         .iter()
         .enumerate()

@@ -1,0 +1,71 @@
+//! Starting an instance's container: the start, its VIFs plugged into the
+//! new network namespace with their DNS servers, and a watch on the main
+//! process for `startup_check_seconds`. Spawn, power-on and reboot share it.
+
+use std::time::Duration;
+
+use super::{Compute, console, info, power_state, running_pid};
+use crate::docker::naming;
+use crate::error::Error;
+use crate::network::vif::VifPlan;
+
+/// How much of a dead container's output goes into the spawn error.
+const DEATH_OUTPUT_BYTES: usize = 2048;
+
+impl Compute {
+    /// Starts the container, plugs its VIFs into the new network namespace,
+    /// and watches it for `startup_check_seconds`: a main process that exits
+    /// at once fails the operation with its last output.
+    pub(super) async fn start_and_check(&self, uuid: &str, vifs: &[VifPlan]) -> Result<(), Error> {
+        let name = naming::container_name(uuid);
+        // Asked before the start, so an exit right after it is not missed.
+        let exit = self.docker().wait_exit(&name);
+        self.docker().start_container(&name).await.map_err(|e| {
+            Error::SpawnFailed(format!(
+                "instance {uuid}: Docker could not start the container: {e}"
+            ))
+        })?;
+        let window = Duration::from_secs_f64(self.config().novadock.startup_check_seconds);
+        let deadline = tokio::time::Instant::now() + window;
+        let plugged = self.plug(uuid, vifs).await;
+        let exited = match plugged {
+            // A plug that failed because the process died is reported as the death.
+            Err(_) => !power_state::is_up(&self.refresh(uuid).await?.power_state),
+            Ok(()) => tokio::time::timeout_at(deadline, exit).await.is_ok(),
+        };
+        if !exited {
+            return plugged;
+        }
+        let c = self.inspect(uuid).await?;
+        if power_state::is_up(&info(&c).power_state) {
+            return plugged;
+        }
+        let code = c.state.as_ref().and_then(|s| s.exit_code).unwrap_or(-1);
+        let output = console::tail(self.docker(), &name, DEATH_OUTPUT_BYTES)
+            .await
+            .unwrap_or_default();
+        Err(Error::SpawnFailed(format!(
+            "instance {uuid}: the container's main process exited with code {code} right after it started; \
+             its last output:\n{output}"
+        )))
+    }
+
+    /// Plugs the VIFs into the running container and gives it their DNS servers.
+    async fn plug(&self, uuid: &str, vifs: &[VifPlan]) -> Result<(), Error> {
+        if vifs.is_empty() {
+            return Ok(());
+        }
+        let c = self.inspect(uuid).await?;
+        let pid = running_pid(&c).ok_or_else(|| {
+            Error::InstanceInvalidState(format!("instance {uuid} has no running process to plug"))
+        })?;
+        let resolv_conf = c
+            .resolv_conf_path
+            .as_deref()
+            .filter(|p| !p.is_empty())
+            .map(std::path::Path::new);
+        self.network()
+            .plug_at_start(uuid, pid, resolv_conf, vifs)
+            .await
+    }
+}
