@@ -141,7 +141,7 @@ pub fn plan(
     // and br-int; a container's port is plugged straight into br-int, where
     // that firewall would filter nothing: refused rather than left open.
     if vif.details.ovs_hybrid_plug == Some(true) {
-        return Err(ApiError::InvalidInput(format!(
+        return Err(NetworkError::InvalidVif(format!(
             "VIF {port} asks for hybrid plugging (ovs_hybrid_plug, Neutron's iptables_hybrid \
              firewall): novadock plugs containers straight into the integration bridge, where \
              that firewall filters nothing; set [securitygroup] firewall_driver = openvswitch \
