@@ -65,7 +65,7 @@ pub async fn run(files: &[PathBuf]) -> Outcome {
                         d.api_version()
                     ),
                 );
-                if let Ok(f) = d.features().await {
+                if let Ok(f) = d.features(&n.docker_network).await {
                     if !f.live_restore {
                         out.lines.push(
                             "WARN docker: live-restore is off: a dockerd restart stops every instance \

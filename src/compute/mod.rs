@@ -98,7 +98,11 @@ impl Compute {
     /// The engine's tenant-isolation features (read on first use).
     pub async fn features(&self) -> Result<EngineFeatures, Error> {
         self.features
-            .get_or_try_init(|| async { self.docker.features().await })
+            .get_or_try_init(|| async {
+                self.docker
+                    .features(&self.config().novadock.docker_network)
+                    .await
+            })
             .await
             .cloned()
             .map_err(Error::from)

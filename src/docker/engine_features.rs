@@ -1,9 +1,10 @@
 //! What the engine can enforce for tenants, read from `docker info`: a limit
 //! on each container's writable layer (the flavor's root disk) and
 //! user-namespace remapping (container root is not host root); and whether
-//! containers outlive a dockerd restart.
+//! containers outlive a dockerd restart. And, from the Docker network that
+//! gives containers their eth0, whether it keeps projects apart.
 
-use bollard::models::SystemInfo;
+use bollard::models::{NetworkInspect, SystemInfo};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct EngineFeatures {
@@ -13,6 +14,47 @@ pub struct EngineFeatures {
     pub userns_remap: bool,
     /// Whether containers keep running while dockerd restarts (`live-restore`).
     pub live_restore: bool,
+    /// Whether eth0's Docker network keeps containers apart (Ok) or lets
+    /// every project's containers reach each other (Err), and why.
+    pub eth0: Result<String, String>,
+}
+
+/// Whether the Docker network `name` (`[novadock] docker_network`) keeps
+/// containers apart; `network` is its inspection (None for "none").
+pub fn eth0_isolation(name: &str, network: Option<&NetworkInspect>) -> Result<String, String> {
+    let Some(net) = network else {
+        return Ok(format!("containers get no eth0 (docker_network = {name})"));
+    };
+    match net.driver.as_deref().unwrap_or_default() {
+        "bridge" => {
+            // Docker's bridges let containers talk unless told otherwise.
+            let icc = net
+                .options
+                .as_ref()
+                .and_then(|o| o.get("com.docker.network.bridge.enable_icc"))
+                .is_none_or(|v| v != "false");
+            if icc {
+                Err(format!(
+                    "the Docker network {name} lets containers reach each other: every \
+                     project's containers meet on eth0, past their security groups (run dockerd \
+                     with --icc=false, \"icc\": false in /etc/docker/daemon.json, or set \
+                     [novadock] docker_network to a bridge created with \
+                     -o com.docker.network.bridge.enable_icc=false)"
+                ))
+            } else {
+                Ok(format!(
+                    "eth0 ({name}) keeps containers apart (inter-container traffic off)"
+                ))
+            }
+        }
+        "host" => Err(format!(
+            "the Docker network {name} puts containers in the host's network namespace"
+        )),
+        driver => Err(format!(
+            "eth0 is on the {driver} network {name}: whether it keeps containers apart is not \
+             known (a bridge with inter-container traffic off does)"
+        )),
+    }
 }
 
 impl EngineFeatures {
@@ -39,10 +81,15 @@ impl EngineFeatures {
                     .to_string(),
             )
         };
-        vec![disk, userns]
+        let eth0 = match &self.eth0 {
+            Ok(how) => (true, how.clone()),
+            Err(why) => (false, why.clone()),
+        };
+        vec![disk, userns, eth0]
     }
 
-    pub fn of(info: &SystemInfo) -> EngineFeatures {
+    /// The features of `docker info`, with eth0's isolation as found.
+    pub fn of(info: &SystemInfo, eth0: Result<String, String>) -> EngineFeatures {
         let driver = info.driver.clone().unwrap_or_default();
         let backing = info
             .driver_status
@@ -78,6 +125,7 @@ impl EngineFeatures {
             disk_limits,
             userns_remap,
             live_restore: info.live_restore_enabled == Some(true),
+            eth0,
         }
     }
 }
@@ -85,6 +133,12 @@ impl EngineFeatures {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl EngineFeatures {
+        fn of_info(info: &SystemInfo) -> EngineFeatures {
+            EngineFeatures::of(info, Ok(String::new()))
+        }
+    }
 
     fn info(driver: &str, backing: &str, security: &[&str]) -> SystemInfo {
         SystemInfo {
@@ -98,27 +152,55 @@ mod tests {
     #[test]
     fn drivers_that_limit_disks_are_told_apart() {
         assert!(
-            EngineFeatures::of(&info("btrfs", "btrfs", &[]))
+            EngineFeatures::of_info(&info("btrfs", "btrfs", &[]))
                 .disk_limits
                 .is_ok()
         );
         assert!(
-            EngineFeatures::of(&info("overlay2", "xfs", &[]))
+            EngineFeatures::of_info(&info("overlay2", "xfs", &[]))
                 .disk_limits
                 .is_ok()
         );
-        let e = EngineFeatures::of(&info("overlay2", "extfs", &[]));
+        let e = EngineFeatures::of_info(&info("overlay2", "extfs", &[]));
         assert!(
             e.disk_limits
                 .expect_err("ext4")
                 .contains("overlay2 storage driver on extfs")
         );
         assert!(!e.userns_remap);
-        let u = EngineFeatures::of(&info(
+        let u = EngineFeatures::of_info(&info(
             "btrfs",
             "btrfs",
             &["name=seccomp,profile=default", "name=userns"],
         ));
         assert!(u.userns_remap);
+    }
+
+    fn bridge(icc: Option<&str>) -> NetworkInspect {
+        NetworkInspect {
+            driver: Some("bridge".into()),
+            options: icc.map(|v| {
+                [(
+                    "com.docker.network.bridge.enable_icc".to_string(),
+                    v.to_string(),
+                )]
+                .into()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn eth0_is_isolated_only_without_inter_container_traffic() {
+        assert!(eth0_isolation("bridge", Some(&bridge(Some("false")))).is_ok());
+        let e = eth0_isolation("bridge", Some(&bridge(Some("true")))).expect_err("icc on");
+        assert!(e.contains("--icc=false"), "{e}");
+        assert!(eth0_isolation("mine", Some(&bridge(None))).is_err());
+        assert!(eth0_isolation("none", None).is_ok());
+        let host = NetworkInspect {
+            driver: Some("host".into()),
+            ..Default::default()
+        };
+        assert!(eth0_isolation("host", Some(&host)).is_err());
     }
 }
