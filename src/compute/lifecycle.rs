@@ -9,6 +9,7 @@ use bollard::query_parameters::{
 };
 use futures_util::StreamExt;
 
+use super::startup_watch::{self, StartupWatch};
 use super::{Compute, config_drive, console, info, label, power_state, running_pid, stop_signal};
 use crate::docker::container_spec::{self, SUSPENDED_CPU_SHARES};
 use crate::docker::{is_not_found, naming};
@@ -203,14 +204,11 @@ impl Compute {
         }
     }
 
-    /// Starts the container, plugs its VIFs into the new network namespace,
-    /// and watches it for `startup_check_seconds`: a main process that exits
-    /// at once fails the operation with its last output.
+    /// Starts the container and plugs its VIFs into the new network
+    /// namespace while it watches the main process (startup_watch.rs): one
+    /// that exits at once fails the operation with its last output.
     async fn start_and_check(&self, uuid: &str, vifs: &[VifPlan]) -> Result<(), ApiError> {
         let name = naming::container_name(uuid);
-        let mut wait = self
-            .docker()
-            .wait_container(&name, None::<WaitContainerOptions>);
         self.docker()
             .start_container(&name, None)
             .await
@@ -220,16 +218,13 @@ impl Compute {
                 ))
             })?;
         let window = Duration::from_secs_f64(self.config().novadock.startup_check_seconds);
-        let deadline = tokio::time::Instant::now() + window;
+        let watch = StartupWatch::begin(self.docker(), &name, window);
         let plugged = self.plug(uuid, vifs).await;
-        let exited = match plugged {
-            // A plug that failed because the process died is reported as the death.
-            Err(_) => !power_state::is_up(&self.refresh(uuid).await?.power_state),
-            Ok(()) => tokio::time::timeout_at(deadline, wait.next()).await.is_ok(),
-        };
-        if !exited {
+        // A plug that failed because the process died is reported as the death.
+        if !watch.exited(plugged.is_err()).await {
             return plugged;
         }
+        startup_watch::recorded(self.docker(), &name).await;
         let c = self.inspect(uuid).await?;
         if power_state::is_up(&info(&c).power_state) {
             return plugged;

@@ -12,6 +12,7 @@ pub mod power_state;
 pub mod reconcile;
 pub mod resources;
 pub mod snapshot;
+pub mod startup_watch;
 pub mod state;
 pub mod stop_signal;
 
