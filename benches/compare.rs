@@ -30,8 +30,9 @@ use bollard::models::{
 };
 use bollard::query_parameters::{
     CreateContainerOptions, InspectContainerOptions, ListContainersOptions, RemoveContainerOptions,
-    StartContainerOptions,
+    StartContainerOptions, WaitContainerOptions,
 };
+use futures_util::StreamExt;
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 
@@ -351,6 +352,83 @@ impl Raw {
         Ok(secs)
     }
 
+    /// One boot of a main process that exits at once (`sh -c 'echo; exit
+    /// 3'`): how long start took, from start's return until the service's
+    /// start-up watch saw the death and until Docker's own wait answered,
+    /// and how long the process lived: what `startup_check_seconds` has to
+    /// cover.
+    async fn exit_one(&self) -> Res<[f64; 4]> {
+        let (name, _) = self.next_name("exit");
+        self.created
+            .lock()
+            .expect("created")
+            .containers
+            .push(name.clone());
+        let mut body = self.body(&name);
+        body.cmd = Some(
+            ["sh", "-c", "echo dying-now; exit 3"]
+                .map(String::from)
+                .to_vec(),
+        );
+        let opts = CreateContainerOptions {
+            name: Some(name.clone()),
+            ..Default::default()
+        };
+        self.docker
+            .create_container(Some(opts), body)
+            .await
+            .map_err(|e| format!("create {name}: {e}"))?;
+        let t0 = Instant::now();
+        self.docker
+            .start_container(&name, None::<StartContainerOptions>)
+            .await
+            .map_err(|e| format!("start {name}: {e}"))?;
+        let started = Instant::now();
+        let seen = async {
+            novadock::compute::startup_watch::main_process_exit(
+                &novadock::docker::Engine::from(self.docker.clone()),
+                &name,
+            )
+            .await;
+            started.elapsed().as_secs_f64()
+        };
+        let docker_saw = async {
+            let mut wait = self
+                .docker
+                .wait_container(&name, None::<WaitContainerOptions>);
+            let _ = wait.next().await;
+            started.elapsed().as_secs_f64()
+        };
+        let (seen, docker_saw) = tokio::join!(seen, docker_saw);
+        let start = (started - t0).as_secs_f64();
+        // The process's own life, as Docker dates it (StartedAt is set once
+        // the process runs, FinishedAt from the exit).
+        let state = self
+            .docker
+            .inspect_container(&name, None::<InspectContainerOptions>)
+            .await
+            .map_err(|e| format!("inspect {name}: {e}"))?
+            .state;
+        let at = |t: Option<String>| t.as_deref().and_then(seconds_of_day);
+        let life = match state {
+            Some(s) => match (at(s.started_at), at(s.finished_at)) {
+                (Some(a), Some(b)) => (b - a).rem_euclid(86_400.0),
+                _ => f64::NAN,
+            },
+            None => f64::NAN,
+        };
+        self.destroy_one(&name, None).await?;
+        Ok([start, seen, docker_saw, life])
+    }
+
+    /// `count` exiting boots at once.
+    async fn exit_burst(&self, count: usize) -> Res<Vec<[f64; 4]>> {
+        join_all((0..count).map(|_| self.exit_one()))
+            .await
+            .into_iter()
+            .collect()
+    }
+
     /// `count` spawns at once, then their destroys at once.
     async fn burst(&self, variant: &str, count: usize) -> Res<(Sample, Sample)> {
         let t0 = Instant::now();
@@ -460,6 +538,60 @@ fn raw_cleanup(
     });
 }
 
+/// Boots of a main process that exits at once through the service's own
+/// spawn (library, default `startup_check_seconds`, no VIF: nothing hides
+/// the window), `count` at once: how many failed as they must (caught) and
+/// how many went ACTIVE (missed, left to the lifecycle event).
+async fn service_exits(docker: &Docker, run_id: &str, count: usize) -> Res<(usize, usize)> {
+    let mut raw = novadock::config::RawConfig::default();
+    raw.merge_str(
+        "[DEFAULT]\nhost = ndbench\n[novadock]\nallow_local_images = true\n",
+        Path::new("ndbench.conf"),
+    )
+    .map_err(|e| e.to_string())?;
+    let cfg = novadock::config::Config::from_raw(&raw).map_err(|e| e.to_string())?;
+    let c = novadock::compute::Compute::new(docker.clone(), cfg).map_err(|e| e.to_string())?;
+    let one = |_| {
+        let c = c.clone();
+        async move {
+            let uuid = uuid::Uuid::new_v4().to_string();
+            let req: novadock::model::SpawnRequest = serde_json::from_value(json!({
+                "instance": {"uuid": uuid, "name": "ndbench-exit", "hostname": "ndbench",
+                             "project_id": format!("ndbench-{run_id}"), "user_id": "ndbench",
+                             "metadata": {}},
+                "flavor": {"name": "m.bench", "memory_mb": 64, "vcpus": 1, "extra_specs": {}},
+                "image": {"id": null, "name": IMAGE,
+                          "properties": {"os_command_line": "sh -c 'echo dying-now; exit 3'"}},
+            }))
+            .map_err(|e| e.to_string())?;
+            let caught = match c.spawn(&req).await {
+                Err(novadock::error::Error::SpawnFailed(m)) if m.contains("dying-now") => true,
+                Err(e) => return Err(format!("spawn: {e}")),
+                Ok(_) => false,
+            };
+            let _ = c.destroy(&uuid, &[]).await;
+            Ok::<bool, String>(caught)
+        }
+    };
+    let got = join_all((0..count).map(one))
+        .await
+        .into_iter()
+        .collect::<Res<Vec<bool>>>()?;
+    let caught = got.iter().filter(|c| **c).count();
+    Ok((caught, got.len() - caught))
+}
+
+/// Seconds since midnight of an RFC 3339 time with a fraction, as Docker
+/// writes StartedAt and FinishedAt (UTC, `Z`).
+fn seconds_of_day(t: &str) -> Option<f64> {
+    let time = t.split_once('T')?.1.strip_suffix('Z')?;
+    let mut parts = time.splitn(3, ':');
+    let h = parts.next()?.parse::<f64>().ok()?;
+    let m = parts.next()?.parse::<f64>().ok()?;
+    let s = parts.next()?.parse::<f64>().ok()?;
+    Some(h * 3600.0 + m * 60.0 + s)
+}
+
 fn pct(v: &[f64], q: f64) -> f64 {
     if v.is_empty() {
         return f64::NAN;
@@ -501,6 +633,11 @@ struct Results {
     /// variant -> level -> (spawn, destroy)
     bursts: BTreeMap<String, BTreeMap<usize, (Sample, Sample)>>,
     scale: Value,
+    /// concurrency -> [start, seen by the service, seen by Docker, the
+    /// process's life] per boot
+    exits: BTreeMap<usize, Vec<[f64; 4]>>,
+    /// concurrency -> (caught, missed) by the service's start-up check
+    caught: BTreeMap<usize, (usize, usize)>,
 }
 
 fn run(
@@ -516,6 +653,8 @@ fn run(
         seq_destroy: BTreeMap::new(),
         bursts: BTreeMap::new(),
         scale: Value::Null,
+        exits: BTreeMap::new(),
+        caught: BTreeMap::new(),
     };
     // One (spawn, destroy) of `variant` with `count` at once.
     let mut one = |variant: &str, count: usize| -> Res<(Sample, Sample)> {
@@ -552,6 +691,32 @@ fn run(
             let r = one(v, level)?;
             res.bursts.entry(v.into()).or_default().insert(level, r);
         }
+    }
+    // Processes that exit at once: one at a time, then the top level at once.
+    let top = o.levels.iter().copied().max().unwrap_or(1);
+    eprintln!("exits: {} one at a time, {top} at once", o.boots);
+    for _ in 0..o.boots {
+        let e = rt.block_on(raw.exit_burst(1))?;
+        res.exits.entry(1).or_default().extend(e);
+    }
+    if top > 1 {
+        res.exits.insert(top, rt.block_on(raw.exit_burst(top))?);
+    }
+    eprintln!(
+        "exits through the service: {} one at a time, {top} at once",
+        o.boots
+    );
+    let mut one_by_one = (0, 0);
+    for _ in 0..o.boots {
+        let (c, m) = rt.block_on(service_exits(&raw.docker, &raw.run_id, 1))?;
+        one_by_one = (one_by_one.0 + c, one_by_one.1 + m);
+    }
+    res.caught.insert(1, one_by_one);
+    if top > 1 {
+        res.caught.insert(
+            top,
+            rt.block_on(service_exits(&raw.docker, &raw.run_id, top))?,
+        );
     }
     if o.instances > 0 {
         eprintln!("scale: {} instances through the service", o.instances);
@@ -732,10 +897,44 @@ fn print_and_save(o: &Opts, res: &Results, hello: Value) -> Res<()> {
             f("rss_after_kib") / 1024.0
         );
     }
+    println!("\nA main process that exits at once: ms after start returned (p50 / p95 / max)");
+    let mut exits = serde_json::Map::new();
+    for (level, e) in &res.exits {
+        let col = |i: usize| e.iter().map(|x| x[i]).collect::<Vec<_>>();
+        let (start, seen, dock, life) = (col(0), col(1), col(2), col(3));
+        let line = |v: &[f64]| {
+            format!(
+                "{} / {} / {}",
+                ms(pct(v, 50.0)),
+                ms(pct(v, 95.0)),
+                ms(pct(v, 100.0))
+            )
+        };
+        println!(
+            "  {level} at once ({} boots): lived {}; service sees it {}, Docker's wait {}; start took {}",
+            e.len(),
+            line(&life),
+            line(&seen),
+            line(&dock),
+            line(&start)
+        );
+        exits.insert(
+            level.to_string(),
+            json!({"start": start, "seen": seen, "docker": dock, "life": life}),
+        );
+    }
+    let mut caught = serde_json::Map::new();
+    for (level, (c, m)) in &res.caught {
+        println!(
+            "  through the service, {level} at once: {c} boots failed as they must, {m} went ACTIVE"
+        );
+        caught.insert(level.to_string(), json!({"caught": c, "missed": m}));
+    }
     let out = json!({
         "quick": o.quick, "boots": o.boots, "levels": o.levels, "instances": o.instances,
         "command": std::env::args().collect::<Vec<_>>(),
         "workers": hello, "sequential": seq, "bursts": bursts, "scale": res.scale,
+        "exits": exits, "caught": caught,
     });
     if let Some(dir) = o.out.parent() {
         std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;

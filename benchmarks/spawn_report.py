@@ -20,6 +20,13 @@ matplotlib.use("Agg")  # no display on the benchmark host
 import matplotlib.pyplot as plt
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
+# The run before issue 14 (2026-11-22 11:38 UTC, commit 09ec06b, the same
+# machine), when every boot waited out a fixed 1 s start-up check.
+BEFORE = {
+    "when": "2026-11-22, commit 09ec06b, fixed 1 s window",
+    "driver_p50": 1.2418, "driver_x_rawvif": 4.57, "nocheck_x_rawvif": 1.02,
+    "driver_50_wall": 9.9573, "driver_50_x_rawvif": 1.20, "nocheck_50_x_rawvif": 1.06,
+}
 ORDER = ["raw", "raw+vif", "docker-run", "sdk", "driver", "driver-nocheck",
          "driver-novif-nocheck"]
 WHAT = {
@@ -33,10 +40,12 @@ WHAT = {
     "sdk": "Docker SDK for Python 7.1 low-level client, `create_container` + `start` "
            "(what nova-docker and Zun call); destroy: `remove_container(force, v)`",
     "driver": "`DockerDriver.spawn` with one OVS VIF -> Unix socket -> service "
-              "(image lookup, create, start, inspect, VIF plug with `ovs-vsctl` "
-              "del-port + add-port, then watches the process for "
-              "`startup_check_seconds` = 1 s, inspect); destroy: inspect, remove, "
-              "OVS lookup by vm-uuid, del-port, link delete",
+              "(image lookup, create, start; then, side by side, the start-up "
+              "watch (inspect, pidfd on the main process) and the VIF plug "
+              "(inspect, netlink, `ovs-vsctl` del-port + add-port); returns once "
+              "plugged and `startup_check_seconds` (default 0.02 s) after the "
+              "start; inspect); destroy: inspect, remove, OVS lookup by vm-uuid, "
+              "del-port, link delete",
     "driver-nocheck": "the same with `startup_check_seconds = 0` (a second service)",
     "driver-novif-nocheck": "the driver path without VIF, check off: compare with raw",
 }
@@ -100,6 +109,111 @@ def plot(r, path):
     fig.savefig(path, dpi=110)
 
 
+DEFAULT_WINDOW_MS = 20  # src/config.rs DEFAULT_STARTUP_CHECK_SECONDS
+
+
+def exits_section(r, w):
+    """How long a main process that exits at once lives, and when it is seen."""
+    ex = r.get("exits") or {}
+    if not ex:
+        return
+    w("## A main process that exits at once\n")
+    w("What `startup_check_seconds` has to cover. Raw bollard boots of the "
+      "test image with `sh -c 'echo dying-now; exit 3'`, one at a time and all "
+      "at once at the top burst level, with the service's start-up watch "
+      "(`startup_watch::main_process_exit`: an inspect, then a pidfd on the main "
+      "process; Docker's wait only without pidfd) and Docker's wait on each. *Lived* is "
+      "FinishedAt - StartedAt as Docker dates them (StartedAt is set just before "
+      "start returns; a negative value is a process dead before Docker marked it "
+      "started). ms, p50 / p95 / max:\n")
+    w("| at once | boots | lived | seen by the watch, after start returned "
+      "| Docker's wait, after start returned | start took |")
+    w("|---|---|---|---|---|---|")
+
+    def cell(v):
+        return " / ".join(f"{x * 1000:.1f}" for x in
+                          (pct(v, 50), pct(v, 95), max(v)))
+    for level in sorted(ex, key=int):
+        e = ex[level]
+        # Midnight between the two dates.
+        life = [x - 86400 if x > 43200 else x for x in e["life"]]
+        w(f"| {level} | {len(life)} | {cell(life)} | {cell(e['seen'])} | "
+          f"{cell(e['docker'])} | {cell(e['start'])} |")
+    w("")
+    w("*Seen by the watch* is short (1 to 5 ms) when the process died after the "
+      "watch's inspect answered (the pidfd tells at once), and as long as "
+      "Docker's wait otherwise: while dockerd records a death it answers no "
+      "inspect of that container, which is the barrier that lets the window be "
+      "short. The window only has to cover a death after that inspect, i.e. "
+      "the process's first milliseconds.\n")
+    one = ex.get("1")
+    if one:
+        lived1 = max(x - 86400 if x > 43200 else x for x in one["life"]) * 1000
+        w(f"Why {DEFAULT_WINDOW_MS} ms: a death before the watch's inspect answers is "
+          "caught whatever the window; the window matters only for one after it, "
+          "and those came 1 to 5 ms after start returned in every run (the short "
+          "values of *seen by the watch*). One at a time no process lived more than "
+          f"{lived1:.1f} ms after Docker dated its start in this run (16.2 ms in the "
+          "worst run of the evening, with other builds on the machine); with 50 at "
+          "once the longest in the evening's five runs was 32.5 ms, a tail of CPU starvation, "
+          "which the run-queue stretch adds back to the window. "
+          f"{DEFAULT_WINDOW_MS} ms is about what the VIF plugging takes here, so a boot "
+          "with a VIF pays little or nothing for it; a 50 ms window, tried first, "
+          "cost 38 ms of a 339 ms boot (1.16x raw+VIF) in a run the same evening.\n")
+    caught = r.get("caught") or {}
+    if caught:
+        w("The same command booted through the service's own spawn (library, "
+          f"default window {DEFAULT_WINDOW_MS} ms, no VIF, so no plugging widens "
+          "the window):\n")
+        w("| at once | boots failed with code and output (as they must) | went ACTIVE |")
+        w("|---|---|---|")
+        for level in sorted(caught, key=int):
+            c = caught[level]
+            w(f"| {level} | {c['caught']} | {c['missed']} |")
+        w("")
+        w("Two earlier runs the same evening let 10 and 6 of 50 (and 1 of 30) go "
+          "ACTIVE: a race in the watch took a death Docker reported before the "
+          "watch was armed for a live process. It was fixed before this run.\n")
+
+
+def pct(v, q):
+    s = sorted(v)
+    return s[min(len(s) - 1, round(q / 100 * (len(s) - 1)))] if s else float("nan")
+
+
+def before_after(r, w):
+    seq, b = r["sequential"], r["bursts"]
+    rawv, d, dn = seq["raw+vif"], seq["driver"], seq["driver-nocheck"]
+    w("## Before and after issue 14\n")
+    w(f"Before: {BEFORE['when']}. After: this run, default "
+      f"`startup_check_seconds` = {DEFAULT_WINDOW_MS / 1000:.2f} s with the start-up "
+      "watch. Targets: 1.10x one at a time, 1.2x at 50 at once.\n")
+    w("| figure | before | after |")
+    w("|---|---|---|")
+    w(f"| driver spawn, median one at a time | {BEFORE['driver_p50'] * 1000:.1f} ms "
+      f"| {ms(d['spawn_p50'])} ms |")
+    w(f"| driver spawn x raw+VIF, one at a time | {BEFORE['driver_x_rawvif']:.2f}x "
+      f"| **{d['spawn_p50'] / rawv['spawn_p50']:.2f}x** |")
+    w(f"| the same with the check off | {BEFORE['nocheck_x_rawvif']:.2f}x | "
+      f"{dn['spawn_p50'] / rawv['spawn_p50']:.2f}x |")
+    if "50" in b.get("driver", {}) and "50" in b.get("raw+vif", {}):
+        bd, br = b["driver"]["50"], b["raw+vif"]["50"]
+        w(f"| 50 spawns at once, wall time | {BEFORE['driver_50_wall'] * 1000:.0f} ms | "
+          f"{bd['spawn_wall'] * 1000:.0f} ms |")
+        w(f"| 50 at once x raw+VIF | {BEFORE['driver_50_x_rawvif']:.2f}x | "
+          f"**{bd['spawn_wall'] / br['spawn_wall']:.2f}x** |")
+        if "50" in b.get("driver-nocheck", {}):
+            bn = b["driver-nocheck"]["50"]
+            w(f"| 50 at once x raw+VIF, check off | {BEFORE['nocheck_50_x_rawvif']:.2f}x | "
+              f"{bn['spawn_wall'] / br['spawn_wall']:.2f}x |")
+    w("")
+    w("A burst is one sample and the machine was shared: the same evening's "
+      "earlier runs (code on the way to this one) gave the driver 1.30x (a "
+      "10-boot trial with a 50 ms window, where the check-off path was 1.24x "
+      "too), 1.09x, 0.98x and 0.81x raw+VIF at 50 at once, and 1.07x, 1.16x (50 "
+      "ms window), 1.08x and 1.01x one at a time.\n")
+
+
 def write(r, docs):
     m = machine()
     seq = r["sequential"]
@@ -108,7 +222,7 @@ def write(r, docs):
     raw, rawv = seq["raw"], seq["raw+vif"]
     out = []
     w = out.append
-    w("# Spawn and destroy against raw Docker (issue 7)\n")
+    w("# Spawn and destroy against raw Docker (issues 7 and 14)\n")
     w("`benches/compare.rs` measures every path side by side in one run, interleaved "
       "boot by boot (the order rotates each round), on the same image "
       "(`novadock-test/busybox:latest`, a shell loop), the same limits (64 MiB "
@@ -128,11 +242,14 @@ def write(r, docs):
     w("The machine may run other work against the same dockerd on the same 2 "
       "cores during a run, so absolute figures are noisy; the ratios, measured "
       "side by side, are what to read.\n")
+    if os.environ.get("NDBENCH_NOTE"):
+        w(os.environ["NDBENCH_NOTE"].strip() + "\n")
     w("## What each path does\n")
     w("| path | what is timed |\n|---|---|")
     for v in ORDER:
         w(f"| {v} | {WHAT[v]} |")
     w("")
+    before_after(r, w)
     w(f"## One at a time ({r['boots']} boots of each path)\n")
     w("Ratios are of medians; the target is the driver path within 1.10x of "
       "raw create+start including the VIF (`x raw+vif` of `driver`).\n")
@@ -152,12 +269,12 @@ def write(r, docs):
     target = d["spawn_p50"] / rawv["spawn_p50"]
     w("")
     w(f"Against the target: the driver spawn is **{target:.2f}x** raw+VIF "
-      f"({'met' if target <= 1.10 else 'missed'}). Of its "
-      f"{ms(d['spawn_p50'])} ms median, the start-up check "
-      f"(`startup_check_seconds`, 1 s by default, the service waits the whole "
-      f"window for a process that stays up) accounts for "
-      f"{ms(d['spawn_p50'] - dn['spawn_p50'])} ms: with the check off the driver "
-      f"spawn is {dn['spawn_p50'] / rawv['spawn_p50']:.2f}x raw+VIF.\n")
+      f"({'met' if target <= 1.10 else 'missed'}; it was {BEFORE['driver_x_rawvif']:.2f}x "
+      f"with the fixed 1 s window). Of its {ms(d['spawn_p50'])} ms median, the "
+      f"start-up check costs {ms(d['spawn_p50'] - dn['spawn_p50'])} ms (the part "
+      f"of its {DEFAULT_WINDOW_MS} ms window the VIF plugging does not cover): with "
+      f"the check off the driver spawn is {dn['spawn_p50'] / rawv['spawn_p50']:.2f}x "
+      "raw+VIF.\n")
     w("## Bursts: N spawns at once, then N destroys at once\n")
     w("Wall time of the whole burst, ms (median / p95 per operation in "
       "results.json); the plot shows the per-operation median.\n")
@@ -180,7 +297,19 @@ def write(r, docs):
           f"{bd['spawn_wall'] / br['spawn_wall']:.2f}x raw+VIF to spawn and "
           f"{bd['destroy_wall'] / br['destroy_wall']:.2f}x to destroy.")
     w(f"\n![latency against concurrency]({png.name})\n")
+    exits_section(r, w)
     s = r.get("scale")
+    if not s:
+        w("## Many running instances on one host\n")
+        w("Not re-measured in this run (`--instances 0`). A full run the same "
+          "evening failed partway through booting 1000 instances: runc answered "
+          "`unable to create session key: disk quota exceeded`. With user-namespace "
+          "remapping (on for the tests' dockerd since commit c875104) every "
+          "container's root is one unprivileged host uid, each container takes a "
+          "session keyring, and the kernel gives a non-root uid 200 keys "
+          "(`kernel.keys.maxkeys`, 200 on this machine). The 1000-instance figures "
+          "of 2026-11-22 (commit 09ec06b, before the remapping) are in this page's "
+          "history.\n")
     if s and "error" in s:
         w(f"## {r['instances']} running instances on one host\n")
         w(f"Failed: {s['error']}\n")
@@ -223,15 +352,16 @@ def write(r, docs):
               f"{grow:.2f} ms more per instance (Nova's "
               "update_available_resource periodic task calls it every 60 s).\n")
     w("## Findings\n")
-    w(f"- The start-up check dominates a single spawn: {ms(d['spawn_p50'] - dn['spawn_p50'])} "
-      f"of {ms(d['spawn_p50'])} ms. Everything else the driver path adds over raw+VIF "
+    w(f"- The start-up check now costs a single spawn {ms(d['spawn_p50'] - dn['spawn_p50'])} "
+      f"of {ms(d['spawn_p50'])} ms (it cost 964.1 ms with the fixed 1 s window). "
+      f"Everything else the driver path adds over raw+VIF "
       f"(Python driver, socket, image lookup, a second inspect, `ovs-vsctl del-port` "
       f"before add-port, resolv.conf) is {ms(dn['spawn_p50'] - rawv['spawn_p50'])} ms "
       f"({dn['spawn_p50'] / rawv['spawn_p50']:.2f}x); without a VIF the driver path "
       f"is {seq['driver-novif-nocheck']['spawn_p50'] / raw['spawn_p50']:.2f}x raw.")
     w("- Under concurrency dockerd is the bottleneck for every path (2 cores): "
-      "from 10 at once the paths converge and the check's second overlaps with "
-      "other boots.")
+      "from 10 at once the paths converge; the check's window hides inside the "
+      "plugging, which takes longer than the window there.")
     if s and "error" not in s:
         w(f"- get_info answers from the service's event-fed cache (p50 "
           f"{ms(s['get_info_p50_s'])} ms); its p99 "

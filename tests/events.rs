@@ -133,3 +133,33 @@ async fn the_vcpus_a_host_reports_follow_its_instances_flavors() {
     c.destroy(&uuid, &[]).await.expect("destroy");
     assert_eq!(c.resources().await.expect("resources").vcpus_used, before);
 }
+
+/// A main process that dies after the start-up check (the boot succeeded)
+/// is a STOPPED lifecycle event, and the console ends with its output and
+/// exit code: what the user sees of a server that died right after ACTIVE.
+#[tokio::test]
+async fn a_process_that_dies_after_the_boot_is_reported_with_its_code_and_output() {
+    let c = compute().await;
+    tokio::spawn(c.clone().follow_docker_events());
+    let svc = serve(c.clone()).await;
+    let mut events = EventStream::open(&svc.socket).await;
+    let uuid = new_uuid();
+    let _g = Cleanup(uuid.clone());
+    let mut r = spawn_request(&uuid);
+    r["image"]["properties"]["os_command_line"] =
+        "sh -c \"sleep 2; echo dying-later; exit 4\"".into();
+    let r: SpawnRequest = serde_json::from_value(r).expect("request");
+    let info = c.spawn(&r).await.expect("spawn");
+    assert_eq!(info.power_state, PowerState::Running);
+    assert!(
+        events
+            .expect(&uuid, "stopped", Duration::from_secs(15))
+            .await,
+        "the death is announced"
+    );
+    let console = c.console_output(&uuid).await.expect("console");
+    assert!(
+        console.contains("dying-later") && console.contains("exited with code 4"),
+        "{console}"
+    );
+}

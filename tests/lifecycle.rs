@@ -240,6 +240,33 @@ async fn a_process_that_exits_at_once_fails_the_boot_and_leaves_nothing() {
     );
 }
 
+/// The start-up check ends when the process dies, not when its window
+/// does: with a 30 s window a dying boot still fails at once.
+#[tokio::test]
+async fn the_startup_check_ends_as_soon_as_the_process_dies() {
+    let cfg = config("startup_check_seconds = 30\n");
+    let docker = novadock::docker::connect(&cfg.novadock.docker_url)
+        .await
+        .expect("dockerd");
+    let c = novadock::compute::Compute::new(docker, cfg).expect("compute");
+    let uuid = new_uuid();
+    let _g = Cleanup(uuid.clone());
+    let mut r = spawn_request(&uuid);
+    r["image"]["properties"]["os_command_line"] = "sh -c \"echo dying-now; exit 3\"".into();
+    let t0 = std::time::Instant::now();
+    let err = c.spawn(&req(r)).await.expect_err("boot must fail");
+    assert!(
+        t0.elapsed() < std::time::Duration::from_secs(10),
+        "took {:?}",
+        t0.elapsed()
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("dying-now") && text.contains("code 3"),
+        "{text}"
+    );
+}
+
 #[tokio::test]
 async fn bad_requests_fail_cleanly_and_leave_nothing() {
     let c = compute().await;

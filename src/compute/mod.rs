@@ -23,6 +23,7 @@ pub mod resources;
 pub mod snapshot;
 mod spawn;
 mod start;
+pub mod startup_watch;
 pub mod state;
 pub mod stop_signal;
 

@@ -1,9 +1,10 @@
 //! Starting an instance's container: the start, its VIFs plugged into the
-//! new network namespace with their DNS servers, and a watch on the main
-//! process for `startup_check_seconds`. Spawn, power-on and reboot share it.
+//! new network namespace with their DNS servers, while the main process is
+//! watched (startup_watch.rs). Spawn, power-on and reboot share it.
 
 use std::time::Duration;
 
+use super::startup_watch::{self, StartupWatch};
 use super::{Compute, console, info, power_state, running_pid};
 use crate::docker::naming;
 use crate::error::Error;
@@ -13,29 +14,24 @@ use crate::network::vif::VifPlan;
 const DEATH_OUTPUT_BYTES: usize = 2048;
 
 impl Compute {
-    /// Starts the container, plugs its VIFs into the new network namespace,
-    /// and watches it for `startup_check_seconds`: a main process that exits
-    /// at once fails the operation with its last output.
+    /// Starts the container and plugs its VIFs into the new network
+    /// namespace while it watches the main process (startup_watch.rs): one
+    /// that exits at once fails the operation with its last output.
     pub(super) async fn start_and_check(&self, uuid: &str, vifs: &[VifPlan]) -> Result<(), Error> {
         let name = naming::container_name(uuid);
-        // Asked before the start, so an exit right after it is not missed.
-        let exit = self.docker().wait_exit(&name);
         self.docker().start_container(&name).await.map_err(|e| {
             Error::SpawnFailed(format!(
                 "instance {uuid}: Docker could not start the container: {e}"
             ))
         })?;
         let window = Duration::from_secs_f64(self.config().novadock.startup_check_seconds);
-        let deadline = tokio::time::Instant::now() + window;
+        let watch = StartupWatch::begin(self.docker(), &name, window);
         let plugged = self.plug(uuid, vifs).await;
-        let exited = match plugged {
-            // A plug that failed because the process died is reported as the death.
-            Err(_) => !power_state::is_up(&self.refresh(uuid).await?.power_state),
-            Ok(()) => tokio::time::timeout_at(deadline, exit).await.is_ok(),
-        };
-        if !exited {
+        // A plug that failed because the process died is reported as the death.
+        if !watch.exited(plugged.is_err()).await {
             return plugged;
         }
+        startup_watch::recorded(self.docker(), &name).await;
         let c = self.inspect(uuid).await?;
         if power_state::is_up(&info(&c).power_state) {
             return plugged;

@@ -29,7 +29,7 @@ pub fn ovsdb() -> String {
 pub fn config(extra: &str) -> Config {
     let mut raw = RawConfig::default();
     let text = format!(
-        "[DEFAULT]\nhost = {TEST_HOST}\n[novadock]\nstartup_check_seconds = 0.5\nallow_local_images = true\novsdb_connection = {}\n{extra}",
+        "[DEFAULT]\nhost = {TEST_HOST}\n[novadock]\nallow_local_images = true\novsdb_connection = {}\n{extra}",
         ovsdb()
     );
     raw.merge_str(&text, Path::new("test.conf"))
