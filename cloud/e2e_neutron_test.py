@@ -152,8 +152,8 @@ class Neutron:
         # A serves the page (seen from inside), yet neither the host nor
         # the outsider's container gets it.
         wait_for("A's httpd up inside", 30, lambda: PAGE in sh(
-            "docker", "exec", f"nova-{self.a.id}", "wget", "-q", "-O-",
-            "http://127.0.0.1:8080/", check_rc=False))
+            "docker", "exec", f"nova-{self.a.id}", "sh", "-c",
+            "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 127.0.0.1 8080", check_rc=False))
         stays_closed(f"host -> A {ip_a}:8080", lambda: http_from_host(ip_a))
         stays_closed(f"outsider -> A {ip_a}:8080", lambda: http_from(self.p.id, ip_a))
 
@@ -201,8 +201,10 @@ class Neutron:
         netns(p, "ip", "addr", "add", f"{own_ip}/24", "dev", "eth1")
         netns(p, "ip", "route", "replace", "default", "via", gw, "dev", "eth1")
         wait_for("ping again from the port's own IP", 30, ping_gw)
-        # Another MAC on eth1.
+        # Another MAC on eth1 (the host forgets the old one, so that without
+        # port security its reply would find the new MAC).
         netns(p, "ip", "link", "set", "eth1", "address", "fa:16:3e:66:66:66")
+        sh("ip", "neigh", "flush", "dev", "nd-cloud-gw")
         stays_closed("ping from the spoofed MAC", ping_gw)
         netns(p, "ip", "link", "set", "eth1", "address", own_mac)
         netns(p, "ip", "route", "replace", "default", "via", gw, "dev", "eth1")

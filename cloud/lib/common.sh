@@ -258,7 +258,7 @@ cloud_stop_all() {
     done
     # Only these: a bare wait would also wait for the services up.sh started
     # in the background (MariaDB, RabbitMQ).
-    for p in "${pids[@]}"; do wait "$p"; done
+    for p in "${pids[@]}"; do wait "$p" || true; done
 }
 
 # The admin credentials, made once.

@@ -43,7 +43,16 @@ novadock_docker_storage() {
 # the replies still pass; containers reach beyond the host as before).
 # Idempotent; the same iptables Docker uses.
 novadock_docker_host_firewall() {
-    local bridge=${1:-docker0}
+    local bridge=${1:-docker0} uplink
     iptables -C INPUT -i "$bridge" -m conntrack --ctstate NEW -j DROP 2>/dev/null \
         || iptables -I INPUT -i "$bridge" -m conntrack --ctstate NEW -j DROP
+    # Nor through the host into its other networks (Neutron's provider
+    # bridges, other Docker bridges): what leaves the bridge goes out the
+    # uplink (the default route's device) only. DOCKER-USER is dockerd's
+    # chain for the operator's own rules.
+    uplink=$(ip -4 route show default | awk '{print $5; exit}')
+    if [ -n "$uplink" ] && iptables -L DOCKER-USER -n >/dev/null 2>&1; then
+        iptables -C DOCKER-USER -i "$bridge" ! -o "$uplink" -j DROP 2>/dev/null \
+            || iptables -I DOCKER-USER -i "$bridge" ! -o "$uplink" -j DROP
+    fi
 }
