@@ -16,14 +16,22 @@ import json
 import os
 import subprocess
 import sys
-import time
-import traceback
 import uuid
 
 import openstack
 
 # The e2e suite's own helpers (same folder, run as scripts).
-from e2e_test import SOCKET, Failed, check, container, service_answers, sh, wait_for
+from e2e_test import (
+    SOCKET,
+    Failed,
+    Skipped,
+    check,
+    container,
+    run_checks,
+    service_answers,
+    sh,
+    wait_for,
+)
 
 RUN = uuid.uuid4().hex[:6]
 # The cloud's Neutron backend (cloud/up.sh's NOVADOCK_CLOUD_NEUTRON).
@@ -37,11 +45,6 @@ SUPERVISOR = f"{CLOUD_DIR}/etc/supervisor/supervisord.conf"
 STATUS_TIMEOUT = 180
 PAGE = "reached-through-the-security-group"
 
-results = []
-
-
-class Skipped(Exception):
-    pass
 
 
 def supervisorctl(*args):
@@ -247,8 +250,8 @@ class Neutron:
             # the port then never comes up and the boot fails only after
             # vif_plugging_timeout (300 s): too long for CI. The driver's
             # side of that path is nova_shim/tests/test_network.py's.
-            raise Skipped("OVN binds a port to a stopped chassis; the boot would fail "
-                          "after vif_plugging_timeout (300 s)")
+            raise Skipped("on ovn: OVN binds a port to a stopped chassis; the boot "
+                          "would fail after vif_plugging_timeout (300 s)")
         supervisorctl("stop", "neutron-openvswitch-agent")
         try:
             wait_for("Neutron sees the agent down", 90, lambda: self.agent_alive(False))
@@ -284,33 +287,8 @@ class Neutron:
 
 
 def main():
-    n = Neutron()
-    tests = [name for name in Neutron.__dict__ if name.startswith("test_")]
-    only = sys.argv[1:]
-    started = time.monotonic()
-    try:
-        for name in tests:
-            if only and name not in only and name.removeprefix("test_") not in only:
-                continue
-            t = time.monotonic()
-            try:
-                getattr(n, name)()
-                results.append((name, True, ""))
-                print(f"PASS {name} ({time.monotonic() - t:.1f}s)", flush=True)
-            except Skipped as why:
-                print(f"SKIP {name} on {BACKEND}: {why}", flush=True)
-            except Exception as exc:  # noqa: BLE001 - every failure is reported
-                detail = str(exc) if isinstance(exc, Failed) else traceback.format_exc()
-                results.append((name, False, detail))
-                print(f"FAIL {name} ({time.monotonic() - t:.1f}s): {detail}", flush=True)
-                if name == "test_boot_waits_for_the_agent":
-                    break
-    finally:
-        n.finish()
-    passed = sum(1 for r in results if r[1])
-    print(f"e2e neutron ({BACKEND}): {time.monotonic() - started:.0f}s")
-    print(f"{passed} passed, {len(results) - passed} failed")
-    return 1 if passed != len(results) or not results else 0
+    return run_checks(Neutron(), f"e2e neutron ({BACKEND})",
+                      fatal=("test_boot_waits_for_the_agent",))
 
 
 if __name__ == "__main__":

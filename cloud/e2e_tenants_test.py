@@ -15,8 +15,6 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import time
-import traceback
 import urllib.error
 import urllib.request
 import uuid
@@ -24,13 +22,11 @@ import uuid
 import openstack
 
 # The e2e suite's own check helpers (same folder, run as scripts).
-from e2e_test import Failed, check, wait_for
+from e2e_test import Failed, check, run_checks, wait_for
 
 RUN = uuid.uuid4().hex[:6]
 FACADE = os.environ.get("NOVADOCK_CLOUD_FACADE", "http://127.0.0.1:9293")
 STATUS_TIMEOUT = 180
-
-results = []
 
 
 def sh(*cmd, input=None):
@@ -237,26 +233,8 @@ class Tenants:
 
 
 def main():
-    t = Tenants()
-    tests = [n for n in Tenants.__dict__ if n.startswith("test_")]
-    try:
-        for name in tests:
-            start = time.monotonic()
-            try:
-                getattr(t, name)()
-                results.append((name, True))
-                print(f"PASS {name} ({time.monotonic() - start:.1f}s)", flush=True)
-            except Exception as exc:  # noqa: BLE001 - every failure is reported
-                detail = str(exc) if isinstance(exc, Failed) else traceback.format_exc()
-                results.append((name, False))
-                print(f"FAIL {name} ({time.monotonic() - start:.1f}s): {detail}", flush=True)
-                if name == "test_two_projects_and_a_private_image":
-                    break
-    finally:
-        t.finish()
-    passed = sum(1 for r in results if r[1])
-    print(f"{passed} passed, {len(results) - passed} failed")
-    return 1 if passed != len(results) or not results else 0
+    return run_checks(Tenants(), "e2e tenants",
+                      fatal=("test_two_projects_and_a_private_image",))
 
 
 if __name__ == "__main__":

@@ -25,11 +25,14 @@ OVSDB = "unix:/var/run/openvswitch/db.sock"
 SOCKET = "/run/novadock-cloud/novadock.sock"
 STATUS_TIMEOUT = 180
 
-results = []  # (name, ok, detail)
 
 
 class Failed(Exception):
     pass
+
+
+class Skipped(Exception):
+    """A check that does not apply to this cloud, reported with its reason."""
 
 
 def check(cond, message):
@@ -523,34 +526,45 @@ class E2E:
         self.conn.network.delete_security_group(self.open_sg, ignore_missing=True)
 
 
-def main():
-    e = E2E()
-    tests = [n for n in E2E.__dict__ if n.startswith("test_")]
+def run_checks(suite, title, fatal=()):
+    """Runs SUITE's test_* methods in their order (only those named on the
+    command line, if any), then suite.finish(). Prints PASS, SKIP or FAIL
+    per check and "N passed, N failed"; returns the exit code. A failure of
+    a check in FATAL ends the run: the later checks rely on it."""
     only = sys.argv[1:]
+    results = []
     started = time.monotonic()
     try:
-        for name in tests:
+        for name in [n for n in type(suite).__dict__ if n.startswith("test_")]:
             if only and name not in only and name.removeprefix("test_") not in only:
                 continue
             t = time.monotonic()
             try:
-                getattr(e, name)()
-                results.append((name, True, ""))
-                print(f"PASS {name} ({time.monotonic() - t:.1f}s)", flush=True)
+                getattr(suite, name)()
+            except Skipped as why:
+                print(f"SKIP {name}: {why}", flush=True)
+                continue
             except Exception as exc:  # noqa: BLE001 - every failure is reported
                 detail = str(exc) if isinstance(exc, Failed) else traceback.format_exc()
-                results.append((name, False, detail))
+                results.append(False)
                 print(f"FAIL {name} ({time.monotonic() - t:.1f}s): {detail}", flush=True)
-                if name in ("test_image_upload_cli", "test_boot_active"):
+                if name in fatal:
                     break
+                continue
+            results.append(True)
+            print(f"PASS {name} ({time.monotonic() - t:.1f}s)", flush=True)
     finally:
-        e.finish()
-    passed = sum(1 for r in results if r[1])
-    failed = len(results) - passed
+        suite.finish()
+    passed = sum(results)
+    print(f"{title}: {time.monotonic() - started:.0f}s")
+    print(f"{passed} passed, {len(results) - passed} failed")
+    return 1 if passed != len(results) or not results else 0
+
+
+def main():
     up = os.environ.get("CLOUD_UP_SECONDS")
-    print(f"e2e: {time.monotonic() - started:.0f}s" + (f" (up.sh: {up}s)" if up else ""))
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed or not results else 0
+    return run_checks(E2E(), "e2e" + (f" (up.sh: {up}s)" if up else ""),
+                      fatal=("test_image_upload_cli", "test_boot_active"))
 
 
 if __name__ == "__main__":

@@ -113,10 +113,7 @@ async fn the_main_process_runs_confined() {
 async fn the_operator_chooses_what_is_dropped() {
     let cfg = config("cap_drop = net_raw, CAP_KILL\n");
     assert_eq!(cfg.novadock.cap_drop, vec!["NET_RAW", "KILL"]);
-    let docker = novadock::docker::connect(&cfg.novadock.docker_url)
-        .await
-        .expect("dockerd");
-    let c = novadock::compute::Compute::new(docker, cfg).expect("compute");
+    let c = compute_with(cfg).await;
     let uuid = new_uuid();
     let _g = Cleanup(uuid.clone());
     c.spawn(&req(spawn_request(&uuid))).await.expect("spawn");

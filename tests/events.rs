@@ -5,14 +5,21 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use novadock::compute::Compute;
 use novadock::model::{PowerState, SpawnRequest};
+
+/// C following Docker's events, served on a socket, and a reader of its
+/// event stream (the socket's directory lives as long as the Service).
+async fn followed(c: Compute) -> (Compute, Service, EventStream) {
+    tokio::spawn(c.clone().follow_docker_events());
+    let svc = serve(c.clone()).await;
+    let events = EventStream::open(&svc.socket).await;
+    (c, svc, events)
+}
 
 #[tokio::test]
 async fn containers_changed_behind_novas_back_are_reported_within_seconds() {
-    let c = compute().await;
-    tokio::spawn(c.clone().follow_docker_events());
-    let svc = serve(c.clone()).await;
-    let mut events = EventStream::open(&svc.socket).await;
+    let (c, _svc, mut events) = followed(compute().await).await;
     let uuid = new_uuid();
     let _g = Cleanup(uuid.clone());
     let r: SpawnRequest = serde_json::from_value(spawn_request(&uuid)).expect("request");
@@ -96,13 +103,7 @@ async fn get_info_answers_from_the_event_fed_map() {
 async fn the_vcpus_a_host_reports_follow_its_instances_flavors() {
     // A host of its own: other tests' instances do not change its count.
     let cfg = config("[DEFAULT]\nhost = novadock-tests-vcpus\n");
-    let docker = novadock::docker::connect(&cfg.novadock.docker_url)
-        .await
-        .expect("dockerd");
-    let c = novadock::compute::Compute::new(docker, cfg).expect("compute");
-    tokio::spawn(c.clone().follow_docker_events());
-    let svc = serve(c.clone()).await;
-    let mut events = EventStream::open(&svc.socket).await;
+    let (c, _svc, mut events) = followed(compute_with(cfg).await).await;
     let before = c.resources().await.expect("resources").vcpus_used;
 
     let uuid = new_uuid();
@@ -139,10 +140,7 @@ async fn the_vcpus_a_host_reports_follow_its_instances_flavors() {
 /// exit code: what the user sees of a server that died right after ACTIVE.
 #[tokio::test]
 async fn a_process_that_dies_after_the_boot_is_reported_with_its_code_and_output() {
-    let c = compute().await;
-    tokio::spawn(c.clone().follow_docker_events());
-    let svc = serve(c.clone()).await;
-    let mut events = EventStream::open(&svc.socket).await;
+    let (c, _svc, mut events) = followed(compute().await).await;
     let uuid = new_uuid();
     let _g = Cleanup(uuid.clone());
     let mut r = spawn_request(&uuid);

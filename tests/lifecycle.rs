@@ -79,10 +79,7 @@ async fn spawn_applies_flavor_metadata_and_security_defaults() {
 async fn another_hosts_service_on_the_same_engine_sees_none_of_its_containers() {
     let c = compute().await;
     let cfg = config("[DEFAULT]\nhost = novadock-tests-other\n");
-    let docker = novadock::docker::connect(&cfg.novadock.docker_url)
-        .await
-        .expect("dockerd");
-    let other = novadock::compute::Compute::new(docker, cfg).expect("compute");
+    let other = compute_with(cfg).await;
     let uuid = new_uuid();
     let _g = Cleanup(uuid.clone());
     let mut r = spawn_request(&uuid);
@@ -245,10 +242,7 @@ async fn a_process_that_exits_at_once_fails_the_boot_and_leaves_nothing() {
 #[tokio::test]
 async fn the_startup_check_ends_as_soon_as_the_process_dies() {
     let cfg = config("startup_check_seconds = 30\n");
-    let docker = novadock::docker::connect(&cfg.novadock.docker_url)
-        .await
-        .expect("dockerd");
-    let c = novadock::compute::Compute::new(docker, cfg).expect("compute");
+    let c = compute_with(cfg).await;
     let uuid = new_uuid();
     let _g = Cleanup(uuid.clone());
     let mut r = spawn_request(&uuid);

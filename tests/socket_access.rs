@@ -10,7 +10,6 @@ use std::path::Path;
 use std::process::Command;
 
 use common::*;
-use novadock::compute::Compute;
 
 /// GET /v1/version as uid/gid 65534 (nobody/nogroup): (HTTP status, body).
 fn version_as_nobody(socket: &Path) -> (u16, serde_json::Value) {
@@ -49,10 +48,7 @@ fn version_as_nobody(socket: &Path) -> (u16, serde_json::Value) {
 /// added to its [novadock] options.
 async fn serve_with(extra: &str) -> (TempDir, std::path::PathBuf) {
     let cfg = config(extra);
-    let docker = novadock::docker::connect(&cfg.novadock.docker_url)
-        .await
-        .expect("dockerd");
-    let compute = Compute::new(docker, cfg).expect("compute");
+    let compute = compute_with(cfg).await;
     let dir = TempDir::new();
     std::fs::set_permissions(&dir.0, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let socket = dir.0.join("novadock.sock");

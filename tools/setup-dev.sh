@@ -37,7 +37,7 @@ if ! docker info >/dev/null 2>&1; then
     docker info >/dev/null 2>&1 || { echo "setup: dockerd did not start:"; tail -20 /var/log/novadock-ci-dockerd.log; exit 1; }
 fi
 novadock_docker_host_firewall docker0
-docker network inspect bridge -f '{{index .Options "com.docker.network.bridge.enable_icc"}}' | grep -q false \
+novadock_docker_icc_off \
     || echo "setup: WARNING: dockerd runs with inter-container communication on (not started by this script): containers reach each other over eth0"
 docker info --format '{{.LiveRestoreEnabled}}' | grep -q true \
     || echo "setup: WARNING: dockerd runs without live-restore: a dockerd restart stops every instance"

@@ -56,8 +56,7 @@ cloud_start_docker() {
 # other (not started by up.sh) is named.
 cloud_docker_isolation() {
     novadock_docker_host_firewall docker0
-    docker network inspect bridge -f '{{index .Options "com.docker.network.bridge.enable_icc"}}' 2>/dev/null \
-        | grep -q false \
+    novadock_docker_icc_off \
         || cloud_log "WARNING: dockerd runs with inter-container communication on: every project's containers reach each other over eth0 (start it with --icc=false, or \"icc\": false in daemon.json)"
 }
 

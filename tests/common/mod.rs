@@ -40,14 +40,19 @@ pub fn config(extra: &str) -> Config {
 /// Compute on the machine's real dockerd; the test image must exist
 /// (tools/build-test-image.sh builds it).
 pub async fn compute() -> Compute {
-    let cfg = config("");
-    let docker = novadock::docker::connect(&cfg.novadock.docker_url)
-        .await
-        .expect("a running dockerd (see .ci/run)");
-    docker
+    let c = compute_with(config("")).await;
+    c.docker()
         .inspect_image(TEST_IMAGE)
         .await
         .unwrap_or_else(|_| panic!("{TEST_IMAGE} missing: run tools/build-test-image.sh"));
+    c
+}
+
+/// Compute with this configuration, on the machine's real dockerd.
+pub async fn compute_with(cfg: Config) -> Compute {
+    let docker = novadock::docker::connect(&cfg.novadock.docker_url)
+        .await
+        .expect("a running dockerd (see .ci/run)");
     Compute::new(docker, cfg).expect("compute")
 }
 

@@ -56,3 +56,11 @@ novadock_docker_host_firewall() {
             || iptables -I DOCKER-USER -i "$bridge" ! -o "$uplink" -j DROP
     fi
 }
+
+# Whether Docker's default bridge keeps containers apart (--icc=false). A
+# dockerd started elsewhere may not; through a live-restore restart the
+# bridge keeps its old setting while containers use it.
+novadock_docker_icc_off() {
+    docker network inspect bridge -f '{{index .Options "com.docker.network.bridge.enable_icc"}}' 2>/dev/null \
+        | grep -q false
+}
