@@ -6,16 +6,19 @@ Boots A and B in the project's default security group and P in a group of
 its own, then checks: the default group keeps outsiders off A's TCP 8080
 while B reaches it; a rule opens the port and deleting it closes it again;
 port security drops traffic from a changed IP or MAC until it is disabled
-on the port; the agent's and the service's restarts keep connectivity and
-the groups; a port no agent can wire fails the boot with the reason. Run
+on the port; the agent's, the service's and dockerd's restarts keep
+connectivity (B reaches A during the last two) and the groups; a port no agent can wire fails the boot with the reason. Run
 like cloud/e2e_test.py (the cloud venv's python, after `source <openrc>`
 as admin); prints one line per check and "N passed, N failed".
 """
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 import uuid
 
 import openstack
@@ -47,6 +50,29 @@ PAGE = "reached-through-the-security-group"
 
 
 
+def restart_dockerd():
+    """Stops the machine's dockerd by its PID and starts it again with the
+    same command line (live-restore keeps the containers running), as an
+    operator's upgrade would; the cloud's PID file follows it."""
+    with open("/var/run/docker.pid") as f:
+        pid = int(f.read().strip())
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        argv = [a.decode() for a in f.read().split(b"\0") if a]
+    os.kill(pid, signal.SIGTERM)
+    wait_for(f"dockerd {pid} gone", 60, lambda: not os.path.exists(f"/proc/{pid}"))
+    pid_file = f"{CLOUD_DIR}/run/dockerd.pid"
+    ours = os.path.exists(pid_file)
+    log = f"{LOG}/dockerd.log" if ours else "/var/log/novadock-ci-dockerd.log"
+    with open(log, "ab") as out:
+        new = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                               start_new_session=True)
+    if ours:
+        with open(pid_file, "w") as f:
+            f.write(f"{new.pid}\n")
+    wait_for("dockerd answers again", 60,
+             lambda: sh("docker", "info", check_rc=False).strip() != "")
+
+
 def supervisorctl(*args):
     return sh("supervisorctl", "-c", SUPERVISOR, *args)
 
@@ -63,6 +89,33 @@ def netns(server_id, *cmd):
 
 def http_from_host(ip):
     return PAGE in sh("curl", "-s", "-m", "2", f"http://{ip}:8080/", check_rc=False)
+
+
+class Prober(threading.Thread):
+    """Fetches A's page from B's namespace (by PID: no Docker needed) every
+    half second until stopped; counts the fetches that failed."""
+
+    def __init__(self, pid, ip):
+        super().__init__(daemon=True)
+        self.pid, self.ip = pid, ip
+        self.tries = self.failures = 0
+        self.stopped = threading.Event()
+
+    def run(self):
+        while not self.stopped.is_set():
+            p = subprocess.run(["nsenter", "-t", str(self.pid), "-n", "curl", "-s", "-m", "5",
+                                f"http://{self.ip}:8080/"], check=False, capture_output=True)
+            self.tries += 1
+            self.failures += PAGE not in p.stdout.decode(errors="replace")
+            self.stopped.wait(0.5)
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopped.set()
+        self.join(30)
 
 
 def http_from(server_id, ip):
@@ -237,10 +290,35 @@ class Neutron:
         wait_for("the agent alive again", 120, self.agent_alive)
         self._still_holds(f"the restart of the {AGENT}")
 
+    def _uninterrupted(self, what, restart):
+        """B keeps reaching A while RESTART runs, not only afterwards."""
+        b_pid = container(self.b.id)["State"]["Pid"]
+        with Prober(b_pid, self.ip[self.a.id]) as p:
+            restart()
+            time.sleep(2)
+        print(f"    B -> A during {what}: {p.tries - p.failures}/{p.tries} fetches")
+        check(p.tries >= 3 and p.failures == 0,
+              f"B -> A failed {p.failures} of {p.tries} times during {what}")
+
     def test_service_restart_keeps_connectivity_and_groups(self):
-        supervisorctl("restart", "novadock")
-        wait_for(f"the service answers on {SOCKET}", 60, service_answers)
+        def restart():
+            supervisorctl("restart", "novadock")
+            wait_for(f"the service answers on {SOCKET}", 60, service_answers)
+        self._uninterrupted("the novadock service's restart", restart)
         self._still_holds("the novadock service's restart")
+
+    def test_dockerd_restart_keeps_connectivity_and_groups(self):
+        started = {sid: container(sid)["State"]["StartedAt"]
+                   for sid in (self.a.id, self.b.id)}
+        self._uninterrupted("dockerd's restart", restart_dockerd)
+        for sid, at in started.items():
+            c = container(sid)
+            check(c and c["State"]["Running"] and c["State"]["StartedAt"] == at,
+                  f"{sid} did not keep running through dockerd's restart")
+        self._still_holds("dockerd's restart")
+        for sid in started:
+            s = self.conn.compute.get_server(sid)
+            check(s.status == "ACTIVE", f"{sid} is {s.status} after dockerd's restart")
 
     def test_unwired_port_fails_the_boot(self):
         # No agent on the host: Neutron cannot bind the port; the boot ends

@@ -228,6 +228,11 @@ ovs_bridge = $CLOUD_BRIDGE
 [glance]
 region_name = $CLOUD_REGION
 EOF2
+        if [[ $CLOUD_NEUTRON_BACKEND == ovs ]]; then
+            # A new port sits on the dead VLAN until the agent wires it
+            # (os-vif's option; OVN tags nothing).
+            printf '[os_vif_ovs]\nisolate_vif = true\n'
+        fi
         novadock_nova_ini "$CLOUD_SOCKET" "" "$CLOUD_OVSDB" "$CLOUD_FACADE"
     } | cloud_write "$e/nova/nova.conf" novadock nova-api nova-conductor nova-scheduler nova-compute
 
