@@ -1,0 +1,165 @@
+//! Ends a console session's processes. dockerd leaves an exec running when
+//! its attach closes, so the service kills it itself: the exec's process
+//! (a session leader, as runc makes every TTY process) and every process of
+//! its session or below it: more than a terminal's hang-up would reach, as
+//! a closed console must leave nothing behind. Only a daemon that left the
+//! session and whose parent is gone (double fork and `setsid`) stays.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// One process's parent and session, from `/proc/<pid>/stat`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Stat {
+    ppid: u32,
+    session: u32,
+}
+
+/// Fields after the command name, which is in parentheses and may hold
+/// anything (spaces, parentheses): the last `)` ends it.
+fn parse_stat(text: &str) -> Option<Stat> {
+    let rest = &text[text.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace();
+    let _state = fields.next()?;
+    let ppid = fields.next()?.parse().ok()?;
+    let _pgrp = fields.next()?;
+    let session = fields.next()?.parse().ok()?;
+    Some(Stat { ppid, session })
+}
+
+fn processes() -> HashMap<u32, Stat> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return HashMap::new();
+    };
+    dir.filter_map(|e| {
+        let pid: u32 = e.ok()?.file_name().to_str()?.parse().ok()?;
+        let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        Some((pid, parse_stat(&text)?))
+    })
+    .collect()
+}
+
+/// The leader, its session's members and its descendants.
+fn members(leader: u32, all: &HashMap<u32, Stat>) -> Vec<u32> {
+    let mut found: Vec<u32> = all
+        .iter()
+        .filter(|(pid, s)| **pid == leader || s.session == leader)
+        .map(|(pid, _)| *pid)
+        .collect();
+    // Descendants that left the session (a child's own setsid) still die
+    // with it: a hang-up would not reach them, the caller wants them gone.
+    let mut i = 0;
+    while i < found.len() {
+        let parent = found[i];
+        for (pid, s) in all {
+            if s.ppid == parent && !found.contains(pid) {
+                found.push(*pid);
+            }
+        }
+        i += 1;
+    }
+    found
+}
+
+/// The pid namespace a process is in (`pid:[inode]`).
+pub fn pid_namespace(pid: u32) -> Option<std::path::PathBuf> {
+    std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok()
+}
+
+/// The processes of the leader's session and below it, in pid namespace
+/// `ns` only: a pid number reused since (the leader may be long gone) is
+/// never a process of the host or of another container.
+fn targets(leader: u32, ns: &std::path::Path) -> Vec<u32> {
+    members(leader, &processes())
+        .into_iter()
+        .filter(|p| pid_namespace(*p).as_deref() == Some(ns))
+        .collect()
+}
+
+/// SIGKILLs the exec's process `leader` and everything of its session,
+/// within the container's pid namespace `ns`, until none is left (a fork
+/// may race the first round); true when none is.
+pub async fn kill_session(leader: u32, ns: &std::path::Path) -> bool {
+    // Never the host's init or the service itself.
+    if leader <= 1 || leader == std::process::id() {
+        return false;
+    }
+    for _ in 0..50 {
+        let targets = targets(leader, ns);
+        if targets.is_empty() {
+            return true;
+        }
+        for pid in targets {
+            if let Ok(p) = libc::pid_t::try_from(pid) {
+                // SAFETY: kill(2) with a pid and a signal number has no
+                // memory effects; a pid that is gone gives ESRCH.
+                unsafe { libc::kill(p, libc::SIGKILL) };
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    targets(leader, ns).is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_lines_with_odd_command_names() {
+        assert_eq!(
+            parse_stat("4242 (a) b (c)) S 4200 4242 4242 34816 4242 4194560 0"),
+            Some(Stat {
+                ppid: 4200,
+                session: 4242
+            })
+        );
+        assert_eq!(parse_stat("garbage"), None);
+    }
+
+    #[test]
+    fn members_are_the_session_and_its_descendants() {
+        let all = HashMap::from([
+            (
+                10,
+                Stat {
+                    ppid: 1,
+                    session: 10,
+                },
+            ),
+            (
+                11,
+                Stat {
+                    ppid: 10,
+                    session: 10,
+                },
+            ),
+            // A child that made its own session: still below the leader.
+            (
+                12,
+                Stat {
+                    ppid: 11,
+                    session: 12,
+                },
+            ),
+            (
+                13,
+                Stat {
+                    ppid: 12,
+                    session: 12,
+                },
+            ),
+            // Someone else's.
+            (
+                20,
+                Stat {
+                    ppid: 1,
+                    session: 20,
+                },
+            ),
+        ]);
+        let mut m = members(10, &all);
+        m.sort();
+        assert_eq!(m, vec![10, 11, 12, 13]);
+    }
+}
