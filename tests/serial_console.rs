@@ -445,3 +445,26 @@ async fn a_container_without_a_shell_gets_a_message_not_a_hang() {
     );
     c.destroy(&uuid, &[]).await.expect("destroy");
 }
+
+#[tokio::test]
+async fn a_container_that_stops_on_its_own_frees_its_port() {
+    let c = console_compute().await;
+    let (uuid, _g) = spawn(&c).await;
+    tokio::spawn(c.clone().follow_docker_events());
+    let port = c.get_serial_console(&uuid).await.expect("console").port;
+    let mut s = Client::connect(port).await;
+    assert_eq!(s.run("echo alive").await, "alive");
+    // Not through Nova: its main process killed by hand.
+    run("docker", &["kill", &format!("nova-{uuid}")]);
+    s.read_all(Duration::from_secs(10)).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while c.serial_consoles().ports().contains_key(&uuid) {
+        assert!(
+            Instant::now() < deadline,
+            "the listener outlived its container"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_refused(port).await;
+    c.destroy(&uuid, &[]).await.expect("destroy");
+}
