@@ -164,9 +164,11 @@ async fn serve(files: &[PathBuf]) -> Result<(), String> {
         Err(e) => tracing::warn!("cannot look for orphaned VIFs: {e}"),
     }
     tokio::spawn(compute.clone().follow_docker_events());
-    let result = api::serve(listener, compute, shutdown)
+    let result = api::serve(listener, compute.clone(), shutdown)
         .await
         .map_err(|e| e.to_string());
+    // A console session's processes would outlive it in the container.
+    compute.close_all_serial_consoles().await;
     server::remove(&socket);
     result
 }

@@ -468,3 +468,19 @@ async fn a_container_that_stops_on_its_own_frees_its_port() {
     assert_refused(port).await;
     c.destroy(&uuid, &[]).await.expect("destroy");
 }
+
+#[tokio::test]
+async fn the_services_shutdown_ends_sessions_and_listeners() {
+    let c = console_compute().await;
+    let (uuid, _g) = spawn(&c).await;
+    let port = c.get_serial_console(&uuid).await.expect("console").port;
+    let mut s = Client::connect(port).await;
+    s.send(b"sleep 3000 & echo bg-$((5+5))\r").await;
+    s.until(b"bg-10\r\n").await;
+    // What main.rs does after a SIGTERM.
+    c.close_all_serial_consoles().await;
+    s.read_all(Duration::from_secs(10)).await;
+    assert_refused(port).await;
+    assert_only_main_processes(&uuid).await;
+    c.destroy(&uuid, &[]).await.expect("destroy");
+}

@@ -35,10 +35,35 @@ const PROBE_WAIT: Duration = Duration::from_secs(2);
 /// The variable the console's programs read their terminal type from.
 const TERM: &str = "TERM=xterm";
 
-/// The instances' listeners, by uuid.
-#[derive(Default)]
+/// The instances' listeners, by uuid, and how many sessions run.
 pub struct SerialConsoles {
     listeners: Mutex<HashMap<String, Listener>>,
+    sessions: watch::Sender<usize>,
+}
+
+impl Default for SerialConsoles {
+    fn default() -> Self {
+        SerialConsoles {
+            listeners: Mutex::new(HashMap::new()),
+            sessions: watch::channel(0).0,
+        }
+    }
+}
+
+/// Counts a session while it runs (its end included: the kill).
+struct SessionGuard(watch::Sender<usize>);
+
+impl SessionGuard {
+    fn new(count: &watch::Sender<usize>) -> Self {
+        count.send_modify(|n| *n += 1);
+        SessionGuard(count.clone())
+    }
+}
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
+    }
 }
 
 struct Listener {
@@ -131,6 +156,19 @@ impl Compute {
         tracing::info!(instance = uuid, port = l.port, "serial console closed");
     }
 
+    /// At the service's shutdown: every console closed, and a few seconds
+    /// for their sessions to kill their processes (a crash leaves that to
+    /// the terminal's hang-up, which ends the shells but not their
+    /// background jobs).
+    pub async fn close_all_serial_consoles(&self) {
+        let uuids: Vec<String> = self.consoles.lock().keys().cloned().collect();
+        for uuid in uuids {
+            self.close_serial_console(&uuid).await;
+        }
+        let mut sessions = self.consoles.sessions.subscribe();
+        let _ = tokio::time::timeout(Duration::from_secs(5), sessions.wait_for(|n| *n == 0)).await;
+    }
+
     pub fn serial_consoles(&self) -> &SerialConsoles {
         &self.consoles
     }
@@ -221,6 +259,7 @@ async fn session(
     mut tcp: TcpStream,
     mut closed: watch::Receiver<bool>,
 ) {
+    let _running = SessionGuard::new(&compute.consoles.sessions);
     let _ = tcp.set_nodelay(true);
     let container = naming::container_name(&uuid);
     let started = async {
@@ -290,11 +329,21 @@ async fn session(
 
 /// Sets the exec's TTY size; true once the engine took it (the exec runs).
 async fn resize(compute: &Compute, id: &str, size: Size) -> bool {
-    // The exec may not have a process yet right after its start.
-    for _ in 0..20 {
+    // The exec may not have a process yet right after its start (up to a
+    // second on a loaded host).
+    for _ in 0..50 {
         match compute.docker().resize_exec(id, size.rows, size.cols).await {
             Ok(()) => return true,
-            Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            Err(_) => {
+                // Ended already (a program that could not run): no TTY to size.
+                if let Ok(st) = compute.docker().inspect_exec(id).await
+                    && !st.running
+                    && st.exit_code.is_some()
+                {
+                    return false;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await
+            }
         }
     }
     false
