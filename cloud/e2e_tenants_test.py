@@ -3,11 +3,13 @@
 Project A keeps a private image; project B tries what a tenant can: see or
 boot A's image, take over its engine tags with a poisoned `docker save`
 tarball, and read it through the service's Glance facade with and without
-a token. Run like cloud/e2e_test.py (the cloud venv's python, after
+a token. The cloud's own secrets (RabbitMQ, the database, Keystone's keys,
+passwords) stay out of reach of a user of the machine. Run like cloud/e2e_test.py (the cloud venv's python, after
 `source <openrc>` as admin); prints one line per check and
 "N passed, N failed"; exits 1 on a failure.
 """
 
+import configparser
 import io
 import json
 import os
@@ -25,6 +27,7 @@ import openstack
 from e2e_test import Failed, check, run_checks, wait_for
 
 RUN = uuid.uuid4().hex[:6]
+CLOUD_DIR = os.environ.get("NOVADOCK_CLOUD_DIR", "/opt/novadock-cloud")
 FACADE = os.environ.get("NOVADOCK_CLOUD_FACADE", "http://127.0.0.1:9293")
 STATUS_TIMEOUT = 180
 
@@ -223,6 +226,61 @@ class Tenants:
         check(status == 200, f"A shows its own image: {status}")
         status, body = facade("/v2/images?limit=1000", token=self.admin.auth_token)
         check(status == 200 and fid in body.decode(), f"admin lists every image: {status}")
+
+    def test_the_cloud_keeps_its_secrets(self):
+        import kombu
+        import pymysql
+        # RabbitMQ's well-known guest account is gone.
+        try:
+            with kombu.Connection("amqp://guest:guest@127.0.0.1:5672//",
+                                  connect_timeout=10) as c:
+                c.connect()
+            raise Failed("RabbitMQ accepts guest:guest")
+        except Failed:
+            raise
+        except Exception as e:  # noqa: BLE001 - any refusal will do
+            check("ACCESS_REFUSED" in str(e) or "Access refused" in str(e),
+                  f"guest:guest: {e!r}")
+        # The services' database user has their databases only.
+        conf = configparser.ConfigParser(interpolation=None, strict=False)
+        conf.read(f"{CLOUD_DIR}/etc/nova/nova.conf")
+        url = conf["database"]["connection"]
+        user, rest = url.split("://", 1)[1].split(":", 1)
+        password, host = rest.split("@", 1)[0], rest.split("@", 1)[1].split("/", 1)[0]
+        db = pymysql.connect(host=host, user=user, password=password, connect_timeout=10)
+        try:
+            for sql in (f"CREATE DATABASE e2e_probe_{RUN}", "SELECT user FROM mysql.user",
+                        f"CREATE USER 'e2e_{RUN}'@'%'"):
+                try:
+                    with db.cursor() as cur:
+                        cur.execute(sql)
+                    raise Failed(f"the services' database user may: {sql}")
+                except pymysql.err.MySQLError as e:
+                    check(e.args[0] in (1044, 1142, 1227), f"{sql}: {e}")
+        finally:
+            db.close()
+        # Keystone's keys and the configuration files are root's alone.
+        for d in ("keystone/fernet-keys", "keystone/credential-keys"):
+            mode = os.stat(f"{CLOUD_DIR}/etc/{d}").st_mode
+            check(mode & 0o077 == 0, f"{d} is mode {oct(mode & 0o777)}")
+        for top, _, files in os.walk(f"{CLOUD_DIR}/etc"):
+            for f in files:
+                if f.endswith((".conf", ".ini", ".env")) or f == "openrc":
+                    mode = os.stat(os.path.join(top, f)).st_mode
+                    check(mode & 0o077 == 0, f"{top}/{f} is mode {oct(mode & 0o777)}")
+        # No password on any process's command line.
+        secrets = []
+        with open(f"{CLOUD_DIR}/etc/secrets.env") as f:
+            secrets = [line.split("=", 1)[1].strip() for line in f if "=" in line]
+        check(secrets, "no secrets read")
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    cmd = f.read().decode(errors="replace")
+            except OSError:
+                continue
+            check(not any(x in cmd for x in secrets),
+                  f"a password on the command line of pid {pid}: {cmd[:60]}...")
 
     def finish(self):
         for undo in reversed(self.cleanup):

@@ -80,6 +80,9 @@ function configure_novadock_neutron {
     if [[ "$Q_AGENT" == "openvswitch" ]]; then
         iniset "/$Q_PLUGIN_CONF_FILE" securitygroup firewall_driver openvswitch
         iniset "/$Q_PLUGIN_CONF_FILE" securitygroup enable_security_group True
+        # os-vif's option, read by novadock too: a new port sits on the dead
+        # VLAN until the agent wires it. OVN tags nothing: never there.
+        iniset "$NOVA_CPU_CONF" os_vif_ovs isolate_vif True
     fi
     # A port the agent never wires fails the boot (Nova's default, said
     # aloud: novadock waits for network-vif-plugged like libvirt does).

@@ -109,6 +109,22 @@ impl RawConfig {
     }
 }
 
+/// An oslo.config boolean: `True`, `yes`, `on`, `1` (any case) and their
+/// opposites, as nova.conf writers (DevStack's iniset among them) spell them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct OsloBool(bool);
+
+impl std::str::FromStr for OsloBool {
+    type Err = &'static str;
+    fn from_str(v: &str) -> Result<Self, Self::Err> {
+        match v.trim().to_ascii_lowercase().as_str() {
+            "true" | "yes" | "on" | "1" => Ok(OsloBool(true)),
+            "false" | "no" | "off" | "0" => Ok(OsloBool(false)),
+            _ => Err("not a boolean (true or false)"),
+        }
+    }
+}
+
 /// How long a new container's main process must live for its boot to
 /// succeed (the VIF plugging runs inside the window): what a process that
 /// exits at once needs, measured in docs/benchmarks-spawn.md.
@@ -154,6 +170,11 @@ pub struct NovadockConfig {
     pub ovs_vsctl_timeout: u64,
     /// Whether Nova's gateways (true) or Docker's network own the default route.
     pub nova_default_route: bool,
+    /// `[os_vif_ovs] isolate_vif`, os-vif's own option, read as Nova's
+    /// libvirt hosts read it: a new port is plugged on the dead VLAN (4095)
+    /// until Neutron's OVS agent wires it, so it talks to nothing meanwhile.
+    /// Only for the OVS agent: OVN sets no VLAN tags.
+    pub isolate_vif: bool,
     /// `[neutron] ovs_bridge`: the bridge of a VIF whose network names none.
     pub ovs_bridge: String,
     /// Address of the read-only Glance facade; None serves none.
@@ -397,7 +418,12 @@ impl Config {
                 .get("glance", "endpoint_override")
                 .filter(|v| !v.is_empty())
                 .map(String::from),
-            allow_local_images: raw.parsed(s, "allow_local_images")?.unwrap_or(false),
+            allow_local_images: raw
+                .parsed::<OsloBool>(s, "allow_local_images")?
+                .is_some_and(|b| b.0),
+            isolate_vif: raw
+                .parsed::<OsloBool>("os_vif_ovs", "isolate_vif")?
+                .is_some_and(|b| b.0),
             console_command: match raw.get(s, "console_command").map(str::trim) {
                 None | Some("") => vec!["/bin/sh".to_string()],
                 Some(v) => crate::docker::command_line::split(v)
@@ -458,20 +484,6 @@ impl Config {
     }
 }
 
-/// oslo.config's booleans: true/false, yes/no, on/off, 1/0, any case.
-fn oslo_bool(section: &str, key: &str, v: &str) -> Result<bool, ConfigError> {
-    match v.to_ascii_lowercase().as_str() {
-        "true" | "yes" | "on" | "1" => Ok(true),
-        "false" | "no" | "off" | "0" => Ok(false),
-        _ => Err(ConfigError::Value {
-            section: section.to_string(),
-            key: key.to_string(),
-            value: v.to_string(),
-            reason: "must be true or false".to_string(),
-        }),
-    }
-}
-
 /// `[serial_console]` as Nova reads it (its own section only: these names
 /// mean other things in `[DEFAULT]`).
 fn serial_console(raw: &RawConfig) -> Result<SerialConsoleConfig, ConfigError> {
@@ -484,7 +496,16 @@ fn serial_console(raw: &RawConfig) -> Result<SerialConsoleConfig, ConfigError> {
             .filter(|v| !v.is_empty())
     };
     let enabled = match own("enabled") {
-        Some(v) => oslo_bool(s, "enabled", v)?,
+        Some(v) => {
+            v.parse::<OsloBool>()
+                .map_err(|reason| ConfigError::Value {
+                    section: s.to_string(),
+                    key: "enabled".to_string(),
+                    value: v.to_string(),
+                    reason: reason.to_string(),
+                })?
+                .0
+        }
         None => false,
     };
     let port_range = match own("port_range") {
@@ -546,6 +567,18 @@ mod tests {
         .expect("valid");
         assert!(!c.novadock.nova_default_route);
         assert_eq!(c.novadock.ovs_bridge, "br-x");
+        assert!(!c.novadock.isolate_vif);
+        for (v, want) in [
+            ("True", true),
+            ("yes", true),
+            ("0", false),
+            ("False", false),
+        ] {
+            let c = Config::from_raw(&raw(&[&format!("[os_vif_ovs]\nisolate_vif = {v}\n")]))
+                .expect("loads");
+            assert_eq!(c.novadock.isolate_vif, want, "{v}");
+        }
+        assert!(Config::from_raw(&raw(&["[os_vif_ovs]\nisolate_vif = maybe\n"])).is_err());
         assert!(Config::from_raw(&raw(&["[novadock]\ndefault_route = both\n"])).is_err());
     }
 

@@ -93,6 +93,7 @@ fn tokens_url(auth_url: &str) -> String {
 
 impl Keystone {
     pub fn new(auth_url: &str) -> Result<Keystone, KeystoneError> {
+        crate::tls::install_crypto_provider();
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(15))
@@ -217,5 +218,27 @@ mod tests {
         assert!(matches!(live(expired), Err(KeystoneError::Unauthorized)));
         assert!(!c.admin);
         assert_eq!(c.glance_endpoint.as_deref(), Some("http://g-internal"));
+    }
+    /// An https Keystone gets a TLS handshake: the HTTP client has its
+    /// crypto provider (without one, building the client fails).
+    #[tokio::test]
+    async fn an_https_keystone_is_spoken_to_in_tls() {
+        use tokio::io::AsyncReadExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let keystone = Keystone::new(&format!("https://127.0.0.1:{port}/v3")).expect("client");
+        let first_bytes = tokio::spawn(async move {
+            let (mut conn, _) = listener.accept().await.expect("accept");
+            let mut head = [0u8; 3];
+            conn.read_exact(&mut head).await.expect("read");
+            head
+        });
+        // The listener never answers: the validation fails, after the hello.
+        let _ = tokio::time::timeout(Duration::from_secs(2), keystone.validate("t")).await;
+        let head = first_bytes.await.expect("listener");
+        // A TLS record: handshake (22), protocol major version 3.
+        assert_eq!(&head[..2], &[22, 3], "not a TLS ClientHello: {head:?}");
     }
 }

@@ -12,4 +12,5 @@ pub mod keystone;
 pub mod model;
 pub mod network;
 pub mod server;
+pub mod tls;
 pub mod ttl_cache;

@@ -198,6 +198,13 @@ pub struct Inventory {
     pub disk_gb: InventoryItem,
 }
 
+/// Placement traits of the node that follow from the engine.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HostTraits {
+    pub traits: Vec<String>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CpuStats {

@@ -167,6 +167,7 @@ async fn every_documented_operation_answers_as_documented() {
         "getHost",
         "getHostResources",
         "computeInventory",
+        "getHostTraits",
         "getHostCpuStats",
         "spawn",
         "listInstances",

@@ -41,6 +41,14 @@ async fn a_container_is_confined_to_its_disk_and_its_user_namespace() {
     let f = c.features().await.expect("features");
     assert!(f.disk_limits.is_ok(), "{:?}", f.disk_limits);
     assert!(f.userns_remap);
+    // Placement hears it: a flavor can require either.
+    assert_eq!(
+        c.traits().await.expect("traits").traits,
+        [
+            "CUSTOM_NOVADOCK_ROOT_DISK_LIMIT",
+            "CUSTOM_NOVADOCK_USERNS_REMAP"
+        ]
+    );
 
     let (a, b) = (new_uuid(), new_uuid());
     let v = vif(27, 10);

@@ -189,6 +189,41 @@ async fn connectivity_survives_stop_start_and_both_reboots() {
     assert!(!host_link_exists(&devname(&v)));
 }
 
+/// `[os_vif_ovs] isolate_vif`: a port talks to nothing until Neutron's OVS
+/// agent takes it off the dead VLAN, and a replug starts isolated again.
+#[tokio::test]
+async fn an_isolated_port_talks_only_once_the_agent_wires_it() {
+    let c = compute_with(config("[os_vif_ovs]\nisolate_vif = True\n")).await;
+    let uuid = new_uuid();
+    let _g = Cleanup(uuid.clone());
+    let v = vif(31, 10);
+    let nwinfo = vec![v.clone()];
+    let probe = Probe::new(31);
+    c.spawn(&req(with_vifs(&uuid, &nwinfo)))
+        .await
+        .expect("spawn");
+    let dev = devname(&v);
+    assert_eq!(vsctl(&["get", "Port", &dev, "tag"]), "4095");
+    assert!(
+        !ping_from(&probe.ns, "198.18.31.10", 3),
+        "an unwired port is reachable"
+    );
+    // What the agent does once it has wired the port: the network's local
+    // VLAN, here the probe's (untagged).
+    vsctl(&["clear", "Port", &dev, "tag"]);
+    assert!(probe.ping("198.18.31.10"), "once wired");
+
+    c.reboot(&uuid, RebootType::Hard, None, &nwinfo)
+        .await
+        .expect("hard");
+    assert_eq!(
+        vsctl(&["get", "Port", &dev, "tag"]),
+        "4095",
+        "a replugged port waits for the agent again"
+    );
+    c.destroy(&uuid, &nwinfo).await.expect("destroy");
+}
+
 #[tokio::test]
 async fn interfaces_attach_and_detach_on_a_running_instance() {
     let c = compute().await;

@@ -26,7 +26,7 @@ step "cargo test: Open vSwitch restart (restarts the tests' switch)"
 cargo test --locked --test ovs_restart -- --ignored
 step "ruff"
 .venv/bin/ruff check novadock_client nova_shim glance_backend benchmarks cloud
-shellcheck -x tools/*.sh tools/lib/*.sh cloud/*.sh cloud/lib/*.sh
+shellcheck -x tools/*.sh tools/lib/*.sh cloud/*.sh cloud/lib/*.sh cloud/tempest/*.sh cloud/horizon_test/*.sh
 step "DevStack plugin (cannot run here: DevStack clones from the internet)"
 bash -n devstack/plugin.sh && bash -n devstack/settings
 shellcheck -x -s bash devstack/plugin.sh devstack/settings
@@ -57,6 +57,8 @@ if ! cloud/horizon_test/run.sh; then
     sleep 30
     cloud/horizon_test/run.sh
 fi
+step "OpenStack's own API tests on that cloud: Tempest's tempest.api.compute.servers (exclusions: cloud/tempest/exclude.txt)"
+cloud/tempest/run.sh
 step "the cloud's processes stopped as a reboot stops them, then cloud/down.sh --purge: nothing of it is left"
 cloud/purge-check.sh
 step "the same cloud on ML2/OVN (DevStack's default backend): the end-to-end and the Neutron tests again"

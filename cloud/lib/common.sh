@@ -17,6 +17,8 @@ CLOUD_REGION=RegionOne
 CLOUD_BRIDGE=${NOVADOCK_CLOUD_BRIDGE:-br-int}
 CLOUD_PROVIDER_BRIDGE=${NOVADOCK_CLOUD_PROVIDER_BRIDGE:-br-ex}
 CLOUD_PHYSNET=physnet1
+# Known to Neutron, mapped on no host (the e2e's port that cannot be wired).
+CLOUD_UNWIRED_PHYSNET=physnet-unwired
 # Neutron's backend: "ovs" (ML2 with the Open vSwitch agent) or "ovn"
 # (ML2/OVN: ovn-northd and ovn-controller on the same br-int).
 CLOUD_NEUTRON_BACKEND=${NOVADOCK_CLOUD_NEUTRON:-ovs}
@@ -268,15 +270,16 @@ cloud_secrets() {
     local f=$CLOUD_ETC/secrets.env
     mkdir -p "$CLOUD_ETC"
     CLOUD_SECRETS_NEW=false
-    if [ ! -s "$f" ]; then
-        CLOUD_SECRETS_NEW=true
-        (
-            umask 077
-            for v in ADMIN_PASSWORD SERVICE_PASSWORD DB_PASSWORD; do
-                echo "$v=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
-            done >"$f"
-        )
-    fi
+    [ -s "$f" ] || CLOUD_SECRETS_NEW=true
+    # Each one made once; one missing from an earlier cloud's file is added.
+    (
+        umask 077
+        local v
+        for v in ADMIN_PASSWORD SERVICE_PASSWORD DB_PASSWORD RABBIT_PASSWORD; do
+            grep -q "^$v=" "$f" 2>/dev/null \
+                || echo "$v=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')" >>"$f"
+        done
+    )
     # shellcheck disable=SC1090
     . "$f"
 }

@@ -4,7 +4,7 @@
 # Needs cloud_secrets loaded.
 
 cloud_url() { echo "http://$CLOUD_HOST:${CLOUD_PORTS[$1]}"; }
-cloud_rabbit_url() { echo "rabbit://guest:guest@127.0.0.1:5672/"; }
+cloud_rabbit_url() { echo "rabbit://novadock:$RABBIT_PASSWORD@127.0.0.1:5672/"; }
 
 # cloud_auth_section SECTION USER: a keystoneauth password section.
 cloud_auth_section() {
@@ -38,7 +38,9 @@ mechanism_drivers = ovn
 extension_drivers = port_security
 overlay_ip_version = 4
 [ml2_type_flat]
-flat_networks = $CLOUD_PHYSNET
+# $CLOUD_UNWIRED_PHYSNET: a physical network no host's agent or chassis is
+# mapped to, as an operator's typo would make: ports there cannot be wired.
+flat_networks = $CLOUD_PHYSNET,$CLOUD_UNWIRED_PHYSNET
 [ml2_type_vlan]
 network_vlan_ranges = $CLOUD_PHYSNET:1000:1999
 [ml2_type_geneve]
@@ -65,7 +67,9 @@ tenant_network_types = vlan
 mechanism_drivers = openvswitch
 extension_drivers = port_security
 [ml2_type_flat]
-flat_networks = $CLOUD_PHYSNET
+# $CLOUD_UNWIRED_PHYSNET: a physical network no host's agent or chassis is
+# mapped to, as an operator's typo would make: ports there cannot be wired.
+flat_networks = $CLOUD_PHYSNET,$CLOUD_UNWIRED_PHYSNET
 [ml2_type_vlan]
 network_vlan_ranges = $CLOUD_PHYSNET:1000:1999
 [securitygroup]
@@ -239,6 +243,11 @@ ovs_bridge = $CLOUD_BRIDGE
 [glance]
 region_name = $CLOUD_REGION
 EOF2
+        if [[ $CLOUD_NEUTRON_BACKEND == ovs ]]; then
+            # A new port sits on the dead VLAN until the agent wires it
+            # (os-vif's option; OVN tags nothing).
+            printf '[os_vif_ovs]\nisolate_vif = true\n'
+        fi
         novadock_nova_ini "$CLOUD_SOCKET" "" "$CLOUD_OVSDB" "$CLOUD_FACADE"
     } | cloud_write "$e/nova/nova.conf" novadock nova-api nova-conductor nova-scheduler nova-compute \
         nova-serialproxy

@@ -6,14 +6,20 @@ cloud_manage() { "$CLOUD_VENV/bin/$1" "${@:2}" >>"$CLOUD_LOG/db-sync.log" 2>&1 |
 
 cloud_db_sync() {
     local e=$CLOUD_ETC
+    # Keys that sign every token: for root only (Keystone warns when its
+    # key repository is world readable).
+    mkdir -p "$e/keystone/fernet-keys" "$e/keystone/credential-keys"
+    chmod 0700 "$e/keystone/fernet-keys" "$e/keystone/credential-keys"
     if [ ! -f "$CLOUD_RUN/db-synced" ]; then
         cloud_log "creating database schemas"
-        mkdir -p "$e/keystone/fernet-keys" "$e/keystone/credential-keys"
         cloud_manage keystone-manage --config-file "$e/keystone/keystone.conf" db_sync
         cloud_manage keystone-manage --config-file "$e/keystone/keystone.conf" fernet_setup --keystone-user root --keystone-group root
         cloud_manage keystone-manage --config-file "$e/keystone/keystone.conf" credential_setup --keystone-user root --keystone-group root
-        cloud_manage keystone-manage --config-file "$e/keystone/keystone.conf" bootstrap \
-            --bootstrap-password "$ADMIN_PASSWORD" --bootstrap-admin-url "$(cloud_url keystone)/v3" \
+        # The password by environment (keystone-manage reads it there), not
+        # on a command line any user of the machine can read.
+        OS_BOOTSTRAP_PASSWORD=$ADMIN_PASSWORD \
+            cloud_manage keystone-manage --config-file "$e/keystone/keystone.conf" bootstrap \
+            --bootstrap-admin-url "$(cloud_url keystone)/v3" \
             --bootstrap-public-url "$(cloud_url keystone)/v3" --bootstrap-internal-url "$(cloud_url keystone)/v3" \
             --bootstrap-region-id "$CLOUD_REGION"
         cloud_manage placement-manage --config-file "$e/placement/placement.conf" db sync

@@ -192,6 +192,17 @@ cloud_start_rabbitmq() {
         nohup /usr/lib/rabbitmq/bin/rabbitmq-server </dev/null >>"$CLOUD_LOG/rabbitmq.log" 2>&1 &
         cloud_wait 90 rabbitmq-server /usr/lib/rabbitmq/bin/rabbitmqctl -q await_startup
     fi
+    # The cloud's own user; RabbitMQ's well-known guest goes. The password
+    # goes on stdin, never on a command line another user could read.
+    local ctl=/usr/lib/rabbitmq/bin/rabbitmqctl users
+    users=$("$ctl" -q list_users | awk 'NR > 1 {print $1}')
+    if ! grep -qx novadock <<<"$users"; then
+        printf '%s' "$RABBIT_PASSWORD" | "$ctl" -q add_user novadock >/dev/null
+    fi
+    "$ctl" -q set_permissions -p / novadock '.*' '.*' '.*' >/dev/null
+    if grep -qx guest <<<"$users"; then
+        "$ctl" -q delete_user guest >/dev/null
+    fi
     HOME=/root
 }
 
@@ -220,9 +231,18 @@ cloud_start_mariadb() {
     for db in "${CLOUD_DATABASES[@]}"; do
         cloud_mysql -e "CREATE DATABASE IF NOT EXISTS $db CHARACTER SET utf8mb4"
     done
-    cloud_mysql -e "CREATE USER IF NOT EXISTS 'novadock'@'127.0.0.1' IDENTIFIED BY '$DB_PASSWORD';
-        ALTER USER 'novadock'@'127.0.0.1' IDENTIFIED BY '$DB_PASSWORD';
-        GRANT ALL PRIVILEGES ON *.* TO 'novadock'@'127.0.0.1'; FLUSH PRIVILEGES"
+    # The services' user gets their databases only (not the server: no
+    # other database, no users, no files). SQL on stdin: the password stays
+    # off every command line.
+    {
+        echo "CREATE USER IF NOT EXISTS 'novadock'@'127.0.0.1' IDENTIFIED BY '$DB_PASSWORD';"
+        echo "ALTER USER 'novadock'@'127.0.0.1' IDENTIFIED BY '$DB_PASSWORD';"
+        echo "REVOKE ALL PRIVILEGES, GRANT OPTION FROM 'novadock'@'127.0.0.1';"
+        for db in "${CLOUD_DATABASES[@]}"; do
+            echo "GRANT ALL PRIVILEGES ON \`$db\`.* TO 'novadock'@'127.0.0.1';"
+        done
+        echo "FLUSH PRIVILEGES;"
+    } | cloud_mysql
 }
 
 cloud_db_url() { echo "mysql+pymysql://novadock:$DB_PASSWORD@127.0.0.1/$1?charset=utf8mb4"; }

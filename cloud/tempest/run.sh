@@ -68,6 +68,10 @@ flavor_ref = $flavor
 flavor_ref_alt = $flavor_alt
 fixed_network_name = private
 min_compute_nodes = 1
+# Every API microversion this Nova has: the tests of later ones (tags,
+# instance actions, device tags, ...) run too.
+min_microversion = 2.1
+max_microversion = latest
 build_timeout = 180
 [compute-feature-enabled]
 # What novadock claims (README: "What a container gets").

@@ -131,6 +131,20 @@ class HostTestCase(base.FunctionalTestCase):
             want = 64.0 if rc == orc.VCPU else ratios[rc]
             self.assertEqual(want, item["allocation_ratio"], rc)
 
+    def test_update_provider_tree_reports_the_engines_traits(self):
+        node, tree = self._tree()
+        # One that no longer holds (an engine moved off btrfs, say) goes;
+        # Nova's and the operator's own traits stay.
+        tree.add_traits(node, "CUSTOM_NOVADOCK_GONE", "COMPUTE_NET_ATTACH_INTERFACE")
+        self.driver.update_provider_tree(tree, node)
+        traits = tree.data(node).traits
+        # The tests' engine: btrfs with quotas and userns-remap
+        # (tools/lib/dockerd.sh).
+        self.assertIn("CUSTOM_NOVADOCK_ROOT_DISK_LIMIT", traits)
+        self.assertIn("CUSTOM_NOVADOCK_USERNS_REMAP", traits)
+        self.assertNotIn("CUSTOM_NOVADOCK_GONE", traits)
+        self.assertIn("COMPUTE_NET_ATTACH_INTERFACE", traits)
+
     def test_update_provider_tree_keeps_placement_ratios(self):
         node, tree = self._tree()
         self.driver.update_provider_tree(tree, node)
@@ -143,8 +157,8 @@ class HostTestCase(base.FunctionalTestCase):
         for rc, item in changed.items():
             self.assertEqual(item["allocation_ratio"], inv[rc]["allocation_ratio"],
                              rc)
-        op, _ = self.api.operations[-1]
-        self.assertEqual("computeInventory", op)
+        ops = [op for op, _ in self.api.operations[-2:]]
+        self.assertEqual(["computeInventory", "getHostTraits"], ops)
 
 
 class WireTestCase(base.FunctionalTestCase):

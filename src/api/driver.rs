@@ -39,6 +39,10 @@ pub async fn inventory(
     Ok(Json(c.inventory(&body(req)?).await?))
 }
 
+pub async fn traits(State(c): State<Compute>) -> ApiResult<HostTraits> {
+    Ok(Json(c.traits().await?))
+}
+
 pub async fn cpu_stats() -> ApiResult<CpuStats> {
     Ok(Json(host::cpu_stats().map_err(|e| {
         crate::error::Error::Internal(e.to_string())

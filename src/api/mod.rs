@@ -31,6 +31,7 @@ pub fn router(compute: Compute) -> Router {
         .route("/v1/host", get(driver::host))
         .route("/v1/host/resources", get(driver::resources))
         .route("/v1/host/inventory", post(driver::inventory))
+        .route("/v1/host/traits", get(driver::traits))
         .route("/v1/host/cpu-stats", get(driver::cpu_stats))
         .route("/v1/events", get(events::stream))
         .route("/v1/instances", get(driver::list).post(driver::spawn))

@@ -69,6 +69,7 @@ impl Compute {
                 db: n.ovsdb_connection.clone(),
                 timeout_secs: n.ovs_vsctl_timeout,
                 owner: config.nova.host_name(),
+                isolate: n.isolate_vif,
             },
             n.ovs_bridge.clone(),
             n.nova_default_route,

@@ -11,7 +11,14 @@ use crate::docker::naming;
 use crate::docker::version_to_int;
 use crate::error::Error;
 use crate::host;
-use crate::model::{Host, Inventory, InventoryItem, InventoryRequest, Resources, Version};
+use crate::model::{
+    Host, HostTraits, Inventory, InventoryItem, InventoryRequest, Resources, Version,
+};
+
+/// The flavor's root_gb is a per-container disk limit on this host.
+pub const TRAIT_ROOT_DISK_LIMIT: &str = "CUSTOM_NOVADOCK_ROOT_DISK_LIMIT";
+/// Container root is an unprivileged user on this host (userns-remap).
+pub const TRAIT_USERNS_REMAP: &str = "CUSTOM_NOVADOCK_USERNS_REMAP";
 
 const GIB: u64 = 1024 * 1024 * 1024;
 
@@ -136,6 +143,21 @@ impl Compute {
             .iter()
             .map(|c| claimed_vcpus(c.labels.get(naming::LABEL_VCPUS).map(String::as_str)))
             .sum())
+    }
+
+    /// Traits that let a flavor require what this engine enforces
+    /// (`trait:CUSTOM_NOVADOCK_ROOT_DISK_LIMIT=required`): a tenant who pays
+    /// for isolation is never placed on a host that cannot give it.
+    pub async fn traits(&self) -> Result<HostTraits, Error> {
+        let features = self.features().await?;
+        let mut traits = Vec::new();
+        if self.disk_limits_work().await? {
+            traits.push(TRAIT_ROOT_DISK_LIMIT.to_string());
+        }
+        if features.userns_remap {
+            traits.push(TRAIT_USERNS_REMAP.to_string());
+        }
+        Ok(HostTraits { traits })
     }
 
     /// Placement inventory. Allocation ratios follow Nova: the configured

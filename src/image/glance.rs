@@ -36,6 +36,7 @@ impl Glance {
     /// fails (a stalled Glance would otherwise hold every boot of that
     /// image on the host).
     pub fn new(read_timeout: std::time::Duration) -> Result<Glance, Error> {
+        crate::tls::install_crypto_provider();
         let http = reqwest::Client::builder()
             .connect_timeout(std::time::Duration::from_secs(10))
             .read_timeout(read_timeout)

@@ -17,7 +17,14 @@ pub struct Ovs {
     /// (`external_ids:novadock-host`), so clean-ups touch only their own
     /// ports, never a VM's, another host's or another tool's on the bridge.
     pub owner: String,
+    /// Plug new ports on the dead VLAN, for the OVS agent to wire
+    /// (`[os_vif_ovs] isolate_vif`).
+    pub isolate: bool,
 }
+
+/// Neutron's dead VLAN: the OVS agent drops its traffic and moves a port
+/// off it once the port is wired (os-vif's DEAD_VLAN).
+const DEAD_VLAN: u16 = 4095;
 
 impl Ovs {
     async fn vsctl(&self, args: &[String]) -> Result<String, NetworkError> {
@@ -55,6 +62,13 @@ impl Ovs {
             "add-port".into(),
             vif.bridge.clone(),
             dev.clone(),
+        ];
+        if self.isolate {
+            // Every port this adds is a new device (see above), never one
+            // the agent has wired already, so it always starts isolated.
+            args.push(format!("tag={DEAD_VLAN}"));
+        }
+        args.extend([
             "--".into(),
             "set".into(),
             "Interface".into(),
@@ -64,7 +78,7 @@ impl Ovs {
             format!("external_ids:attached-mac={}", vif.mac_text),
             format!("external_ids:vm-uuid={instance_uuid}"),
             format!("external_ids:novadock-host={}", self.owner),
-        ];
+        ]);
         if let Some(mtu) = vif.mtu {
             args.push(format!("mtu_request={mtu}"));
         }

@@ -65,6 +65,9 @@ class NovadockClient(novadock_client.Client):
     def compute_inventory(self, existing):
         return self.request("POST", "/v1/host/inventory", {"existing": existing})
 
+    def host_traits(self):
+        return self.request("GET", "/v1/host/traits")
+
     def get_host_cpu_stats(self):
         return self.request("GET", "/v1/host/cpu-stats")
 

@@ -29,6 +29,8 @@ from nova.virt.novadock import events as novadock_events
 
 LOG = logging.getLogger(__name__)
 CONF = nova.conf.CONF
+# Traits the service reports from its engine (GET /v1/host/traits).
+ENGINE_TRAIT_PREFIX = "CUSTOM_NOVADOCK_"
 
 # The spec's PowerState strings, as nova.compute.power_state constants.
 POWER_STATES = {
@@ -250,6 +252,14 @@ class DockerDriver(driver.ComputeDriver):
         }
         inventory = self._api.compute_inventory(existing)
         provider_tree.update_inventory(nodename, inventory)
+        # The engine's own traits (disk limits, userns-remap): the service
+        # says which hold now; one that stopped holding is taken back.
+        traits = set(self._api.host_traits()["traits"])
+        held = {t for t in provider_tree.data(nodename).traits
+                if t.startswith(ENGINE_TRAIT_PREFIX)}
+        if held - traits:
+            provider_tree.remove_traits(nodename, *(held - traits))
+        provider_tree.add_traits(nodename, *traits)
 
     # -- instances: queries ------------------------------------------------------
 
