@@ -182,6 +182,12 @@ async fn a_session_through_the_service_runs_a_shell_with_a_tty() {
     assert_eq!(s.run("id -u; hostname").await, "0\r\nweb1");
     assert!(s.run("tty").await.starts_with("/dev/pts/"));
     assert_eq!(s.run("echo $TERM").await, "xterm");
+    // The mark that lets a later service find a session a crash left.
+    let mark = s.run("echo $NOVADOCK_CONSOLE").await;
+    assert!(
+        mark.starts_with(&format!("{TEST_HOST} {} ", std::process::id())),
+        "{mark}"
+    );
     // A second session at the same time is a shell of its own.
     let mut t = Client::connect(port).await;
     t.send(b"echo second-$((1+1))\r").await;
@@ -482,5 +488,61 @@ async fn the_services_shutdown_ends_sessions_and_listeners() {
     s.read_all(Duration::from_secs(10)).await;
     assert_refused(port).await;
     assert_only_main_processes(&uuid).await;
+    c.destroy(&uuid, &[]).await.expect("destroy");
+}
+
+#[tokio::test]
+async fn sessions_a_dead_service_left_are_ended_at_the_next_start() {
+    use novadock::compute::exec_reaper::{MARKER, kill_orphaned, marker};
+    let c = console_compute().await;
+    let (uuid, _g) = spawn(&c).await;
+    let name = format!("nova-{uuid}");
+    let host = format!("orphans-{}", &uuid[..8]);
+    // A crashed service's session: its marker names a pid beyond pid_max.
+    let dead = format!("{MARKER}={host} 4194305 1");
+    run(
+        "docker",
+        &[
+            "exec",
+            "-d",
+            "-e",
+            &dead,
+            &name,
+            "sh",
+            "-c",
+            "sleep 4001 & sleep 4002",
+        ],
+    );
+    // A live service's session of the same host (this process's marker).
+    let live = format!("{MARKER}={}", marker(&host));
+    run(
+        "docker",
+        &["exec", "-d", "-e", &live, &name, "sleep", "4003"],
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !["4001", "4002", "4003"]
+        .iter()
+        .all(|s| ps(&uuid).contains(&format!("sleep {s}")))
+    {
+        assert!(Instant::now() < deadline, "{}", ps(&uuid));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let killed = tokio::task::spawn_blocking(move || kill_orphaned(&host))
+        .await
+        .expect("reaper");
+    assert!(killed >= 2, "killed {killed}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = ps(&uuid);
+        if !out.contains("sleep 4001") && !out.contains("sleep 4002") {
+            assert!(
+                out.contains("sleep 4003"),
+                "a live service's session was killed: {out}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "orphans left: {out}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     c.destroy(&uuid, &[]).await.expect("destroy");
 }

@@ -101,6 +101,73 @@ pub async fn kill_session(leader: u32, ns: &std::path::Path) -> bool {
     targets(leader, ns).is_empty()
 }
 
+/// The variable every console session's processes carry (children inherit
+/// it): `<Nova host> <service pid> <its start time>`, so that a service
+/// started after a crash finds the sessions its predecessor left.
+pub const MARKER: &str = "NOVADOCK_CONSOLE";
+
+/// A process's start time (clock ticks since boot), which tells a pid
+/// reused since from the process that had it.
+fn start_time(pid: u32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &text[text.rfind(')')? + 1..];
+    // Field 22 of stat; the 20th after the command name.
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// This service's marker value for the sessions it starts.
+pub fn marker(host: &str) -> String {
+    let me = std::process::id();
+    format!("{host} {me} {}", start_time(me).unwrap_or(0))
+}
+
+/// Whether the service a marker names is gone (its pid dead or reused).
+fn service_gone(value: &str, host: &str) -> bool {
+    let mut parts = value.split(' ');
+    if parts.next() != Some(host) {
+        return false;
+    }
+    let (Some(Ok(pid)), Some(Ok(started))) = (
+        parts.next().map(str::parse::<u32>),
+        parts.next().map(str::parse::<u64>),
+    ) else {
+        return false;
+    };
+    start_time(pid) != Some(started)
+}
+
+/// The marker in a process's environment, if any.
+fn marker_of(pid: u32) -> Option<String> {
+    let env = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+    let prefix = format!("{MARKER}=");
+    env.split(|b| *b == 0)
+        .find_map(|v| v.strip_prefix(prefix.as_bytes()))
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+}
+
+/// At start: SIGKILLs the processes of console sessions that an earlier
+/// service of this Nova host left when it died (a crash: no session's end
+/// ran). A session of a live service, another host's or this one's, stays.
+/// Returns how many were killed.
+pub fn kill_orphaned(host: &str) -> usize {
+    let mut killed = 0;
+    for pid in processes().into_keys() {
+        let Some(value) = marker_of(pid) else {
+            continue;
+        };
+        if service_gone(&value, host)
+            && let Ok(p) = libc::pid_t::try_from(pid)
+        {
+            // SAFETY: kill(2) with a pid and a signal number has no memory
+            // effects; a pid that is gone gives ESRCH.
+            if unsafe { libc::kill(p, libc::SIGKILL) } == 0 {
+                killed += 1;
+            }
+        }
+    }
+    killed
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,6 +182,17 @@ mod tests {
             })
         );
         assert_eq!(parse_stat("garbage"), None);
+    }
+
+    #[test]
+    fn markers_name_a_live_or_a_gone_service() {
+        let mine = marker("cn1");
+        assert!(!service_gone(&mine, "cn1"), "this process is alive: {mine}");
+        assert!(!service_gone(&mine, "cn2"), "another host's is never ours");
+        let me = std::process::id();
+        assert!(service_gone(&format!("cn1 {me} 1"), "cn1"), "a reused pid");
+        assert!(service_gone("cn1 4194305 1", "cn1"), "beyond pid_max: dead");
+        assert!(!service_gone("cn1 garbage", "cn1"));
     }
 
     #[test]

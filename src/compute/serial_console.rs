@@ -271,7 +271,18 @@ async fn session(
             .ok_or_else(|| Error::InstanceNotReady(format!("instance {uuid} is not running")))?;
         let exec = compute
             .docker()
-            .start_tty_exec(&container, &cmd, &[TERM.to_string()])
+            .start_tty_exec(
+                &container,
+                &cmd,
+                &[
+                    TERM.to_string(),
+                    format!(
+                        "{}={}",
+                        exec_reaper::MARKER,
+                        exec_reaper::marker(compute.host_name())
+                    ),
+                ],
+            )
             .await
             .map_err(|e| match e.message() {
                 // The engine's own words say best why (not running, paused).
