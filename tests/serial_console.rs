@@ -184,10 +184,7 @@ async fn a_session_through_the_service_runs_a_shell_with_a_tty() {
     assert_eq!(s.run("echo $TERM").await, "xterm");
     // The mark that lets a later service find a session a crash left.
     let mark = s.run("echo $NOVADOCK_CONSOLE").await;
-    assert!(
-        mark.starts_with(&format!("{TEST_HOST} {} ", std::process::id())),
-        "{mark}"
-    );
+    assert_eq!(mark, novadock::compute::exec_reaper::marker(TEST_HOST));
     // A second session at the same time is a shell of its own.
     let mut t = Client::connect(port).await;
     t.send(b"echo second-$((1+1))\r").await;
@@ -499,7 +496,9 @@ async fn sessions_a_dead_service_left_are_ended_at_the_next_start() {
     let name = format!("nova-{uuid}");
     let host = format!("orphans-{}", &uuid[..8]);
     // A crashed service's session: its marker names a pid beyond pid_max.
-    let dead = format!("{MARKER}={host} 4194305 1");
+    let tag = marker(&host);
+    let tag = tag.split(' ').next().expect("host tag");
+    let dead = format!("{MARKER}={tag} 4194305 1");
     run(
         "docker",
         &[

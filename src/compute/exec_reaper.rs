@@ -102,9 +102,17 @@ pub async fn kill_session(leader: u32, ns: &std::path::Path) -> bool {
 }
 
 /// The variable every console session's processes carry (children inherit
-/// it): `<Nova host> <service pid> <its start time>`, so that a service
-/// started after a crash finds the sessions its predecessor left.
+/// it): `<Nova host's tag> <service pid> <its start time>`, so that a
+/// service started after a crash finds the sessions its predecessor left.
+/// The tenant sees it: the host is a digest, not its name.
 pub const MARKER: &str = "NOVADOCK_CONSOLE";
+
+/// A Nova host's name as a session's marker shows it.
+fn host_tag(host: &str) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(host.as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
 
 /// A process's start time (clock ticks since boot), which tells a pid
 /// reused since from the process that had it.
@@ -118,13 +126,13 @@ fn start_time(pid: u32) -> Option<u64> {
 /// This service's marker value for the sessions it starts.
 pub fn marker(host: &str) -> String {
     let me = std::process::id();
-    format!("{host} {me} {}", start_time(me).unwrap_or(0))
+    format!("{} {me} {}", host_tag(host), start_time(me).unwrap_or(0))
 }
 
 /// Whether the service a marker names is gone (its pid dead or reused).
 fn service_gone(value: &str, host: &str) -> bool {
     let mut parts = value.split(' ');
-    if parts.next() != Some(host) {
+    if parts.next() != Some(host_tag(host).as_str()) {
         return false;
     }
     let (Some(Ok(pid)), Some(Ok(started))) = (
@@ -151,11 +159,16 @@ fn marker_of(pid: u32) -> Option<String> {
 /// Returns how many were killed.
 pub fn kill_orphaned(host: &str) -> usize {
     let mut killed = 0;
+    // Only in containers: a tenant can put the variable in its own
+    // processes (metadata is environment), never in the host's.
+    let own_ns = pid_namespace(std::process::id());
     for pid in processes().into_keys() {
         let Some(value) = marker_of(pid) else {
             continue;
         };
         if service_gone(&value, host)
+            && pid_namespace(pid).is_some()
+            && pid_namespace(pid) != own_ns
             && let Ok(p) = libc::pid_t::try_from(pid)
         {
             // SAFETY: kill(2) with a pid and a signal number has no memory
@@ -190,9 +203,20 @@ mod tests {
         assert!(!service_gone(&mine, "cn1"), "this process is alive: {mine}");
         assert!(!service_gone(&mine, "cn2"), "another host's is never ours");
         let me = std::process::id();
-        assert!(service_gone(&format!("cn1 {me} 1"), "cn1"), "a reused pid");
-        assert!(service_gone("cn1 4194305 1", "cn1"), "beyond pid_max: dead");
-        assert!(!service_gone("cn1 garbage", "cn1"));
+        let cn1 = host_tag("cn1");
+        assert!(
+            !mine.contains("cn1"),
+            "the host's name stays private: {mine}"
+        );
+        assert!(
+            service_gone(&format!("{cn1} {me} 1"), "cn1"),
+            "a reused pid"
+        );
+        assert!(
+            service_gone(&format!("{cn1} 4194305 1"), "cn1"),
+            "beyond pid_max: dead"
+        );
+        assert!(!service_gone(&format!("{cn1} garbage"), "cn1"));
     }
 
     #[test]
