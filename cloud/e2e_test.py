@@ -125,8 +125,11 @@ class SerialSession:
             self._read()
 
     def close(self):
-        # Already gone is fine.
-        with contextlib.suppress(OSError):
+        # Already gone is fine (websockify's close of a closed socket
+        # raises AttributeError).
+        if self.closed:
+            return
+        with contextlib.suppress(OSError, AttributeError):
             self.ws.close()
 
 

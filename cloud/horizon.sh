@@ -113,6 +113,9 @@ OPENSTACK_NEUTRON_NETWORK = {
 # The Console tab: the instance's serial console (a shell in the
 # container, through nova-serialproxy); containers have no graphical one.
 CONSOLE_TYPE = "SERIAL"
+# Horizon shows the serial console as a page of its own in an iframe of
+# the instance page: Django's default X-Frame-Options (DENY) blanks it.
+X_FRAME_OPTIONS = "SAMEORIGIN"
 
 # Admin > Compute > Engine Images: compute host -> its novadock service's
 # Glance facade ([novadock] glance_facade_listen).

@@ -41,10 +41,14 @@ novadock_apply_ini() {
 
 # Horizon's Console tab as the serial console (containers have no graphical
 # one): CONSOLE_TYPE = "SERIAL" appended to LOCAL_SETTINGS unless it sets
-# CONSOLE_TYPE. Args: LOCAL_SETTINGS.
+# CONSOLE_TYPE, and X-Frame-Options that let it show. Args: LOCAL_SETTINGS.
 novadock_horizon_console_serial() {
     grep -q '^CONSOLE_TYPE' "$1" 2>/dev/null \
         || printf '\n# novadock: the serial console (a shell in the container).\nCONSOLE_TYPE = "SERIAL"\n' >>"$1"
+    # Horizon's serial console is its own page in an iframe of the instance
+    # page: Django's default X-Frame-Options (DENY) would blank it.
+    grep -q '^X_FRAME_OPTIONS' "$1" 2>/dev/null \
+        || printf 'X_FRAME_OPTIONS = "SAMEORIGIN"\n' >>"$1"
 }
 
 # Horizon's Engine Images panel (cloud/horizon_novadock, installed into
