@@ -12,6 +12,10 @@ pub struct EngineFeatures {
     pub disk_limits: Result<String, String>,
     /// Whether dockerd remaps container users (`--userns-remap`).
     pub userns_remap: bool,
+    /// The host gid of a container's root: 0 without remapping; with it,
+    /// the subordinate gid dockerd names its data root after
+    /// (`<root>/<uid>.<gid>`), or an error when that cannot be told.
+    pub container_root_gid: Result<u32, String>,
     /// Whether containers keep running while dockerd restarts (`live-restore`).
     pub live_restore: bool,
     /// Whether eth0's Docker network keeps containers apart (Ok) or lets
@@ -55,6 +59,23 @@ pub fn eth0_isolation(name: &str, network: Option<&NetworkInspect>) -> Result<St
              known (a bridge with inter-container traffic off does)"
         )),
     }
+}
+
+/// The remapped root's gid from dockerd's data root under `--userns-remap`,
+/// which dockerd names `<data-root>/<uid>.<gid>` (daemon/daemon_unix.go).
+fn remapped_root_gid(root_dir: &str) -> Result<u32, String> {
+    std::path::Path::new(root_dir)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.split_once('.'))
+        .and_then(|(uid, gid)| Some((uid.parse::<u32>().ok()?, gid.parse::<u32>().ok()?)))
+        .map(|(_, gid)| gid)
+        .ok_or_else(|| {
+            format!(
+                "cannot tell the remapped root's gid from dockerd's data root {root_dir:?} \
+                 (expected <root>/<uid>.<gid> under userns-remap)"
+            )
+        })
 }
 
 impl EngineFeatures {
@@ -121,9 +142,15 @@ impl EngineFeatures {
             .iter()
             .flatten()
             .any(|o| o.contains("name=userns"));
+        let container_root_gid = if userns_remap {
+            remapped_root_gid(info.docker_root_dir.as_deref().unwrap_or_default())
+        } else {
+            Ok(0)
+        };
         EngineFeatures {
             disk_limits,
             userns_remap,
+            container_root_gid,
             live_restore: info.live_restore_enabled == Some(true),
             eth0,
         }
@@ -174,6 +201,23 @@ mod tests {
             &["name=seccomp,profile=default", "name=userns"],
         ));
         assert!(u.userns_remap);
+        assert!(
+            u.container_root_gid.is_err(),
+            "no data root to tell it from"
+        );
+        assert_eq!(e.container_root_gid, Ok(0));
+        let mut remapped = info("btrfs", "btrfs", &["name=userns"]);
+        remapped.docker_root_dir = Some("/var/lib/novadock-docker/100000.165536".into());
+        assert_eq!(
+            EngineFeatures::of_info(&remapped).container_root_gid,
+            Ok(165536)
+        );
+        remapped.docker_root_dir = Some("/var/lib/docker".into());
+        assert!(
+            EngineFeatures::of_info(&remapped)
+                .container_root_gid
+                .is_err()
+        );
     }
 
     fn bridge(icc: Option<&str>) -> NetworkInspect {
