@@ -21,6 +21,26 @@ pub struct EngineFeatures {
     /// Whether eth0's Docker network keeps containers apart (Ok) or lets
     /// every project's containers reach each other (Err), and why.
     pub eth0: Result<String, String>,
+    /// The host device of eth0's Docker bridge (`docker0`), and whether
+    /// that network has IPv6: what the host's firewall must cover.
+    pub eth0_bridge: Option<(String, bool)>,
+}
+
+/// The host device of a bridge network, with whether it has IPv6: its
+/// `com.docker.network.bridge.name` option (`docker0` for Docker's default
+/// bridge), else `br-` and the id's first 12 characters, as dockerd names
+/// it.
+pub fn bridge_device(net: &NetworkInspect) -> Option<(String, bool)> {
+    if net.driver.as_deref() != Some("bridge") {
+        return None;
+    }
+    let name = net
+        .options
+        .as_ref()
+        .and_then(|o| o.get("com.docker.network.bridge.name"))
+        .cloned()
+        .or_else(|| Some(format!("br-{}", net.id.as_deref()?.get(..12)?)))?;
+    Some((name, net.enable_ipv6 == Some(true)))
 }
 
 /// Whether the Docker network `name` (`[novadock] docker_network`) keeps
@@ -153,6 +173,7 @@ impl EngineFeatures {
             container_root_gid,
             live_restore: info.live_restore_enabled == Some(true),
             eth0,
+            eth0_bridge: None,
         }
     }
 }
@@ -232,6 +253,25 @@ mod tests {
             }),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn the_bridge_device_is_named_as_dockerd_names_it() {
+        let mut default = bridge(Some("false"));
+        default
+            .options
+            .get_or_insert_default()
+            .insert("com.docker.network.bridge.name".into(), "docker0".into());
+        assert_eq!(bridge_device(&default), Some(("docker0".into(), false)));
+        let mut own = bridge(None);
+        own.id = Some("0123456789abcdef0123".into());
+        own.enable_ipv6 = Some(true);
+        assert_eq!(bridge_device(&own), Some(("br-0123456789ab".into(), true)));
+        let host = NetworkInspect {
+            driver: Some("host".into()),
+            ..Default::default()
+        };
+        assert_eq!(bridge_device(&host), None);
     }
 
     #[test]
