@@ -4,6 +4,8 @@
 //! token's owner validate it), which gives its project, roles and catalog.
 //! Answers are kept a short while so a page of Horizon costs one round trip.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -77,7 +79,7 @@ struct Endpoint {
 }
 
 /// Why a token gave no caller.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum KeystoneError {
     #[error("the token is not valid (Keystone refused it)")]
     Unauthorized,
@@ -93,7 +95,14 @@ pub struct Keystone {
     cache: TtlCache<[u8; 32], Caller>,
     /// Refused tokens by their SHA-256.
     refused: TtlCache<[u8; 32], ()>,
+    /// Questions to Keystone under way, by the token's SHA-256: concurrent
+    /// requests with one token (a burst of one forged token, a Horizon
+    /// page) share one round trip. An entry lives only while its question
+    /// does.
+    inflight: Arc<Mutex<HashMap<[u8; 32], Asked>>>,
 }
+
+type Asked = Arc<tokio::sync::OnceCell<Result<Caller, KeystoneError>>>;
 
 /// `.../v3/auth/tokens` from an auth URL given with or without `/v3`.
 fn tokens_url(auth_url: &str) -> String {
@@ -123,6 +132,7 @@ impl Keystone {
             tokens_url: tokens_url(auth_url),
             cache: TtlCache::new(CACHE_TTL, CACHE_MAX),
             refused: TtlCache::new(refused_ttl, refused_max),
+            inflight: Arc::default(),
         })
     }
 
@@ -136,6 +146,27 @@ impl Keystone {
         if self.refused.get(&key).is_some() {
             return Err(KeystoneError::Unauthorized);
         }
+        let asked: Asked = self
+            .inflight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(key)
+            .or_default()
+            .clone();
+        // Forgotten when this request ends, answered or dropped (a client
+        // gone mid-question must not leave its entry behind): later
+        // requests find the caches.
+        let _forget = Forget {
+            inflight: &self.inflight,
+            key,
+            asked: asked.clone(),
+        };
+        let answer = asked.get_or_init(|| self.ask(token, key)).await.clone();
+        live(answer?)
+    }
+
+    /// One round trip to Keystone; the answer, accepted or refused, cached.
+    async fn ask(&self, token: &str, key: [u8; 32]) -> Result<Caller, KeystoneError> {
         let resp = self
             .http
             .get(&self.tokens_url)
@@ -160,7 +191,27 @@ impl Keystone {
             .map_err(|e| KeystoneError::Unavailable(format!("Keystone's answer: {e}")))?;
         let caller = caller_of(body.token);
         self.cache.insert(key, caller.clone());
-        live(caller)
+        Ok(caller)
+    }
+}
+
+/// Removes a question from `inflight` when the request that made it ends,
+/// unless a newer question took its place.
+struct Forget<'a> {
+    inflight: &'a Mutex<HashMap<[u8; 32], Asked>>,
+    key: [u8; 32],
+    asked: Asked,
+}
+
+impl Drop for Forget<'_> {
+    fn drop(&mut self) {
+        let mut inflight = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
+        if inflight
+            .get(&self.key)
+            .is_some_and(|a| Arc::ptr_eq(a, &self.asked))
+        {
+            inflight.remove(&self.key);
+        }
     }
 }
 
@@ -381,5 +432,31 @@ mod tests {
             "bounded: {}",
             k.refused.entries_len()
         );
+    }
+
+    /// A burst of one forged token, all at once, is one round trip; a
+    /// request dropped mid-question leaves nothing behind.
+    #[tokio::test]
+    async fn concurrent_requests_with_one_token_share_a_round_trip() {
+        let (url, seen) = fake_keystone().await;
+        let k = Keystone::new(&url).expect("client");
+        let burst = (0..30).map(|_| k.validate("forged-burst"));
+        for answer in futures_util::future::join_all(burst).await {
+            assert!(matches!(answer, Err(KeystoneError::Unauthorized)));
+        }
+        assert_eq!(
+            asked(&seen, "forged-burst"),
+            1,
+            "30 at once, one round trip"
+        );
+        let goods = (0..10).map(|_| k.validate("good"));
+        for answer in futures_util::future::join_all(goods).await {
+            assert!(answer.is_ok());
+        }
+        assert_eq!(asked(&seen, "good"), 1);
+        // Dropped before Keystone answered (a client gone): no entry stays.
+        let pending = k.validate("slow-forged");
+        let _ = tokio::time::timeout(Duration::from_nanos(1), pending).await;
+        assert!(k.inflight.lock().expect("inflight").is_empty());
     }
 }
