@@ -189,8 +189,12 @@ pub async fn secure_all(root: &Path, gid: u32) -> Result<usize, Error> {
                 .is_some_and(|n| uuid::Uuid::parse_str(n).is_ok())
                 && entry.file_type().is_ok_and(|t| t.is_dir());
             if is_drive {
-                secure(&entry.path(), gid)?;
-                n += 1;
+                // One drive that cannot be secured does not leave the
+                // others open.
+                match secure(&entry.path(), gid) {
+                    Ok(()) => n += 1,
+                    Err(e) => tracing::warn!("{e}"),
+                }
             }
         }
         Ok(n)
