@@ -14,7 +14,7 @@ CLOUD_REPO=$(cd "$(dirname "$0")/.." && pwd)
 purge=false
 [ "${1:-}" = --purge ] && purge=true
 
-cloud_stop_all horizon nova-compute nova-scheduler nova-conductor nova-api neutron-openvswitch-agent neutron-rpc-server \
+cloud_stop_all horizon nova-serialproxy nova-compute nova-scheduler nova-conductor nova-api neutron-openvswitch-agent neutron-rpc-server \
     neutron-ovn-maintenance-worker neutron glance placement keystone
 cloud_stop_all novadock
 cloud_stop_supervisor

@@ -6,6 +6,7 @@ prints one line per check and "N passed, N failed"; exits 1 on a failure.
 """
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -66,6 +67,81 @@ def container(server_id):
 
 def in_container(server_id, *cmd):
     return sh("docker", "exec", f"nova-{server_id}", *cmd, check_rc=False)
+
+
+class SerialSession:
+    """A serial console as Horizon opens it: a websocket to nova-serialproxy
+    (subprotocol binary) with the console URL's token, bytes both ways."""
+
+    def __init__(self, url):
+        # websockify (nova-serialproxy's own library) is in the cloud venv.
+        from urllib.parse import urlparse
+
+        from websockify import websocket
+
+        query = urlparse(url).query
+
+        class _WebSocket(websocket.WebSocket):
+            # Its connect() sends only the URL's path: the token is the query.
+            def send_request(self, type, path):
+                super().send_request(type, f"{path}?{query}")
+
+        self.ws = _WebSocket()
+        self.ws.connect(url, protocols=["binary"])
+        self.ws.settimeout(30)
+        self.seen = b""
+        self.closed = False
+
+    def send(self, data):
+        self.ws.sendmsg(data)
+
+    def _read(self):
+        from websockify import websocket
+        try:
+            data = self.ws.recv()
+        except websocket.WebSocketWantReadError:
+            return
+        except OSError:
+            data = None
+        if data is None:
+            self.closed = True
+        else:
+            self.seen += data
+
+    def read_until(self, needle, seconds=30):
+        deadline = time.monotonic() + seconds
+        while needle not in self.seen:
+            check(not self.closed, f"console closed before {needle!r}: {self.seen[-300:]!r}")
+            check(time.monotonic() < deadline,
+                  f"no {needle!r} within {seconds}s: {self.seen[-300:]!r}")
+            self._read()
+        before, _, self.seen = self.seen.partition(needle)
+        return before
+
+    def wait_closed(self, seconds=30):
+        deadline = time.monotonic() + seconds
+        while not self.closed:
+            check(time.monotonic() < deadline, f"console still open after {seconds}s")
+            self._read()
+
+    def close(self):
+        # Already gone is fine.
+        with contextlib.suppress(OSError):
+            self.ws.close()
+
+
+def console_listeners():
+    """Ports of [serial_console] port_range (10000:20000) the novadock
+    service listens on."""
+    pid = socket_owner()
+    ports = set()
+    for line in sh("ss", "-ltnpH", check_rc=False).splitlines():
+        f = line.split()
+        if len(f) > 3 and f"pid={pid}," in line:
+            port = int(f[3].rsplit(":", 1)[1])
+            if 10000 <= port <= 20000:
+                ports.add((f[3].rsplit(":", 1)[0], port))
+    return ports
 
 
 def socket_owner():
@@ -288,6 +364,49 @@ class E2E:
                        lambda: "booted" in (self.conn.compute.get_server_console_output(
                            self.server)["output"] or "") and True)
         check(out, "no console output")
+
+    def test_serial_console(self):
+        # What `openstack console url show --serial` gives, used as Horizon's
+        # Console tab uses it: two sessions at once, each a shell in the
+        # container; a stop ends them and frees the port.
+        def url():
+            out = json.loads(sh("openstack", "console", "url", "show", "--serial",
+                                "-f", "json", self.server.id))
+            check(out.get("type") == "serial" and out["url"].startswith("ws://"), f"{out}")
+            return out["url"]
+        first, second = SerialSession(url()), SerialSession(url())
+        try:
+            first.send(b"echo novadock-$((6*7))\r")
+            first.read_until(b"\r\nnovadock-42\r\n")
+            second.send(b"echo second-$((1+1)); hostname\r")
+            second.read_until(b"\r\nsecond-2\r\n")
+            first.send(b"echo still-$((2+2))\r")
+            first.read_until(b"\r\nstill-4\r\n")
+            listening = console_listeners()
+            check(listening and all(a == "127.0.0.1" for a, _ in listening),
+                  f"novadock's console listeners: {listening}")
+            self.conn.compute.stop_server(self.server)
+            first.wait_closed()
+            second.wait_closed()
+            self.status(self.server, "SHUTOFF")
+            check(not console_listeners(), f"still listening: {console_listeners()}")
+            # Nova's 409 (InstanceNotReady), not a URL to nothing.
+            p = subprocess.run(["openstack", "console", "url", "show", "--serial",
+                                self.server.id], capture_output=True, timeout=120, check=False)
+            check(p.returncode != 0 and b"ws://" not in p.stdout,
+                  f"a console for a stopped server: {p.stdout.decode()}{p.stderr.decode()}")
+        finally:
+            first.close()
+            second.close()
+            self.conn.compute.start_server(self.server)
+            self.status(self.server, "ACTIVE")
+        # Started again: a console opens again.
+        again = SerialSession(url())
+        try:
+            again.send(b"echo back-$((3+3))\r")
+            again.read_until(b"\r\nback-6\r\n")
+        finally:
+            again.close()
 
     def test_metadata_env(self):
         env = container(self.server.id)["Config"]["Env"]

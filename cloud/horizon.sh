@@ -110,8 +110,9 @@ OPENSTACK_NEUTRON_NETWORK = {
     "enable_quotas": True,
     "enable_ipv6": True,
 }
-# Containers have no graphical console; their output is the Log tab.
-CONSOLE_TYPE = None
+# The Console tab: the instance's serial console (a shell in the
+# container, through nova-serialproxy); containers have no graphical one.
+CONSOLE_TYPE = "SERIAL"
 
 # Admin > Compute > Engine Images: compute host -> its novadock service's
 # Glance facade ([novadock] glance_facade_listen).

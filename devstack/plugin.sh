@@ -66,6 +66,7 @@ function configure_novadock {
             "$HORIZON_DIR/openstack_dashboard/local/local_settings.py" "$(hostname)" "$NOVADOCK_GLANCE_FACADE"
     fi
     configure_novadock_neutron
+    configure_novadock_serial_console
     # Before nova-compute, which DevStack starts next.
     sudo systemctl restart novadock
 }
@@ -86,6 +87,25 @@ function configure_novadock_neutron {
     # A port the agent never wires fails the boot (Nova's default, said
     # aloud: novadock waits for network-vif-plugged like libvirt does).
     iniset "$NOVA_CPU_CONF" DEFAULT vif_plugging_is_fatal True
+}
+
+# Interactive consoles through Nova's serial console path. DevStack runs
+# nova-serialproxy (n-sproxy, on by the plugin's settings) and configures
+# [serial_console]; the novadock service reads the same nova-cpu.conf. Said
+# here too, as the service's listeners bind proxyclient_address: Nova's
+# default 127.0.0.1 serves an all-in-one; a compute host of a multi-node
+# DevStack needs an address of the management network that the node running
+# n-sproxy reaches, never one on a tenant network (the ports are
+# unauthenticated, as libvirt's serial ports).
+function configure_novadock_serial_console {
+    if is_service_enabled n-sproxy; then
+        iniset "$NOVA_CPU_CONF" serial_console enabled True
+        iniset "$NOVA_CPU_CONF" serial_console proxyclient_address "$NOVADOCK_CONSOLE_ADDRESS"
+        # Horizon's Console tab opens the serial console.
+        if is_service_enabled horizon; then
+            novadock_horizon_console_serial "$HORIZON_DIR/openstack_dashboard/local/local_settings.py"
+        fi
+    fi
 }
 
 if is_service_enabled novadock; then

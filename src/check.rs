@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::{Config, RawConfig};
+use crate::config::{Config, RawConfig, SerialConsoleConfig};
 use crate::{docker, host_firewall, server};
 
 pub struct Outcome {
@@ -122,6 +122,7 @@ pub async fn run(files: &[PathBuf]) -> Outcome {
             ),
         );
     }
+    out.lines.push(serial_console_line(&cfg.serial_console));
     if let Some(g) = &n.socket_group {
         match server::group_id(g) {
             Some(gid) => out.say(true, format!("socket: group {g} is gid {gid}")),
@@ -129,4 +130,44 @@ pub async fn run(files: &[PathBuf]) -> Outcome {
         }
     }
     out
+}
+
+/// Whether consoles are on and their address can be listened on (a WARN,
+/// not a FAIL: a console's trouble must not keep instances from running).
+fn serial_console_line(sc: &SerialConsoleConfig) -> String {
+    if !sc.enabled {
+        return "OK   serial console: off ([serial_console] enabled = false)".to_string();
+    }
+    let (lo, hi) = sc.port_range;
+    match std::net::TcpListener::bind((sc.proxyclient_address.as_str(), 0)) {
+        Ok(_) => format!(
+            "OK   serial console: ports {lo}:{hi} on {} (unauthenticated: for nova-serialproxy \
+             only, never on a tenant network)",
+            sc.proxyclient_address
+        ),
+        Err(e) => format!(
+            "WARN serial console: cannot listen on [serial_console] proxyclient_address {}: {e}",
+            sc.proxyclient_address
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serial_console_lines() {
+        let mut sc = SerialConsoleConfig {
+            enabled: false,
+            port_range: (10000, 20000),
+            proxyclient_address: "127.0.0.1".to_string(),
+        };
+        assert!(serial_console_line(&sc).starts_with("OK   serial console: off"));
+        sc.enabled = true;
+        assert!(serial_console_line(&sc).contains("ports 10000:20000 on 127.0.0.1"));
+        // TEST-NET-1: no address of this host.
+        sc.proxyclient_address = "192.0.2.1".to_string();
+        assert!(serial_console_line(&sc).starts_with("WARN"));
+    }
 }

@@ -186,7 +186,24 @@ pub struct NovadockConfig {
     /// Spawns without Glance access may name an engine image (tests and
     /// single-operator hosts only: the name is the user's).
     pub allow_local_images: bool,
+    /// What a serial console session runs in the container (argv), unless
+    /// the instance's image property `novadock_console_command` says otherwise.
+    pub console_command: Vec<String>,
 }
+
+/// Nova's own `[serial_console]` options (nova/conf/serial_console.py),
+/// read from the same nova.conf as nova-compute reads them.
+#[derive(Debug, Clone)]
+pub struct SerialConsoleConfig {
+    pub enabled: bool,
+    /// Inclusive, as Nova's `min:max`.
+    pub port_range: (u16, u16),
+    /// Where nova-serialproxy connects, and the only address listened on.
+    pub proxyclient_address: String,
+}
+
+/// Nova's defaults for `[serial_console]`.
+pub const DEFAULT_PORT_RANGE: (u16, u16) = (10000, 20000);
 
 /// The `[DEFAULT]` options of Nova that shape what the host reports.
 #[derive(Debug, Clone)]
@@ -208,6 +225,7 @@ pub struct NovaConfig {
 pub struct Config {
     pub novadock: NovadockConfig,
     pub nova: NovaConfig,
+    pub serial_console: SerialConsoleConfig,
 }
 
 /// Who may read the Glance facade.
@@ -249,6 +267,7 @@ pub const NOVADOCK_KEYS: &[&str] = &[
     "glance_facade_auth_strategy",
     "glance_facade_auth_url",
     "allow_local_images",
+    "console_command",
     // Read by the Python driver only.
     "api_timeout",
     "action_timeout",
@@ -405,6 +424,11 @@ impl Config {
             isolate_vif: raw
                 .parsed::<OsloBool>("os_vif_ovs", "isolate_vif")?
                 .is_some_and(|b| b.0),
+            console_command: match raw.get(s, "console_command").map(str::trim) {
+                None | Some("") => vec!["/bin/sh".to_string()],
+                Some(v) => crate::docker::command_line::split(v)
+                    .map_err(|e| invalid("console_command", v, &e))?,
+            },
             ovs_bridge: raw
                 .get("neutron", "ovs_bridge")
                 .filter(|v| !v.is_empty())
@@ -440,7 +464,12 @@ impl Config {
             reserved_host_memory_mb: raw.parsed(d, "reserved_host_memory_mb")?.unwrap_or(512),
             reserved_host_disk_mb: raw.parsed(d, "reserved_host_disk_mb")?.unwrap_or(0),
         };
-        Ok(Config { novadock, nova })
+        let serial_console = serial_console(raw)?;
+        Ok(Config {
+            novadock,
+            nova,
+            serial_console,
+        })
     }
 
     /// `[novadock]` keys this version does not know: likely typos, worth a warning.
@@ -453,6 +482,57 @@ impl Config {
         keys.sort();
         keys
     }
+}
+
+/// `[serial_console]` as Nova reads it (its own section only: these names
+/// mean other things in `[DEFAULT]`).
+fn serial_console(raw: &RawConfig) -> Result<SerialConsoleConfig, ConfigError> {
+    let s = "serial_console";
+    let own = |key: &str| {
+        raw.sections
+            .get(s)
+            .and_then(|sec| sec.get(key))
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+    };
+    let enabled = match own("enabled") {
+        Some(v) => {
+            v.parse::<OsloBool>()
+                .map_err(|reason| ConfigError::Value {
+                    section: s.to_string(),
+                    key: "enabled".to_string(),
+                    value: v.to_string(),
+                    reason: reason.to_string(),
+                })?
+                .0
+        }
+        None => false,
+    };
+    let port_range = match own("port_range") {
+        None => DEFAULT_PORT_RANGE,
+        Some(v) => {
+            let bad = || ConfigError::Value {
+                section: s.to_string(),
+                key: "port_range".to_string(),
+                value: v.to_string(),
+                reason: "must be min:max, two ports with min <= max".to_string(),
+            };
+            let (lo, hi) = v.split_once(':').ok_or_else(bad)?;
+            let lo: u16 = lo.trim().parse().map_err(|_| bad())?;
+            let hi: u16 = hi.trim().parse().map_err(|_| bad())?;
+            if lo == 0 || lo > hi {
+                return Err(bad());
+            }
+            (lo, hi)
+        }
+    };
+    Ok(SerialConsoleConfig {
+        enabled,
+        port_range,
+        proxyclient_address: own("proxyclient_address")
+            .unwrap_or("127.0.0.1")
+            .to_string(),
+    })
 }
 
 #[cfg(test)]
@@ -559,6 +639,36 @@ mod tests {
         let err = Config::from_raw(&raw(&["[DEFAULT]\ncpu_allocation_ratio = x\n"]))
             .expect_err("invalid");
         assert!(err.to_string().contains("cpu_allocation_ratio"));
+    }
+
+    #[test]
+    fn serial_console_options_are_novas() {
+        let c = Config::from_raw(&raw(&[""])).expect("valid");
+        assert!(!c.serial_console.enabled, "Nova's default is off");
+        assert_eq!(c.serial_console.port_range, (10000, 20000));
+        assert_eq!(c.serial_console.proxyclient_address, "127.0.0.1");
+        assert_eq!(c.novadock.console_command, ["/bin/sh"]);
+        let c = Config::from_raw(&raw(&[
+            "[serial_console]\nenabled = True\nport_range = 12000:12009\nproxyclient_address = 198.18.0.7\n\
+             [novadock]\nconsole_command = /bin/bash -l\n",
+        ]))
+        .expect("valid");
+        assert!(c.serial_console.enabled);
+        assert_eq!(c.serial_console.port_range, (12000, 12009));
+        assert_eq!(c.serial_console.proxyclient_address, "198.18.0.7");
+        assert_eq!(c.novadock.console_command, ["/bin/bash", "-l"]);
+        for bad in [
+            "port_range = 20:10",
+            "port_range = 10000",
+            "enabled = maybe",
+        ] {
+            let err =
+                Config::from_raw(&raw(&[&format!("[serial_console]\n{bad}\n")])).expect_err(bad);
+            assert!(err.to_string().contains("[serial_console]"), "{err}");
+        }
+        // [DEFAULT] enabled is some other option's, not the console's.
+        let c = Config::from_raw(&raw(&["[DEFAULT]\nenabled = true\n"])).expect("valid");
+        assert!(!c.serial_console.enabled);
     }
 
     #[test]

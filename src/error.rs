@@ -29,6 +29,16 @@ pub enum Error {
     SpawnFailed(String),
     #[error("{0}")]
     VifPlugFailed(String),
+    /// The instance exists but cannot serve this yet (a console of a
+    /// container that is not running).
+    #[error("{0}")]
+    InstanceNotReady(String),
+    /// This host offers no such console (`[serial_console] enabled` is off).
+    #[error("{0}")]
+    ConsoleTypeUnavailable(String),
+    /// Every port of `[serial_console] port_range` is taken.
+    #[error("{0}")]
+    ConsolePortRangeExhausted(String),
     #[error("Docker engine unavailable: {0}")]
     DockerUnavailable(String),
     #[error("{0}")]
@@ -50,6 +60,9 @@ impl Error {
             Error::InstanceNotRunning(_) => "InstanceNotRunning",
             Error::SpawnFailed(_) => "SpawnFailed",
             Error::VifPlugFailed(_) => "VifPlugFailed",
+            Error::InstanceNotReady(_) => "InstanceNotReady",
+            Error::ConsoleTypeUnavailable(_) => "ConsoleTypeUnavailable",
+            Error::ConsolePortRangeExhausted(_) => "ConsolePortRangeExhausted",
             Error::DockerUnavailable(_) => "DockerUnavailable",
             Error::Internal(_) => "Internal",
         }

@@ -167,10 +167,25 @@ async fn serve(files: &[PathBuf]) -> Result<(), String> {
         // A host without Open vSwitch has no VIFs to lose.
         Err(e) => tracing::warn!("cannot look for orphaned VIFs: {e}"),
     }
+    // Console sessions an earlier service left when it died: nothing else
+    // would end them.
+    let host = compute.host_name().to_string();
+    match tokio::task::spawn_blocking(move || novadock::compute::exec_reaper::kill_orphaned(&host))
+        .await
+    {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            processes = n,
+            "ended console sessions an earlier service left"
+        ),
+        Err(e) => tracing::warn!("cannot look for console sessions left behind: {e}"),
+    }
     tokio::spawn(compute.clone().follow_docker_events());
-    let result = api::serve(listener, compute, shutdown)
+    let result = api::serve(listener, compute.clone(), shutdown)
         .await
         .map_err(|e| e.to_string());
+    // A console session's processes would outlive it in the container.
+    compute.close_all_serial_consoles().await;
     server::remove(&socket);
     result
 }

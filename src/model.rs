@@ -120,6 +120,14 @@ pub struct ConsoleOutput {
     pub output: String,
 }
 
+/// Where nova-serialproxy reaches an instance's interactive console.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SerialConsole {
+    pub host: String,
+    pub port: u16,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Version {

@@ -135,7 +135,7 @@ fn check(spec: &Value, path: &str, method: &str, r: &Response) {
 #[tokio::test]
 async fn every_documented_operation_answers_as_documented() {
     let spec = spec();
-    let svc = serve(compute().await).await;
+    let svc = serve(compute_with(config(CONSOLE)).await).await;
     let uuid = new_uuid();
     let _g = Cleanup(uuid.clone());
     // Bodies for the operations that need one; the instance is spawned first
@@ -173,6 +173,7 @@ async fn every_documented_operation_answers_as_documented() {
         "listInstances",
         "getInstance",
         "getConsoleOutput",
+        "getSerialConsole",
         "getDiagnostics",
         "pause",
         "unpause",
@@ -240,6 +241,62 @@ async fn every_documented_operation_answers_as_documented() {
         (404, Some("InstanceNotFound"))
     );
     check(&spec, "/v1/instances/{uuid}", "get", &r);
+}
+
+/// Serial consoles on, on ports of their own.
+const CONSOLE: &str = "[serial_console]\nenabled = true\nport_range = 38000:38999\n";
+
+/// The console's answers, each as documented: its address, Nova's 409s
+/// (consoles off, instance not running) and 404. No VIF: no Open vSwitch.
+#[tokio::test]
+async fn serial_console_answers_as_documented() {
+    let spec = spec();
+    let path = "/v1/instances/{uuid}/serial-console";
+    let on = serve(compute_with(config(CONSOLE)).await).await;
+    let off = serve(compute().await).await;
+    let uuid = new_uuid();
+    let _g = Cleanup(uuid.clone());
+    let url = path.replace("{uuid}", &uuid);
+    let r = request(
+        &on.socket,
+        "POST",
+        "/v1/instances",
+        Some(&spawn_request(&uuid).to_string()),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.raw);
+
+    let r = request(&on.socket, "POST", &url, None).await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    check(&spec, path, "post", &r);
+    let r = request(&off.socket, "POST", &url, None).await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_str()),
+        (409, Some("ConsoleTypeUnavailable"))
+    );
+    check(&spec, path, "post", &r);
+    let r = request(
+        &on.socket,
+        "POST",
+        &format!("/v1/instances/{uuid}/pause"),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    let r = request(&on.socket, "POST", &url, None).await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_str()),
+        (409, Some("InstanceNotReady"))
+    );
+    check(&spec, path, "post", &r);
+    let r = request(&on.socket, "DELETE", &format!("/v1/instances/{uuid}"), None).await;
+    assert_eq!(r.status, 204, "{}", r.raw);
+    let r = request(&on.socket, "POST", &url, None).await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_str()),
+        (404, Some("InstanceNotFound"))
+    );
+    check(&spec, path, "post", &r);
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 // Horizon on the novadock cloud, as a person uses it, in Debian's headless
 // chromium: log in, launch a busybox instance on "private", see it Active
-// with its address, read its console log, stop, start, reboot, pause,
+// with its address, read its console log, type a command into its Console
+// tab (the serial console: a shell in the container), stop, start, reboot, pause,
 // suspend, snapshot (seen in Images), delete; and the engine's images
 // (Admin > Compute > Engine Images, cloud/horizon_novadock). One line per step; exits 1 at
 // the first failure, with a screenshot and the page's alerts.
@@ -13,6 +14,7 @@
 // HORIZON_ADDR_PREFIX (198.18.: the address the instance must show),
 // HORIZON_CHECK_DOCKER (1: also docker exec ... ip addr show eth1 on this host),
 // HORIZON_DOCS_PNG (where to copy the instance list screenshot, optional),
+// HORIZON_DOCS_CONSOLE_PNG (where to copy the Console tab's screenshot),
 // CHROMIUM (/usr/bin/chromium).
 import { chromium } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
@@ -276,6 +278,28 @@ try {
     }, 60);
     await page.screenshot({ path: path.join(artifacts, 'console-log.png') });
     return JSON.stringify(got.trim().split('\n').slice(-1)[0]);
+  });
+
+  await step('Console tab: a shell in the container (serial console)', async () => {
+    await page.goto(`${detailUrl}?tab=instance_details__console`);
+    // Horizon's serial console page (term.js through nova-serialproxy) in
+    // the tab's iframe; the shell's prompt shows once the websocket is open.
+    const frame = page.frameLocator('iframe#console_embed');
+    const term = frame.locator('.terminal').first();
+    await term.waitFor({ timeout: 30000 });
+    // term.js pads its rows with no-break spaces.
+    const screen = async () => (await term.innerText()).replace(/\u00a0/g, ' ')
+      .split('\n').map((l) => l.trimEnd()).join('\n');
+    await poll('the shell\'s prompt', async () => /^\/ #/m.test(await screen()), 60);
+    await term.click();
+    await page.keyboard.type('echo novadock-$((6*7))');
+    await page.keyboard.press('Enter');
+    // The typed line says $((6*7)): only the shell's answer says 42.
+    await poll('the command\'s output', async () => /^novadock-42$/m.test(await screen()), 30);
+    await page.screenshot({ path: path.join(artifacts, 'console.png') });
+    if (env.HORIZON_DOCS_CONSOLE_PNG) fs.copyFileSync(path.join(artifacts, 'console.png'), env.HORIZON_DOCS_CONSOLE_PNG);
+    const lines = (await screen()).split('\n').filter(Boolean);
+    return JSON.stringify(lines.slice(-3));
   });
 
   await step('shut off', async () => {

@@ -5,6 +5,7 @@
 # each step and "N passed, N failed"; exits non-zero on any failure.
 # HORIZON_ARTIFACTS: screenshots (default cloud/horizon_test/artifacts);
 # HORIZON_DOCS_PNG=docs/horizon-instances.png also copies the instance list.
+# HORIZON_DOCS_CONSOLE_PNG=docs/horizon-console.png copies the Console tab.
 set -euo pipefail
 CLOUD_REPO=$(cd "$(dirname "$0")/../.." && pwd)
 TEST_DIR=$CLOUD_REPO/cloud/horizon_test

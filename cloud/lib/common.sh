@@ -45,6 +45,8 @@ OSC_VERSION=10.5.0
 CLOUD_DATABASES=(keystone placement glance nova_api nova nova_cell0 neutron)
 
 declare -A CLOUD_PORTS=([keystone]=5000 [glance]=9292 [placement]=8778 [nova-api]=8774 [neutron]=9696)
+# nova-serialproxy's websocket port (Nova's default), on 127.0.0.1.
+CLOUD_SERIALPROXY_PORT=6083
 
 cloud_log() { printf '%s cloud: %s\n' "$(date +%H:%M:%S)" "$*"; }
 cloud_fail() { printf 'cloud: ERROR: %s\n' "$*" >&2; exit 1; }

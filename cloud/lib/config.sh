@@ -222,6 +222,17 @@ lock_path = $CLOUD_DATA/locks
 driver = noop
 [service_user]
 send_service_user_token = true
+# Interactive consoles (openstack console url show --serial, Horizon's
+# Console tab): novadock listens for nova-serialproxy on 127.0.0.1 only, one
+# port of port_range per instance with a console. Those ports are
+# unauthenticated (as libvirt's serial ports): never on a tenant network.
+[serial_console]
+enabled = true
+proxyclient_address = 127.0.0.1
+port_range = 10000:20000
+serialproxy_host = 127.0.0.1
+serialproxy_port = $CLOUD_SERIALPROXY_PORT
+base_url = ws://127.0.0.1:$CLOUD_SERIALPROXY_PORT/
 EOF2
         cloud_auth_section keystone_authtoken nova
         cloud_auth_section placement placement
@@ -238,7 +249,8 @@ EOF2
             printf '[os_vif_ovs]\nisolate_vif = true\n'
         fi
         novadock_nova_ini "$CLOUD_SOCKET" "" "$CLOUD_OVSDB" "$CLOUD_FACADE"
-    } | cloud_write "$e/nova/nova.conf" novadock nova-api nova-conductor nova-scheduler nova-compute
+    } | cloud_write "$e/nova/nova.conf" novadock nova-api nova-conductor nova-scheduler nova-compute \
+        nova-serialproxy
 
     cloud_write "$e/openrc" <<EOF2
 # source this file, then: openstack server list

@@ -39,6 +39,14 @@ novadock_apply_ini() {
     done
 }
 
+# Horizon's Console tab as the serial console (containers have no graphical
+# one): CONSOLE_TYPE = "SERIAL" appended to LOCAL_SETTINGS unless it sets
+# CONSOLE_TYPE. Args: LOCAL_SETTINGS.
+novadock_horizon_console_serial() {
+    grep -q '^CONSOLE_TYPE' "$1" 2>/dev/null \
+        || printf '\n# novadock: the serial console (a shell in the container).\nCONSOLE_TYPE = "SERIAL"\n' >>"$1"
+}
+
 # Horizon's Engine Images panel (cloud/horizon_novadock, installed into
 # Horizon's environment): enabled in the openstack_dashboard package at
 # DASHBOARD_DIR, with the setting that maps this host to its service's

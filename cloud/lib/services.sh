@@ -122,7 +122,9 @@ cloud_start_services() {
             --config-file "$e/neutron/neutron.conf" --config-file "$e/neutron/plugins/ml2/openvswitch_agent.ini"
     fi
     pids=()
-    for n in conductor scheduler compute; do
+    # serialproxy: the websocket end of the serial consoles (it checks each
+    # console token with nova-compute, then relays to novadock's port).
+    for n in conductor scheduler compute serialproxy; do
         (
             cloud_restart_if_changed "nova-$n"
             cloud_alive "nova-$n" || cloud_log "starting nova-$n"

@@ -23,6 +23,7 @@ TEST_IMAGE = "novadock-test/busybox:latest"
 GLANCE_TAG = "novadock-glance:{}"
 LABEL_PREFIX = "org.openstack.nova."
 TEST_HOST = "novadock-tests"
+SERIAL_PORT_RANGE = "37000:37999"
 START_OVS = REPO / "tools" / "start-ovs.sh"
 DEFAULT_OVSDB = "unix:/run/novadock-test-ovs/db.sock"
 OVS_BRIDGE = "br-int"
@@ -39,7 +40,10 @@ class NovadockService(testing.Service):
         super().__init__(
             binary or os.environ.get("NOVADOCK_BIN") or DEFAULT_BIN, TEST_HOST,
             # The tests boot the engine's test image without a Glance.
-            {"allow_local_images": "true"})
+            {"allow_local_images": "true"},
+            # Ports apart from the Rust tests' and the cloud's (10000:20000).
+            sections={"serial_console": {
+                "enabled": "true", "port_range": SERIAL_PORT_RANGE}})
         self.ovs_dir = None
         self.ovsdb = None
 

@@ -24,6 +24,10 @@ class ErrorTableTestCase(unittest.TestCase):
             "InvalidInput": exception.InvalidInput,
             "BadRequest": exception.InvalidInput,
             "DockerUnavailable": exception.HypervisorUnavailable,
+            "InstanceNotReady": exception.InstanceNotReady,
+            "ConsoleTypeUnavailable": exception.ConsoleTypeUnavailable,
+            "ConsolePortRangeExhausted":
+                exception.SocketPortRangeExhaustedException,
         }
         for code, cls in table.items():
             exc = errors.to_exception(code, f"the {code} message %(x)s", 400)

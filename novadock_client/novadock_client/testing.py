@@ -59,10 +59,12 @@ class Service:
     """One ``novadock serve`` on a socket in a temporary directory."""
 
     def __init__(self, binary, host, options=None, tcp_ports=(),
-                 prefix="novadock-test-"):
+                 prefix="novadock-test-", sections=None):
         self.binary = str(binary)
         self.host = host
         self.options = dict(options or {})
+        # Other sections of nova.conf the service reads (serial_console...).
+        self.sections = {k: dict(v) for k, v in (sections or {}).items()}
         self.tcp_ports = tuple(tcp_ports)
         self.prefix = prefix
         self.tmpdir = None
@@ -84,6 +86,9 @@ class Service:
         lines = ["[DEFAULT]", f"host = {self.host}", "", "[novadock]",
                  f"socket_path = {self.socket_path}"]
         lines += [f"{k} = {v}" for k, v in self.options.items()]
+        for section, options in self.sections.items():
+            lines += ["", f"[{section}]"]
+            lines += [f"{k} = {v}" for k, v in options.items()]
         with open(self.conf_path, "w", encoding="utf-8") as f:
             f.write("\n".join(lines) + "\n")
         self._log = open(self.log_path, "wb")

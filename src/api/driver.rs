@@ -149,6 +149,14 @@ pub async fn console(
     }))
 }
 
+/// POST: it may bind a listener.
+pub async fn serial_console(
+    State(c): State<Compute>,
+    Path(uuid): Path<String>,
+) -> ApiResult<SerialConsole> {
+    Ok(Json(c.get_serial_console(&instance_uuid(&uuid)?).await?))
+}
+
 pub async fn attach_interface(
     State(c): State<Compute>,
     Path(uuid): Path<String>,

@@ -64,7 +64,10 @@ fn service_status(e: &Error) -> StatusCode {
         Error::InstanceNotFound(_) | Error::ImageNotFound(_) => StatusCode::NOT_FOUND,
         Error::InstanceExists(_)
         | Error::InstanceInvalidState(_)
-        | Error::InstanceNotRunning(_) => StatusCode::CONFLICT,
+        | Error::InstanceNotRunning(_)
+        | Error::InstanceNotReady(_)
+        | Error::ConsoleTypeUnavailable(_) => StatusCode::CONFLICT,
+        Error::ConsolePortRangeExhausted(_) => StatusCode::SERVICE_UNAVAILABLE,
         Error::SpawnFailed(_) | Error::VifPlugFailed(_) | Error::Internal(_) => {
             StatusCode::INTERNAL_SERVER_ERROR
         }

@@ -47,6 +47,10 @@ pub fn router(compute: Compute) -> Router {
         .route("/v1/instances/{uuid}/suspend", post(driver::suspend))
         .route("/v1/instances/{uuid}/resume", post(driver::resume))
         .route("/v1/instances/{uuid}/console", get(driver::console))
+        .route(
+            "/v1/instances/{uuid}/serial-console",
+            post(driver::serial_console),
+        )
         .route("/v1/instances/{uuid}/diagnostics", get(driver::diagnostics))
         .route(
             "/v1/instances/{uuid}/interfaces",

@@ -34,8 +34,10 @@ impl Compute {
         self.network().unplug_instance(uuid, &vifs).await
     }
 
-    /// Removes the container; Nova asked for it, so no lifecycle event.
+    /// Removes the container and closes its console; Nova asked for it, so no lifecycle event.
     pub(super) async fn remove_container(&self, uuid: &str) -> Result<(), Error> {
+        // Delete, a failed spawn and a move's clean-up all end here.
+        self.close_serial_console(uuid).await;
         let id = match self.inspect(uuid).await {
             Ok(c) => c.id,
             Err(Error::InstanceNotFound(_)) => None,

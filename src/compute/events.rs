@@ -7,9 +7,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::StreamExt;
 
-use super::{Compute, tracked};
+use super::{Compute, info, tracked};
 use crate::docker::events::ContainerEvent;
 use crate::docker::{EngineError, naming};
+use crate::model::PowerState;
 
 /// Container actions that can change a power state.
 const ACTIONS: &[&str] = &[
@@ -72,6 +73,7 @@ impl Compute {
         }
         if action == "destroy" {
             self.states().remove(uuid, ev.container_id.as_deref(), true);
+            self.close_serial_console(uuid).await;
             return;
         }
         if !ACTIONS.contains(&action.as_str()) {
@@ -79,8 +81,18 @@ impl Compute {
         }
         let id = ev.container_id.unwrap_or_default();
         match self.docker().inspect_container(&id).await {
-            Ok(c) => self.states().set(tracked(&c)),
-            Err(EngineError::NotFound(_)) => self.states().remove(uuid, Some(&id), true),
+            Ok(c) => {
+                // Stopped or frozen on its own (or by hand): its console
+                // closes as Nova's stop would close it.
+                if info(&c).power_state != PowerState::Running {
+                    self.close_serial_console(uuid).await;
+                }
+                self.states().set(tracked(&c))
+            }
+            Err(EngineError::NotFound(_)) => {
+                self.states().remove(uuid, Some(&id), true);
+                self.close_serial_console(uuid).await;
+            }
             Err(e) => tracing::warn!(instance = %uuid, "inspecting after {action}: {e}"),
         }
     }

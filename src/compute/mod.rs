@@ -4,7 +4,8 @@
 //! off and on, reboot, pause, unpause, suspend, resume), migration.rs
 //! (resize and cold migration) with move_state.rs (what a move keeps
 //! between steps), interfaces.rs (hot-plug, ensure_plugged), snapshot.rs,
-//! console.rs, diagnostics.rs, resources.rs, reconcile.rs and events.rs.
+//! console.rs, serial_console.rs (interactive consoles, with
+//! terminal_size.rs and exec_reaper.rs), diagnostics.rs, resources.rs, reconcile.rs and events.rs.
 //! This file holds the handle and the reads: inspect, list, get_info,
 //! refresh. Every answer comes from Docker or the host itself.
 
@@ -13,6 +14,7 @@ pub mod console;
 mod destroy;
 pub mod diagnostics;
 pub mod events;
+pub mod exec_reaper;
 pub mod interfaces;
 pub mod migration;
 pub mod move_state;
@@ -20,12 +22,14 @@ mod power;
 pub mod power_state;
 pub mod reconcile;
 pub mod resources;
+pub mod serial_console;
 pub mod snapshot;
 mod spawn;
 mod start;
 pub mod startup_watch;
 pub mod state;
 pub mod stop_signal;
+pub mod terminal_size;
 
 use std::sync::Arc;
 
@@ -52,6 +56,8 @@ pub struct Compute {
     features: Arc<tokio::sync::OnceCell<EngineFeatures>>,
     /// Set when the engine refused a disk limit its driver should take.
     disk_limits_refused: Arc<std::sync::atomic::AtomicBool>,
+    /// The serial consoles' listeners (memory only: a restart has none).
+    consoles: Arc<serial_console::SerialConsoles>,
 }
 
 impl Compute {
@@ -81,6 +87,7 @@ impl Compute {
             host,
             features: Arc::new(tokio::sync::OnceCell::new()),
             disk_limits_refused: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            consoles: Arc::new(serial_console::SerialConsoles::default()),
         })
     }
 

@@ -65,6 +65,7 @@ impl Compute {
         retry_interval: u64,
     ) -> Result<InstanceInfo, Error> {
         let c = self.inspect(uuid).await?;
+        self.close_serial_console(uuid).await;
         if !power_state::is_up(&info(&c).power_state) {
             return Ok(info(&c));
         }
@@ -118,6 +119,9 @@ impl Compute {
 
     pub async fn pause(&self, uuid: &str) -> Result<InstanceInfo, Error> {
         let c = self.inspect(uuid).await?;
+        // Its sessions would hang, frozen: they end, and a console opens
+        // again once it runs.
+        self.close_serial_console(uuid).await;
         match info(&c).power_state {
             PowerState::Running => {
                 self.docker()
@@ -145,6 +149,7 @@ impl Compute {
     /// Memory stays resident: there is no checkpointing here.
     pub async fn suspend(&self, uuid: &str) -> Result<InstanceInfo, Error> {
         let c = self.inspect(uuid).await?;
+        self.close_serial_console(uuid).await;
         let name = naming::container_name(uuid);
         match info(&c).power_state {
             PowerState::Suspended => {}

@@ -52,6 +52,7 @@ impl Compute {
 
     pub async fn spawn(&self, req: &SpawnRequest) -> Result<InstanceInfo, Error> {
         let uuid = &req.instance.uuid;
+        let begun = std::time::Instant::now();
         // Every VIF is checked before anything is created.
         let vifs = self.network().plan(&req.network_info)?;
         // An instance that has its container keeps it, and its drive.
@@ -136,13 +137,25 @@ impl Compute {
             }
             Err(e) => return Err(e.into()),
         }
+        let created_after = begun.elapsed();
         let started = if req.power_on {
             self.start_and_check(uuid, &vifs).await
         } else {
             Ok(())
         };
         match started {
-            Ok(()) => self.refresh(uuid).await,
+            Ok(()) => {
+                // Where a boot's time goes (benchmarks/rally/breakdown.py
+                // reads this beside Nova's own log lines).
+                tracing::info!(
+                    instance = %uuid,
+                    created_ms = created_after.as_millis() as u64,
+                    total_ms = begun.elapsed().as_millis() as u64,
+                    vifs = vifs.len(),
+                    "spawned"
+                );
+                self.refresh(uuid).await
+            }
             Err(e) => {
                 if let Err(cleanup) = self.remove_container(uuid).await {
                     tracing::error!(instance = %uuid, "failed spawn left its container: {cleanup}");

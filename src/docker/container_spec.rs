@@ -134,7 +134,20 @@ pub fn build(
         _ => None,
     };
 
+    let console_command = match req.image.properties.get(CONSOLE_COMMAND_PROPERTY) {
+        Some(line) if !line.trim().is_empty() => {
+            command_line::split(line).map_err(|e| {
+                Error::InvalidInput(format!(
+                    "image property {CONSOLE_COMMAND_PROPERTY} {line:?}: {e}"
+                ))
+            })?;
+            line.trim().to_string()
+        }
+        _ => String::new(),
+    };
+
     let mut labels = HashMap::from([
+        (LABEL_CONSOLE_COMMAND.to_string(), console_command),
         (LABEL_UUID.to_string(), req.instance.uuid.clone()),
         (LABEL_HOST.to_string(), host.to_string()),
         (LABEL_NAME.to_string(), req.instance.name.clone()),

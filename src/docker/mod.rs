@@ -9,6 +9,7 @@ pub mod containers;
 pub mod engine_features;
 pub mod error;
 pub mod events;
+pub mod exec;
 pub mod images;
 pub mod naming;
 pub mod system;
@@ -23,12 +24,18 @@ pub use error::EngineError;
 #[derive(Clone)]
 pub struct Engine {
     docker: Docker,
+    /// Where dockerd listens, for the calls the client library cannot make
+    /// (a console's raw TTY stream, exec.rs); None for a client made elsewhere.
+    endpoint: Option<exec::Endpoint>,
 }
 
 /// A client made elsewhere (a test's own, with its own timeout).
 impl From<Docker> for Engine {
     fn from(docker: Docker) -> Self {
-        Engine { docker }
+        Engine {
+            docker,
+            endpoint: None,
+        }
     }
 }
 
@@ -38,6 +45,7 @@ impl Engine {
     pub fn with_timeout(&self, timeout: std::time::Duration) -> Engine {
         Engine {
             docker: self.docker.clone().with_timeout(timeout),
+            endpoint: self.endpoint.clone(),
         }
     }
 
@@ -64,7 +72,10 @@ pub async fn connect(url: &str) -> Result<Engine, Error> {
         .negotiate_version()
         .await
         .map_err(|e| Error::DockerUnavailable(format!("{url}: {e}")))?;
-    Ok(Engine { docker })
+    Ok(Engine {
+        docker,
+        endpoint: exec::Endpoint::parse(url),
+    })
 }
 
 /// Docker's version string ("20.10.24+dfsg1") as Nova's integer

@@ -12,6 +12,13 @@ pub const LABEL_MEMORY_MB: &str = "org.openstack.nova.memory-mb";
 pub const LABEL_IMAGE: &str = "org.openstack.nova.image-id";
 /// The flavor's CPU weight, restored on resume (suspend lowers it).
 pub const LABEL_CPU_SHARES: &str = "org.openstack.nova.cpu-shares";
+/// The image property `novadock_console_command` as the spawn found it
+/// (empty: `[novadock] console_command`). Always written, so that a label of
+/// this name in a tenant's image never shows through.
+pub const LABEL_CONSOLE_COMMAND: &str = "org.openstack.nova.console-command";
+/// The image property that overrides a console's command (split as a
+/// shell would, like `os_command_line`).
+pub const CONSOLE_COMMAND_PROPERTY: &str = "novadock_console_command";
 /// The Nova host (`[DEFAULT] host`) whose container it is: services of two
 /// hosts sharing one engine each list only their own.
 pub const LABEL_HOST: &str = "org.openstack.nova.host";

@@ -131,6 +131,10 @@ class NovadockClient(novadock_client.Client):
     def get_console_output(self, uuid):
         return self.request("GET", self._instance_path(uuid, "/console"))
 
+    def get_serial_console(self, uuid):
+        # POST: the service may open a listener for it.
+        return self.request("POST", self._instance_path(uuid, "/serial-console"))
+
     def attach_interface(self, uuid, vif):
         return self.request(
             "POST", self._instance_path(uuid, "/interfaces"), {"vif": vif},

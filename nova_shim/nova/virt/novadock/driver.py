@@ -18,6 +18,7 @@ from nova.compute import power_state
 from nova.compute import task_states
 from nova.compute import vm_states
 import nova.conf
+from nova.console import type as console_type
 from nova.image import glance
 from nova.network import model as network_model
 from nova.objects import diagnostics as diagnostics_obj
@@ -76,6 +77,21 @@ def _image_properties(image_meta):
         name: _as_string(getattr(props, name))
         for name in props.fields
         if props.obj_attr_is_set(name) and getattr(props, name) is not None
+    }
+
+
+# Image properties of novadock's own, which Nova's ImageMetaProps (known
+# fields only) drops: they reach the driver as the instance's system
+# metadata, image_<name> (nova.utils.get_system_metadata_from_image).
+OWN_IMAGE_PROPERTIES = ("novadock_console_command",)
+
+
+def _own_image_properties(instance):
+    sysmeta = _field(instance, "system_metadata") or {}
+    return {
+        name: str(sysmeta["image_" + name])
+        for name in OWN_IMAGE_PROPERTIES
+        if sysmeta.get("image_" + name)
     }
 
 
@@ -170,7 +186,8 @@ def spawn_request(instance, image_meta, network_info, power_on, access=None):
         "image": {
             "id": _field(image_meta, "id"),
             "name": _field(image_meta, "name"),
-            "properties": _image_properties(image_meta),
+            "properties": {**_own_image_properties(instance),
+                           **_image_properties(image_meta)},
         },
         "network_info": _network_info(network_info) or [],
         "power_on": bool(power_on),
@@ -300,6 +317,14 @@ class DockerDriver(driver.ComputeDriver):
 
     def get_console_output(self, context, instance):
         return self._api.get_console_output(instance.uuid)["output"]
+
+    def get_serial_console(self, context, instance):
+        # nova-serialproxy connects to this TCP address; the service runs a
+        # shell with a TTY in the container per connection. Nova's manager
+        # checks [serial_console] enabled first, the service again.
+        console = self._api.get_serial_console(instance.uuid)
+        return console_type.ConsoleSerial(host=console["host"],
+                                          port=console["port"])
 
     # -- instances: actions --------------------------------------------------------
 

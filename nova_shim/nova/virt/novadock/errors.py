@@ -29,6 +29,10 @@ CODE_TO_EXCEPTION = {
     "PayloadTooLarge": exception.InvalidInput,
     "DockerUnavailable": exception.HypervisorUnavailable,
     "Forbidden": exception.Forbidden,
+    # Consoles: the exceptions Nova's console API answers with 409 and 400.
+    "InstanceNotReady": exception.InstanceNotReady,
+    "ConsoleTypeUnavailable": exception.ConsoleTypeUnavailable,
+    "ConsolePortRangeExhausted": exception.SocketPortRangeExhaustedException,
     # The host's fault, not the image's: Nova may reschedule elsewhere.
     "InsufficientStorage": exception.InstanceDeployFailure,
 }

@@ -1,0 +1,91 @@
+"""Where a boot's time goes, from the one-machine cloud's logs: for every
+instance nova-compute built since SINCE (default: all), the time in Nova's
+API, in scheduling and dispatch, in the compute manager before the driver
+(Neutron's port binding), in the novadock service's spawn (create, then
+start with its VIFs plugged), waiting for Neutron's network-vif-plugged,
+and in the compute manager after. Prints the median and p90 of each part,
+separately for boots with and without a Nova network.
+Usage: breakdown.py LOG_DIR [SINCE as 'YYYY-MM-DD HH:MM:SS']"""
+
+import re
+import statistics
+import sys
+from datetime import UTC, datetime
+
+NOVA_TS = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+) ")
+REQ = re.compile(r"\[None (req-[0-9a-f-]+) ")
+INSTANCE = re.compile(r"\[instance: ([0-9a-f-]{36})\]")
+
+
+def nova_time(line):
+    m = NOVA_TS.match(line)
+    if not m:
+        return None
+    return datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S.%f").replace(
+        tzinfo=UTC).timestamp()
+
+
+def read(path):
+    with open(path, errors="replace") as f:
+        return f.readlines()
+
+
+def main(log_dir, since=None):
+    floor = datetime.strptime(since, "%Y-%m-%d %H:%M:%S").replace(
+        tzinfo=UTC).timestamp() if since else 0
+    boots = {}
+    for line in read(f"{log_dir}/nova-compute.log"):
+        t, i, r = nova_time(line), INSTANCE.search(line), REQ.search(line)
+        if t is None or i is None or t < floor:
+            continue
+        b = boots.setdefault(i.group(1), {})
+        if "Claim successful" in line:
+            b["claim"], b["req"] = t, r.group(1) if r else None
+        elif "network-vif-plugged" in line and "novadock" in line:
+            b["plugged"] = t
+        elif "seconds to build instance" in line:
+            b["built"] = t
+    api = {}
+    for line in read(f"{log_dir}/nova-api.log"):
+        r = REQ.search(line)
+        if r and '"POST /v2.1/servers"' in line and " time: " in line:
+            end = nova_time(line)
+            api[r.group(1)] = (end - float(line.rsplit(" time: ", 1)[1]), end)
+    spawned = re.compile(r'^(\S+)Z .*spawned instance="?([0-9a-f-]{36})"? created_ms=(\d+) '
+                         r"total_ms=(\d+) vifs=(\d+)")
+    for line in read(f"{log_dir}/novadock.log"):
+        m = spawned.match(line)
+        if m and m.group(2) in boots:
+            end = datetime.fromisoformat(m.group(1)).replace(tzinfo=UTC).timestamp()
+            boots[m.group(2)]["spawn"] = (end - int(m.group(4)) / 1000, end, int(m.group(5)))
+    parts = {}
+    for b in boots.values():
+        if not {"claim", "built", "spawn"} <= b.keys() or b.get("req") not in api:
+            continue
+        a0, a1 = api[b["req"]]
+        s0, s1, vifs = b["spawn"]
+        plugged = b.get("plugged", s1)
+        row = {
+            "Nova API (POST /servers)": a1 - a0,
+            "scheduler, conductor, dispatch": b["claim"] - a1,
+            "compute manager before the driver (port binding)": s0 - b["claim"],
+            "novadock service: spawn (create, start, VIFs)": s1 - s0,
+            "waiting for Neutron's network-vif-plugged": max(0.0, plugged - s1),
+            "compute manager after the driver": b["built"] - max(plugged, s1),
+            "total, POST to built": b["built"] - a0,
+        }
+        kind = "with a Nova network" if vifs else "without a network"
+        for k, v in row.items():
+            parts.setdefault(kind, {}).setdefault(k, []).append(v)
+    for kind, rows in parts.items():
+        n = len(next(iter(rows.values())))
+        print(f"\n{kind} ({n} boots): seconds, median / p90")
+        print("| part | median | p90 |\n|---|---|---|")
+        for k, v in rows.items():
+            v = sorted(v)
+            p90 = v[min(len(v) - 1, int(0.9 * len(v)))]
+            print(f"| {k} | {statistics.median(v):.3f} | {p90:.3f} |")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:3])
