@@ -298,7 +298,11 @@ impl Raw {
             .expect("created")
             .ports
             .push(dev.clone());
-        novadock::network::netlink::plug(pid as u32, vec![plan.clone()], true)
+        let target = novadock::network::ContainerProcess {
+            pid: pid as u32,
+            container_id: c.id.clone().ok_or(format!("{name} has no id"))?,
+        };
+        novadock::network::netlink::plug(&target, vec![plan.clone()], true)
             .await
             .map_err(|e| format!("plug {name}: {e}"))?;
         let out = tokio::process::Command::new("ovs-vsctl")

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::{Config, RawConfig, SerialConsoleConfig};
-use crate::{docker, server};
+use crate::{docker, host_firewall, server};
 
 pub struct Outcome {
     pub lines: Vec<String>,
@@ -76,6 +76,22 @@ pub async fn run(files: &[PathBuf]) -> Outcome {
                     for (holds, text) in f.report() {
                         let tag = if holds { "OK  " } else { "WARN" };
                         out.lines.push(format!("{tag} docker: {text}"));
+                    }
+                    // The host's own rules for eth0's bridge (IPv6's only
+                    // where the bridge has it: containers on an IPv4-only
+                    // bridge get no IPv6 there).
+                    if let Some((bridge, ipv6)) = &f.eth0_bridge {
+                        let tools: &[&str] = if *ipv6 {
+                            &["iptables", "ip6tables"]
+                        } else {
+                            &["iptables"]
+                        };
+                        for tool in tools {
+                            for (holds, text) in host_firewall::report(tool, bridge).await {
+                                let tag = if holds { "OK  " } else { "WARN" };
+                                out.lines.push(format!("{tag} firewall: {text}"));
+                            }
+                        }
                     }
                 }
             }

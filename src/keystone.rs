@@ -4,6 +4,8 @@
 //! token's owner validate it), which gives its project, roles and catalog.
 //! Answers are kept a short while so a page of Horizon costs one round trip.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -16,6 +18,14 @@ use crate::ttl_cache::TtlCache;
 const CACHE_TTL: Duration = Duration::from_secs(60);
 /// Cached tokens at most; the cache empties when full.
 const CACHE_MAX: usize = 4096;
+/// How long a refused token is refused without asking again: without it,
+/// every request with a forged or expired token costs Keystone a round
+/// trip, a cheap way to load Keystone through the facade. Short, since a
+/// refusal is final for a token anyway (Keystone never un-revokes one).
+const REFUSED_TTL: Duration = Duration::from_secs(30);
+/// Refused tokens kept at most. A cache of its own, so that a flood of
+/// forged tokens empties only itself, never the accepted tokens' cache.
+const REFUSED_MAX: usize = 4096;
 
 /// What the facade needs of a validated token.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,7 +79,7 @@ struct Endpoint {
 }
 
 /// Why a token gave no caller.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum KeystoneError {
     #[error("the token is not valid (Keystone refused it)")]
     Unauthorized,
@@ -81,8 +91,18 @@ pub enum KeystoneError {
 pub struct Keystone {
     http: reqwest::Client,
     tokens_url: String,
+    /// Accepted tokens by their SHA-256 (the token itself is never kept).
     cache: TtlCache<[u8; 32], Caller>,
+    /// Refused tokens by their SHA-256.
+    refused: TtlCache<[u8; 32], ()>,
+    /// Questions to Keystone under way, by the token's SHA-256: concurrent
+    /// requests with one token (a burst of one forged token, a Horizon
+    /// page) share one round trip. An entry lives only while its question
+    /// does.
+    inflight: Arc<Mutex<HashMap<[u8; 32], Asked>>>,
 }
+
+type Asked = Arc<tokio::sync::OnceCell<Result<Caller, KeystoneError>>>;
 
 /// `.../v3/auth/tokens` from an auth URL given with or without `/v3`.
 fn tokens_url(auth_url: &str) -> String {
@@ -93,6 +113,14 @@ fn tokens_url(auth_url: &str) -> String {
 
 impl Keystone {
     pub fn new(auth_url: &str) -> Result<Keystone, KeystoneError> {
+        Keystone::with_refusals(auth_url, REFUSED_TTL, REFUSED_MAX)
+    }
+
+    fn with_refusals(
+        auth_url: &str,
+        refused_ttl: Duration,
+        refused_max: usize,
+    ) -> Result<Keystone, KeystoneError> {
         crate::tls::install_crypto_provider();
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
@@ -103,6 +131,8 @@ impl Keystone {
             http,
             tokens_url: tokens_url(auth_url),
             cache: TtlCache::new(CACHE_TTL, CACHE_MAX),
+            refused: TtlCache::new(refused_ttl, refused_max),
+            inflight: Arc::default(),
         })
     }
 
@@ -113,6 +143,30 @@ impl Keystone {
         if let Some(caller) = self.cache.get(&key) {
             return live(caller);
         }
+        if self.refused.get(&key).is_some() {
+            return Err(KeystoneError::Unauthorized);
+        }
+        let asked: Asked = self
+            .inflight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(key)
+            .or_default()
+            .clone();
+        // Forgotten when this request ends, answered or dropped (a client
+        // gone mid-question must not leave its entry behind): later
+        // requests find the caches.
+        let _forget = Forget {
+            inflight: &self.inflight,
+            key,
+            asked: asked.clone(),
+        };
+        let answer = asked.get_or_init(|| self.ask(token, key)).await.clone();
+        live(answer?)
+    }
+
+    /// One round trip to Keystone; the answer, accepted or refused, cached.
+    async fn ask(&self, token: &str, key: [u8; 32]) -> Result<Caller, KeystoneError> {
         let resp = self
             .http
             .get(&self.tokens_url)
@@ -123,7 +177,10 @@ impl Keystone {
             .map_err(|e| KeystoneError::Unavailable(e.to_string()))?;
         match resp.status().as_u16() {
             200 => {}
-            401 | 403 | 404 => return Err(KeystoneError::Unauthorized),
+            401 | 403 | 404 => {
+                self.refused.insert(key, ());
+                return Err(KeystoneError::Unauthorized);
+            }
             s => {
                 return Err(KeystoneError::Unavailable(format!("Keystone answered {s}")));
             }
@@ -134,7 +191,27 @@ impl Keystone {
             .map_err(|e| KeystoneError::Unavailable(format!("Keystone's answer: {e}")))?;
         let caller = caller_of(body.token);
         self.cache.insert(key, caller.clone());
-        live(caller)
+        Ok(caller)
+    }
+}
+
+/// Removes a question from `inflight` when the request that made it ends,
+/// unless a newer question took its place.
+struct Forget<'a> {
+    inflight: &'a Mutex<HashMap<[u8; 32], Asked>>,
+    key: [u8; 32],
+    asked: Asked,
+}
+
+impl Drop for Forget<'_> {
+    fn drop(&mut self) {
+        let mut inflight = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
+        if inflight
+            .get(&self.key)
+            .is_some_and(|a| Arc::ptr_eq(a, &self.asked))
+        {
+            inflight.remove(&self.key);
+        }
     }
 }
 
@@ -240,5 +317,146 @@ mod tests {
         let head = first_bytes.await.expect("listener");
         // A TLS record: handshake (22), protocol major version 3.
         assert_eq!(&head[..2], &[22, 3], "not a TLS ClientHello: {head:?}");
+    }
+
+    /// A Keystone on loopback that accepts the token "good", refuses any
+    /// other with 404, answers "flaky" with 503, and counts the requests
+    /// per token.
+    async fn fake_keystone() -> (
+        String,
+        std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
+    ) {
+        use axum::http::{HeaderMap, StatusCode};
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashMap::<
+            String,
+            usize,
+        >::new()));
+        let counter = seen.clone();
+        let app = axum::Router::new().route(
+            "/v3/auth/tokens",
+            axum::routing::get(move |headers: HeaderMap| {
+                let counter = counter.clone();
+                async move {
+                    let token = headers
+                        .get("x-subject-token")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_string();
+                    *counter
+                        .lock()
+                        .expect("counter")
+                        .entry(token.clone())
+                        .or_default() += 1;
+                    match token.as_str() {
+                        "good" => (
+                            StatusCode::OK,
+                            r#"{"token": {"project": {"id": "p1"}, "roles": []}}"#,
+                        ),
+                        "flaky" => (StatusCode::SERVICE_UNAVAILABLE, "{}"),
+                        _ => (StatusCode::NOT_FOUND, r#"{"error": {"code": 404}}"#),
+                    }
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}/v3", listener.local_addr().expect("addr"));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (url, seen)
+    }
+
+    fn asked(
+        seen: &std::sync::Mutex<std::collections::HashMap<String, usize>>,
+        token: &str,
+    ) -> usize {
+        seen.lock()
+            .expect("counter")
+            .get(token)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// A forged token sent again and again costs Keystone one round trip
+    /// while its refusal is kept, and one more after that.
+    #[tokio::test]
+    async fn a_refused_token_is_not_asked_again_for_a_while() {
+        let (url, seen) = fake_keystone().await;
+        let k =
+            Keystone::with_refusals(&url, Duration::from_millis(300), REFUSED_MAX).expect("client");
+        for _ in 0..50 {
+            assert!(matches!(
+                k.validate("forged").await,
+                Err(KeystoneError::Unauthorized)
+            ));
+        }
+        assert_eq!(asked(&seen, "forged"), 1, "50 tries, one round trip");
+        // Keyed by the token: another forged token is asked about.
+        assert!(k.validate("forged-2").await.is_err());
+        assert_eq!(asked(&seen, "forged-2"), 1);
+        // The refusal is kept only briefly.
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        assert!(k.validate("forged").await.is_err());
+        assert_eq!(asked(&seen, "forged"), 2);
+        // Keystone failing is no refusal: asked again each time.
+        for _ in 0..3 {
+            assert!(matches!(
+                k.validate("flaky").await,
+                Err(KeystoneError::Unavailable(_))
+            ));
+        }
+        assert_eq!(asked(&seen, "flaky"), 3);
+    }
+
+    /// Forged tokens fill only the refusals' cache: an accepted token stays
+    /// cached however many of them come, and the refusals' cache is bounded.
+    #[tokio::test]
+    async fn forged_tokens_do_not_evict_accepted_ones() {
+        let (url, seen) = fake_keystone().await;
+        let k = Keystone::with_refusals(&url, REFUSED_TTL, 4).expect("client");
+        assert_eq!(
+            k.validate("good")
+                .await
+                .expect("valid")
+                .project_id
+                .as_deref(),
+            Some("p1")
+        );
+        for i in 0..20 {
+            assert!(k.validate(&format!("forged-{i}")).await.is_err());
+        }
+        assert!(k.validate("good").await.is_ok());
+        assert_eq!(asked(&seen, "good"), 1, "still cached");
+        assert!(
+            k.refused.entries_len() <= 4,
+            "bounded: {}",
+            k.refused.entries_len()
+        );
+    }
+
+    /// A burst of one forged token, all at once, is one round trip; a
+    /// request dropped mid-question leaves nothing behind.
+    #[tokio::test]
+    async fn concurrent_requests_with_one_token_share_a_round_trip() {
+        let (url, seen) = fake_keystone().await;
+        let k = Keystone::new(&url).expect("client");
+        let burst = (0..30).map(|_| k.validate("forged-burst"));
+        for answer in futures_util::future::join_all(burst).await {
+            assert!(matches!(answer, Err(KeystoneError::Unauthorized)));
+        }
+        assert_eq!(
+            asked(&seen, "forged-burst"),
+            1,
+            "30 at once, one round trip"
+        );
+        let goods = (0..10).map(|_| k.validate("good"));
+        for answer in futures_util::future::join_all(goods).await {
+            assert!(answer.is_ok());
+        }
+        assert_eq!(asked(&seen, "good"), 1);
+        // Dropped before Keystone answered (a client gone): no entry stays.
+        let pending = k.validate("slow-forged");
+        let _ = tokio::time::timeout(Duration::from_nanos(1), pending).await;
+        assert!(k.inflight.lock().expect("inflight").is_empty());
     }
 }

@@ -7,6 +7,7 @@ pub mod config;
 pub mod docker;
 pub mod error;
 pub mod host;
+pub mod host_firewall;
 pub mod image;
 pub mod keystone;
 pub mod model;

@@ -157,6 +157,10 @@ async fn serve(files: &[PathBuf]) -> Result<(), String> {
         }
         Err(e) => tracing::warn!("cannot read the engine's features: {e}"),
     }
+    match compute.secure_config_drives().await {
+        Ok(n) => tracing::debug!("{n} config drives readable by container root only"),
+        Err(e) => tracing::warn!("cannot secure the existing config drives: {e}"),
+    }
     match compute.remove_orphaned_vifs().await {
         Ok(removed) if !removed.is_empty() => tracing::info!(?removed, "removed orphaned VIFs"),
         Ok(_) => {}

@@ -33,6 +33,11 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
             .map(|(v, _)| v.clone())
     }
 
+    /// How many entries are held, expired ones included.
+    pub fn entries_len(&self) -> usize {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
     pub fn insert(&self, key: K, value: V) {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= self.max {

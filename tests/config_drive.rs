@@ -111,3 +111,98 @@ async fn a_failed_boot_leaves_no_drive() {
             .exists()
     );
 }
+
+/// Reads `path` on the host as the user `nobody`, as any other user of the
+/// host who learnt an instance's uuid would try.
+fn read_as_nobody(path: &std::path::Path) -> std::process::Output {
+    std::process::Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--",
+            "cat",
+        ])
+        .arg(path)
+        .output()
+        .expect("setpriv")
+}
+
+/// The host gid of a container's root: dockerd's data root is named
+/// `<uid>.<gid>` under userns-remap.
+fn container_root_gid() -> u32 {
+    let out = std::process::Command::new("docker")
+        .args([
+            "info",
+            "--format",
+            "{{json .SecurityOptions}} {{.DockerRootDir}}",
+        ])
+        .output()
+        .expect("docker info");
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !text.contains("name=userns") {
+        return 0;
+    }
+    let root = text.split_whitespace().last().unwrap_or_default();
+    let name = root.rsplit('/').next().unwrap_or_default();
+    name.split_once('.')
+        .and_then(|(_, gid)| gid.parse().ok())
+        .unwrap_or_else(|| panic!("userns-remap with data root {root:?}"))
+}
+
+/// User data holds secrets: a user of the host who knows an instance's uuid
+/// reads nothing of its drive (not even with the root directory's 0711),
+/// while the container's root, a subordinate uid under userns-remap, still
+/// reads it.
+#[tokio::test]
+async fn other_host_users_cannot_read_a_drive() {
+    use std::os::unix::fs::MetadataExt;
+    let c = compute().await;
+    let uuid = new_uuid();
+    let _g = Cleanup(uuid.clone());
+    let mut r = spawn_request(&uuid);
+    r["config_drive"] = json!({"openstack/latest/user_data": b64(b"password=hunter2")});
+    c.spawn(&req(r)).await.expect("spawn");
+
+    let host_dir = std::path::Path::new("/var/lib/novadock/config-drive").join(&uuid);
+    let file = host_dir.join("openstack/latest/user_data");
+    assert_eq!(
+        std::fs::read(&file).expect("root reads"),
+        b"password=hunter2"
+    );
+    let got = read_as_nobody(&file);
+    assert!(
+        !got.status.success() && got.stdout.is_empty(),
+        "nobody read the user data: {got:?}"
+    );
+    assert!(
+        String::from_utf8_lossy(&got.stderr).contains("Permission denied"),
+        "{got:?}"
+    );
+    let gid = container_root_gid();
+    for path in [
+        host_dir.clone(),
+        host_dir.join("openstack"),
+        host_dir.join("openstack/latest"),
+        file.clone(),
+    ] {
+        let m = std::fs::symlink_metadata(&path).expect("stat");
+        assert_eq!((m.uid(), m.gid()), (0, gid), "{}", path.display());
+        assert_eq!(
+            m.mode() & 0o007,
+            0,
+            "{}: nothing for others",
+            path.display()
+        );
+        assert_eq!(m.mode() & 0o222, 0, "{}: nobody writes", path.display());
+    }
+    // The container's root reads it (the default exec user is its root).
+    assert_eq!(
+        exec(
+            &uuid,
+            &format!("id -u; cat {SEED}/openstack/latest/user_data")
+        ),
+        "0\npassword=hunter2"
+    );
+    c.destroy(&uuid, &[]).await.expect("destroy");
+}

@@ -79,18 +79,21 @@ pub fn decode(files: &BTreeMap<String, String>) -> Result<Vec<(PathBuf, Vec<u8>)
 
 /// Writes the drive to `dir`, replacing an earlier one whole: the new files
 /// go to a sibling directory first, so a container never sees half a drive.
-pub async fn write(dir: &Path, files: Vec<(PathBuf, Vec<u8>)>) -> Result<(), Error> {
+/// `gid` is the host gid of the container's root (see `secure`).
+pub async fn write(dir: &Path, files: Vec<(PathBuf, Vec<u8>)>, gid: u32) -> Result<(), Error> {
     let dir = dir.to_path_buf();
-    tokio::task::spawn_blocking(move || write_blocking(&dir, &files))
+    tokio::task::spawn_blocking(move || write_blocking(&dir, &files, gid))
         .await
         .map_err(|e| Error::Internal(format!("writing the config drive: {e}")))?
 }
 
-fn write_blocking(dir: &Path, files: &[(PathBuf, Vec<u8>)]) -> Result<(), Error> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    let fail = |what: &Path, e: std::io::Error| {
-        Error::Internal(format!("config drive {}: {e}", what.display()))
-    };
+fn fail(what: &Path, e: std::io::Error) -> Error {
+    Error::Internal(format!("config drive {}: {e}", what.display()))
+}
+
+fn write_blocking(dir: &Path, files: &[(PathBuf, Vec<u8>)], gid: u32) -> Result<(), Error> {
+    use std::io::Write;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
     let parent = dir
         .parent()
         .ok_or_else(|| Error::Internal("config drive without a parent".into()))?;
@@ -100,13 +103,15 @@ fn write_blocking(dir: &Path, files: &[(PathBuf, Vec<u8>)]) -> Result<(), Error>
         .create(parent)
         .map_err(|e| fail(parent, e))?;
     // Not listable by the host's other users: they would learn instances'
-    // uuids and, through them, user data and keys.
+    // uuids. Each drive below is closed to them anyway (`secure`).
     std::fs::set_permissions(parent, std::fs::Permissions::from_mode(0o711))
         .map_err(|e| fail(parent, e))?;
     let staging = parent.join(format!(".new-{}", uuid::Uuid::new_v4()));
     let result = (|| {
+        // Root's alone while it is written; opened to the container's root
+        // only once complete.
         std::fs::DirBuilder::new()
-            .mode(0o755)
+            .mode(0o700)
             .create(&staging)
             .map_err(|e| fail(&staging, e))?;
         for (rel, data) in files {
@@ -114,15 +119,19 @@ fn write_blocking(dir: &Path, files: &[(PathBuf, Vec<u8>)]) -> Result<(), Error>
             if let Some(d) = path.parent() {
                 std::fs::DirBuilder::new()
                     .recursive(true)
-                    .mode(0o755)
+                    .mode(0o700)
                     .create(d)
                     .map_err(|e| fail(d, e))?;
             }
-            std::fs::write(&path, data).map_err(|e| fail(&path, e))?;
-            // Readable by the container's (possibly remapped) users, writable by none.
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444))
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+                .and_then(|mut f| f.write_all(data))
                 .map_err(|e| fail(&path, e))?;
         }
+        secure(&staging, gid)?;
         remove_blocking(dir)?;
         std::fs::rename(&staging, dir).map_err(|e| fail(dir, e))
     })();
@@ -130,6 +139,68 @@ fn write_blocking(dir: &Path, files: &[(PathBuf, Vec<u8>)]) -> Result<(), Error>
         let _ = std::fs::remove_dir_all(&staging);
     }
     result
+}
+
+/// Gives a drive to root and the group `gid` (the host gid of a container's
+/// root: 0, or the subordinate gid under userns-remap), files 0440 and
+/// directories 0550: the container's root reads it through its group,
+/// nobody writes it, and the host's other users cannot read an instance's
+/// user data even knowing its uuid. Symbolic links are never followed (the
+/// service writes none; `lchown` and skipping them keeps it so).
+pub fn secure(dir: &Path, gid: u32) -> Result<(), Error> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::symlink_metadata(dir).map_err(|e| fail(dir, e))?;
+    if meta.file_type().is_symlink() {
+        return Err(Error::Internal(format!(
+            "config drive {} is a symbolic link",
+            dir.display()
+        )));
+    }
+    if meta.is_dir() {
+        for entry in std::fs::read_dir(dir).map_err(|e| fail(dir, e))? {
+            let entry = entry.map_err(|e| fail(dir, e))?;
+            if !entry.file_type().map_err(|e| fail(dir, e))?.is_symlink() {
+                secure(&entry.path(), gid)?;
+            }
+        }
+    }
+    std::os::unix::fs::lchown(dir, Some(0), Some(gid)).map_err(|e| fail(dir, e))?;
+    let mode = if meta.is_dir() { 0o550 } else { 0o440 };
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode)).map_err(|e| fail(dir, e))
+}
+
+/// Secures every drive under `root` (those written before drives were
+/// closed to the host's users were world-readable), at the service's start.
+pub async fn secure_all(root: &Path, gid: u32) -> Result<usize, Error> {
+    let root = root.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let entries = match std::fs::read_dir(&root) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(fail(&root, e)),
+        };
+        let mut n = 0;
+        for entry in entries {
+            let entry = entry.map_err(|e| fail(&root, e))?;
+            let name = entry.file_name();
+            // Only drives: a uuid directory, never a staging one or a link.
+            let is_drive = name
+                .to_str()
+                .is_some_and(|n| uuid::Uuid::parse_str(n).is_ok())
+                && entry.file_type().is_ok_and(|t| t.is_dir());
+            if is_drive {
+                // One drive that cannot be secured does not leave the
+                // others open.
+                match secure(&entry.path(), gid) {
+                    Ok(()) => n += 1,
+                    Err(e) => tracing::warn!("{e}"),
+                }
+            }
+        }
+        Ok(n)
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("securing the config drives: {e}")))?
 }
 
 fn remove_blocking(dir: &Path) -> Result<(), Error> {
@@ -156,6 +227,21 @@ impl super::Compute {
     /// The instance's config drive directory on the host.
     pub(super) fn config_drive_dir(&self, uuid: &str) -> Result<PathBuf, Error> {
         dir_for(&self.config().novadock.config_drive_dir, uuid)
+    }
+
+    /// The host gid a container's root has: the drive's group.
+    pub(super) async fn config_drive_gid(&self) -> Result<u32, Error> {
+        self.features()
+            .await?
+            .container_root_gid
+            .map_err(Error::Internal)
+    }
+
+    /// Closes every existing drive to the host's other users (drives from
+    /// before this defence were world-readable); at the service's start.
+    pub async fn secure_config_drives(&self) -> Result<usize, Error> {
+        let gid = self.config_drive_gid().await?;
+        secure_all(&self.config().novadock.config_drive_dir, gid).await
     }
 
     /// Removes the instance's config drive, logging what fails.
@@ -208,5 +294,42 @@ mod tests {
         assert!(decode(&files).is_err());
         let files = BTreeMap::from([("user_data".to_string(), "not base64!".to_string())]);
         assert!(decode(&files).is_err());
+    }
+
+    /// A drive written before this defence (0444 files, 0755 directories)
+    /// is closed at the service's start; links and stray names are left.
+    #[test]
+    fn existing_drives_are_closed_to_other_users() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let root = std::env::temp_dir().join(format!("novadock-drive-{}", uuid::Uuid::new_v4()));
+        let drive = root.join(uuid::Uuid::new_v4().to_string());
+        let file = drive.join("openstack/latest/user_data");
+        std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&file, b"secret").expect("write");
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o444)).expect("chmod");
+        let outside = root.join("outside");
+        std::fs::write(&outside, b"x").expect("write");
+        std::fs::set_permissions(&outside, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        std::os::unix::fs::symlink(&outside, drive.join("link")).expect("symlink");
+        std::fs::create_dir(root.join("not-a-uuid")).expect("mkdir");
+
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let n = rt.block_on(secure_all(&root, 4242)).expect("secure");
+        assert_eq!(n, 1);
+        for (path, mode) in [
+            (&drive, 0o550),
+            (&drive.join("openstack/latest"), 0o550),
+            (&file, 0o440),
+        ] {
+            let m = std::fs::metadata(path).expect("stat");
+            assert_eq!((m.uid(), m.gid(), m.mode() & 0o7777), (0, 4242, mode));
+        }
+        let m = std::fs::metadata(&outside).expect("stat");
+        assert_eq!(m.mode() & 0o777, 0o644, "a link's target is not touched");
+        let m = std::fs::metadata(root.join("not-a-uuid")).expect("stat");
+        assert_ne!(m.gid(), 4242);
+        std::fs::remove_dir_all(&root).expect("clean");
     }
 }

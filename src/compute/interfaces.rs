@@ -2,7 +2,7 @@
 //! and nova-compute's start-up check that every VIF is plugged. The network
 //! module decides how; this file finds the container's process.
 
-use super::{Compute, running_pid};
+use super::{Compute, running_process};
 use crate::error::Error;
 use crate::model::AttachedInterface;
 
@@ -13,12 +13,12 @@ impl Compute {
         vif_json: &serde_json::Value,
     ) -> Result<AttachedInterface, Error> {
         let c = self.inspect(uuid).await?;
-        let pid = running_pid(&c).ok_or_else(|| {
+        let target = running_process(&c).ok_or_else(|| {
             Error::InstanceInvalidState(format!(
                 "instance {uuid} is not running: cannot attach an interface"
             ))
         })?;
-        let plan = self.network().attach(uuid, pid, vif_json).await?;
+        let plan = self.network().attach(uuid, &target, vif_json).await?;
         Ok(AttachedInterface {
             port_id: plan.port_id,
             ifname: plan.ifname,
@@ -42,9 +42,9 @@ impl Compute {
     ) -> Result<Vec<String>, Error> {
         let vifs = self.network().plan(network_info)?;
         let c = self.inspect(uuid).await?;
-        let Some(pid) = running_pid(&c) else {
+        let Some(target) = running_process(&c) else {
             return Ok(Vec::new());
         };
-        self.network().ensure_plugged(uuid, pid, vifs).await
+        self.network().ensure_plugged(uuid, &target, vifs).await
     }
 }

@@ -262,6 +262,15 @@ pub fn running_pid(c: &Container) -> Option<u32> {
         .and_then(|p| u32::try_from(p).ok())
 }
 
+/// The running container's main process and id, for plugging: the network
+/// proves the pid is still the container's before it touches a namespace.
+pub fn running_process(c: &Container) -> Option<crate::network::ContainerProcess> {
+    Some(crate::network::ContainerProcess {
+        pid: running_pid(c)?,
+        container_id: c.id.clone()?,
+    })
+}
+
 pub fn info(c: &Container) -> InstanceInfo {
     InstanceInfo {
         uuid: label(c, naming::LABEL_UUID).unwrap_or_default().to_string(),

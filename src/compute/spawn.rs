@@ -65,13 +65,17 @@ impl Compute {
             None
         } else {
             let files = config_drive::decode(&req.config_drive)?;
-            Some((self.config_drive_dir(uuid)?, files))
+            Some((
+                self.config_drive_dir(uuid)?,
+                files,
+                self.config_drive_gid().await?,
+            ))
         };
         let image = self.resolve_image(req).await?;
         let disk_limit = self.disk_limits_work().await?;
         let drive_dir = match drive {
-            Some((dir, files)) => {
-                config_drive::write(&dir, files).await?;
+            Some((dir, files, gid)) => {
+                config_drive::write(&dir, files, gid).await?;
                 Some(dir)
             }
             None => None,

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::startup_watch::{self, StartupWatch};
-use super::{Compute, console, info, power_state, running_pid};
+use super::{Compute, console, info, power_state, running_process};
 use crate::docker::naming;
 use crate::error::Error;
 use crate::network::vif::VifPlan;
@@ -52,7 +52,7 @@ impl Compute {
             return Ok(());
         }
         let c = self.inspect(uuid).await?;
-        let pid = running_pid(&c).ok_or_else(|| {
+        let target = running_process(&c).ok_or_else(|| {
             Error::InstanceInvalidState(format!("instance {uuid} has no running process to plug"))
         })?;
         let resolv_conf = c
@@ -61,7 +61,7 @@ impl Compute {
             .filter(|p| !p.is_empty())
             .map(std::path::Path::new);
         self.network()
-            .plug_at_start(uuid, pid, resolv_conf, vifs)
+            .plug_at_start(uuid, &target, resolv_conf, vifs)
             .await
     }
 }

@@ -12,11 +12,35 @@ pub struct EngineFeatures {
     pub disk_limits: Result<String, String>,
     /// Whether dockerd remaps container users (`--userns-remap`).
     pub userns_remap: bool,
+    /// The host gid of a container's root: 0 without remapping; with it,
+    /// the subordinate gid dockerd names its data root after
+    /// (`<root>/<uid>.<gid>`), or an error when that cannot be told.
+    pub container_root_gid: Result<u32, String>,
     /// Whether containers keep running while dockerd restarts (`live-restore`).
     pub live_restore: bool,
     /// Whether eth0's Docker network keeps containers apart (Ok) or lets
     /// every project's containers reach each other (Err), and why.
     pub eth0: Result<String, String>,
+    /// The host device of eth0's Docker bridge (`docker0`), and whether
+    /// that network has IPv6: what the host's firewall must cover.
+    pub eth0_bridge: Option<(String, bool)>,
+}
+
+/// The host device of a bridge network, with whether it has IPv6: its
+/// `com.docker.network.bridge.name` option (`docker0` for Docker's default
+/// bridge), else `br-` and the id's first 12 characters, as dockerd names
+/// it.
+pub fn bridge_device(net: &NetworkInspect) -> Option<(String, bool)> {
+    if net.driver.as_deref() != Some("bridge") {
+        return None;
+    }
+    let name = net
+        .options
+        .as_ref()
+        .and_then(|o| o.get("com.docker.network.bridge.name"))
+        .cloned()
+        .or_else(|| Some(format!("br-{}", net.id.as_deref()?.get(..12)?)))?;
+    Some((name, net.enable_ipv6 == Some(true)))
 }
 
 /// Whether the Docker network `name` (`[novadock] docker_network`) keeps
@@ -55,6 +79,23 @@ pub fn eth0_isolation(name: &str, network: Option<&NetworkInspect>) -> Result<St
              known (a bridge with inter-container traffic off does)"
         )),
     }
+}
+
+/// The remapped root's gid from dockerd's data root under `--userns-remap`,
+/// which dockerd names `<data-root>/<uid>.<gid>` (daemon/daemon_unix.go).
+fn remapped_root_gid(root_dir: &str) -> Result<u32, String> {
+    std::path::Path::new(root_dir)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.split_once('.'))
+        .and_then(|(uid, gid)| Some((uid.parse::<u32>().ok()?, gid.parse::<u32>().ok()?)))
+        .map(|(_, gid)| gid)
+        .ok_or_else(|| {
+            format!(
+                "cannot tell the remapped root's gid from dockerd's data root {root_dir:?} \
+                 (expected <root>/<uid>.<gid> under userns-remap)"
+            )
+        })
 }
 
 impl EngineFeatures {
@@ -121,11 +162,18 @@ impl EngineFeatures {
             .iter()
             .flatten()
             .any(|o| o.contains("name=userns"));
+        let container_root_gid = if userns_remap {
+            remapped_root_gid(info.docker_root_dir.as_deref().unwrap_or_default())
+        } else {
+            Ok(0)
+        };
         EngineFeatures {
             disk_limits,
             userns_remap,
+            container_root_gid,
             live_restore: info.live_restore_enabled == Some(true),
             eth0,
+            eth0_bridge: None,
         }
     }
 }
@@ -174,6 +222,23 @@ mod tests {
             &["name=seccomp,profile=default", "name=userns"],
         ));
         assert!(u.userns_remap);
+        assert!(
+            u.container_root_gid.is_err(),
+            "no data root to tell it from"
+        );
+        assert_eq!(e.container_root_gid, Ok(0));
+        let mut remapped = info("btrfs", "btrfs", &["name=userns"]);
+        remapped.docker_root_dir = Some("/var/lib/novadock-docker/100000.165536".into());
+        assert_eq!(
+            EngineFeatures::of_info(&remapped).container_root_gid,
+            Ok(165536)
+        );
+        remapped.docker_root_dir = Some("/var/lib/docker".into());
+        assert!(
+            EngineFeatures::of_info(&remapped)
+                .container_root_gid
+                .is_err()
+        );
     }
 
     fn bridge(icc: Option<&str>) -> NetworkInspect {
@@ -188,6 +253,25 @@ mod tests {
             }),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn the_bridge_device_is_named_as_dockerd_names_it() {
+        let mut default = bridge(Some("false"));
+        default
+            .options
+            .get_or_insert_default()
+            .insert("com.docker.network.bridge.name".into(), "docker0".into());
+        assert_eq!(bridge_device(&default), Some(("docker0".into(), false)));
+        let mut own = bridge(None);
+        own.id = Some("0123456789abcdef0123".into());
+        own.enable_ipv6 = Some(true);
+        assert_eq!(bridge_device(&own), Some(("br-0123456789ab".into(), true)));
+        let host = NetworkInspect {
+            driver: Some("host".into()),
+            ..Default::default()
+        };
+        assert_eq!(bridge_device(&host), None);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::engine_features::{EngineFeatures, eth0_isolation};
+use super::engine_features::{EngineFeatures, bridge_device, eth0_isolation};
 use super::{Engine, EngineError};
 
 impl Engine {
@@ -25,14 +25,21 @@ impl Engine {
     /// Docker network `eth0_network` that gives containers their eth0.
     pub async fn features(&self, eth0_network: &str) -> Result<EngineFeatures, EngineError> {
         let info = self.docker.info().await?;
+        let mut bridge = None;
         let eth0 = if eth0_network == "none" {
             eth0_isolation(eth0_network, None)
         } else {
             match self.docker.inspect_network(eth0_network, None).await {
-                Ok(net) => eth0_isolation(eth0_network, Some(&net)),
+                Ok(net) => {
+                    bridge = bridge_device(&net);
+                    eth0_isolation(eth0_network, Some(&net))
+                }
                 Err(e) => Err(format!("the Docker network {eth0_network}: {e}")),
             }
         };
-        Ok(EngineFeatures::of(&info, eth0))
+        Ok(EngineFeatures {
+            eth0_bridge: bridge,
+            ..EngineFeatures::of(&info, eth0)
+        })
     }
 }

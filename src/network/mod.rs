@@ -14,6 +14,7 @@ pub mod vif;
 
 use std::path::Path;
 
+pub use netlink::ContainerProcess;
 use ovs::Ovs;
 use vif::VifPlan;
 
@@ -68,11 +69,11 @@ impl Network {
     pub async fn plug_at_start(
         &self,
         instance_uuid: &str,
-        pid: u32,
+        target: &ContainerProcess,
         resolv_conf: Option<&Path>,
         vifs: &[VifPlan],
     ) -> Result<(), Error> {
-        self.plug(instance_uuid, pid, vifs).await?;
+        self.plug(instance_uuid, target, vifs).await?;
         let dns: Vec<_> = vifs.iter().flat_map(|v| v.dns.iter().copied()).collect();
         if let Some(path) = resolv_conf {
             resolv::set_nameservers(path, &dns)?;
@@ -80,16 +81,16 @@ impl Network {
         Ok(())
     }
 
-    /// Hot-plugs one VIF into the running container `pid` as the next ethN
+    /// Hot-plugs one VIF into the running container `target` as the next ethN
     /// after the ones it has. A port whose OVS port and host link are both
     /// there is already attached, and refused.
     pub async fn attach(
         &self,
         instance_uuid: &str,
-        pid: u32,
+        target: &ContainerProcess,
         vif_json: &serde_json::Value,
     ) -> Result<VifPlan, Error> {
-        let taken = netlink::container_links(pid).await?;
+        let taken = netlink::container_links(target).await?;
         let next = taken
             .iter()
             .filter_map(|n| n.strip_prefix("eth")?.parse::<usize>().ok())
@@ -112,7 +113,7 @@ impl Network {
         let mut network = self.clone();
         network.nova_default_route = false;
         network
-            .plug(instance_uuid, pid, std::slice::from_ref(&plan))
+            .plug(instance_uuid, target, std::slice::from_ref(&plan))
             .await?;
         Ok(plan)
     }
@@ -133,16 +134,16 @@ impl Network {
         Ok(())
     }
 
-    /// Gives the running container `pid` what it lacks of `vifs`: a missing
+    /// Gives the running container `target` what it lacks of `vifs`: a missing
     /// ethN is plugged, a missing OVS port of a present host link is added
     /// again. Returns the names of the interfaces plugged.
     pub async fn ensure_plugged(
         &self,
         instance_uuid: &str,
-        pid: u32,
+        target: &ContainerProcess,
         vifs: Vec<VifPlan>,
     ) -> Result<Vec<String>, Error> {
-        let present = netlink::container_links(pid).await?;
+        let present = netlink::container_links(target).await?;
         let ports = self.ovs.instance_ports(instance_uuid).await?;
         let mut missing = Vec::new();
         for v in vifs {
@@ -159,7 +160,7 @@ impl Network {
                 ?names,
                 "plugging VIFs the running container lacks"
             );
-            self.plug(instance_uuid, pid, &missing).await?;
+            self.plug(instance_uuid, target, &missing).await?;
         }
         Ok(names)
     }
@@ -175,14 +176,19 @@ impl Network {
         Ok(())
     }
 
-    /// Plugs every VIF into the running container `pid`; on failure nothing
+    /// Plugs every VIF into the running container `target`; on failure nothing
     /// of these VIFs is left on the host, and the failure is VifPlugFailed.
-    pub async fn plug(&self, instance_uuid: &str, pid: u32, vifs: &[VifPlan]) -> Result<(), Error> {
+    pub async fn plug(
+        &self,
+        instance_uuid: &str,
+        target: &ContainerProcess,
+        vifs: &[VifPlan],
+    ) -> Result<(), Error> {
         if vifs.is_empty() {
             return Ok(());
         }
         let result = self
-            .plug_inner(instance_uuid, pid, vifs)
+            .plug_inner(instance_uuid, target, vifs)
             .await
             .map_err(|e| Error::VifPlugFailed(format!("instance {instance_uuid}: {e}")));
         if result.is_err() {
@@ -196,10 +202,10 @@ impl Network {
     async fn plug_inner(
         &self,
         instance_uuid: &str,
-        pid: u32,
+        target: &ContainerProcess,
         vifs: &[VifPlan],
     ) -> Result<(), NetworkError> {
-        netlink::plug(pid, vifs.to_vec(), self.nova_default_route).await?;
+        netlink::plug(target, vifs.to_vec(), self.nova_default_route).await?;
         for v in vifs {
             self.ovs.add_port(v, instance_uuid).await?;
         }

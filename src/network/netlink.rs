@@ -3,8 +3,9 @@
 //! the namespace; tokio's workers never change namespace.
 
 use std::fs::File;
+use std::io::Read;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use futures_util::TryStreamExt;
 use rtnetlink::packet_route::link::LinkAttribute;
@@ -64,18 +65,34 @@ fn peer_name(vif: &VifPlan) -> String {
         .collect()
 }
 
-/// Creates each VIF's veth pair, moves the container end into the
-/// namespace of `pid` and configures it there as eth1, eth2, ...
-/// `replace_default` makes Nova's gateways the default routes.
-pub async fn plug(pid: u32, vifs: Vec<VifPlan>, replace_default: bool) -> Result<(), NetworkError> {
-    in_thread(move || plug_blocking(pid, &vifs, replace_default)).await
+/// A container's main process as Docker's inspect gave it: its pid and
+/// the container's full id. The pid alone is not enough: the container may
+/// die and the pid be reused by a stranger's process between the inspect
+/// and the namespace's opening (see `open_netns`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerProcess {
+    pub pid: u32,
+    pub container_id: String,
 }
 
-/// Interface names inside the namespace of `pid`.
-pub async fn container_links(pid: u32) -> Result<Vec<String>, NetworkError> {
+/// Creates each VIF's veth pair, moves the container end into the
+/// namespace of `target` and configures it there as eth1, eth2, ...
+/// `replace_default` makes Nova's gateways the default routes.
+pub async fn plug(
+    target: &ContainerProcess,
+    vifs: Vec<VifPlan>,
+    replace_default: bool,
+) -> Result<(), NetworkError> {
+    let target = target.clone();
+    in_thread(move || plug_blocking(&target, &vifs, replace_default)).await
+}
+
+/// Interface names inside the namespace of `target`.
+pub async fn container_links(target: &ContainerProcess) -> Result<Vec<String>, NetworkError> {
+    let target = target.clone();
     in_thread(move || {
         let rt = runtime()?;
-        enter_netns(pid)?;
+        enter_netns(&open_netns(&target)?)?;
         rt.block_on(async {
             let handle = connect()?;
             let mut names = Vec::new();
@@ -118,31 +135,132 @@ fn runtime() -> Result<tokio::runtime::Runtime, NetworkError> {
         .map_err(|e| err("namespace runtime", e))
 }
 
-/// Moves this OS thread into the network namespace of `pid`.
-fn enter_netns(pid: u32) -> Result<(), NetworkError> {
+/// Opens the network namespace of `target`'s process, proven to be the
+/// container's: a pid from Docker's inspect may have been reused by another
+/// process since (the container died), and a root service configuring links
+/// in a stranger's namespace must not be possible. A pidfd pins the process
+/// that has the pid now; its cgroup must be the container's; and the pinned
+/// process must still live after the namespace and the cgroup were read
+/// through /proc/<pid>, so both were that process's. The namespace fd stays
+/// valid after that, whatever the process does.
+pub fn open_netns(target: &ContainerProcess) -> Result<File, NetworkError> {
+    let pid = target.pid;
+    let gone = || NetworkError::Kernel(format!("process {pid} of the container is gone"));
+    // SAFETY: pidfd_open(2) takes a pid and flags and returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        let e = std::io::Error::last_os_error();
+        return Err(if e.raw_os_error() == Some(libc::ESRCH) {
+            gone()
+        } else {
+            err(&format!("pidfd_open({pid}) (Linux 5.3 or later)"), e)
+        });
+    }
+    let raw = i32::try_from(fd).map_err(|e| err("pidfd", e))?;
+    // SAFETY: raw is a new fd that nothing else owns.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(raw) };
     let path = format!("/proc/{pid}/ns/net");
-    let f = File::open(&path).map_err(|e| err(&format!("opening {path}"), e))?;
-    // SAFETY: f is an open namespace file; setns affects only this thread,
+    let ns = File::open(&path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => gone(),
+        _ => err(&format!("opening {path}"), e),
+    })?;
+    let mut cgroup = String::new();
+    File::open(format!("/proc/{pid}/cgroup"))
+        .and_then(|f| f.take(64 * 1024).read_to_string(&mut cgroup))
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => gone(),
+            _ => err(&format!("reading /proc/{pid}/cgroup"), e),
+        })?;
+    if !in_container_cgroup(&cgroup, &target.container_id) {
+        return Err(NetworkError::Kernel(format!(
+            "process {pid} is not in container {}'s cgroup (the container died and its pid \
+             was reused?): nothing plugged",
+            target.container_id
+        )));
+    }
+    // SAFETY: pidfd_send_signal(2) with signal 0 only checks that the
+    // pinned process still lives; no pointer is passed.
+    let alive = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            0,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    if alive != 0 {
+        return Err(gone());
+    }
+    Ok(ns)
+}
+
+/// Whether `/proc/<pid>/cgroup` puts the process in container `id`'s cgroup
+/// (`/docker/<id>` with cgroupfs, `/system.slice/docker-<id>.scope` with
+/// systemd, or below them) in at least one hierarchy and another's in none.
+/// The first container-shaped component decides, so another container
+/// naming a sub-cgroup after `id` is not taken for it.
+pub fn in_container_cgroup(cgroup: &str, id: &str) -> bool {
+    let id_shaped = |c: &str| c.len() == 64 && c.bytes().all(|b| b.is_ascii_hexdigit());
+    if !id_shaped(id) {
+        return false;
+    }
+    let mut any = false;
+    for line in cgroup.lines() {
+        // hierarchy-id:controllers:path
+        let Some(path) = line.splitn(3, ':').nth(2) else {
+            continue;
+        };
+        let first = path
+            .split('/')
+            .map(|c| {
+                c.strip_prefix("docker-")
+                    .and_then(|c| c.strip_suffix(".scope"))
+                    .unwrap_or(c)
+            })
+            .find(|c| id_shaped(c));
+        match first {
+            Some(c) if c.eq_ignore_ascii_case(id) => any = true,
+            // Another container's: not this one.
+            Some(_) => return false,
+            // A hierarchy dockerd does not place containers in (hybrid
+            // cgroup v1 hosts' unified line): tells nothing.
+            None => {}
+        }
+    }
+    any
+}
+
+/// Moves this OS thread into the network namespace `ns`.
+fn enter_netns(ns: &File) -> Result<(), NetworkError> {
+    // SAFETY: ns is an open namespace file; setns affects only this thread,
     // which exists for this one job.
-    if unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+    if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
         return Err(err(
-            &format!("entering {path}"),
+            "entering the container's network namespace",
             std::io::Error::last_os_error(),
         ));
     }
     Ok(())
 }
 
-fn plug_blocking(pid: u32, vifs: &[VifPlan], replace_default: bool) -> Result<(), NetworkError> {
+fn plug_blocking(
+    target: &ContainerProcess,
+    vifs: &[VifPlan],
+    replace_default: bool,
+) -> Result<(), NetworkError> {
+    // Opened and proven once, before anything is created: every step below
+    // uses this fd, never the pid again.
+    let ns = open_netns(target)?;
     let rt = runtime()?;
     rt.block_on(async {
         let handle = connect()?;
         for v in vifs {
-            create_pair(&handle, v, pid).await?;
+            create_pair(&handle, v, &ns).await?;
         }
         Ok::<_, NetworkError>(())
     })?;
-    enter_netns(pid)?;
+    enter_netns(&ns)?;
     rt.block_on(async {
         let handle = connect()?;
         for v in vifs {
@@ -155,7 +273,7 @@ fn plug_blocking(pid: u32, vifs: &[VifPlan], replace_default: bool) -> Result<()
     })
 }
 
-async fn create_pair(handle: &Handle, v: &VifPlan, pid: u32) -> Result<(), NetworkError> {
+async fn create_pair(handle: &Handle, v: &VifPlan, ns: &File) -> Result<(), NetworkError> {
     let peer = peer_name(v);
     // Left from an earlier start: the new pair takes its place.
     for stale in [&v.devname, &peer] {
@@ -194,7 +312,7 @@ async fn create_pair(handle: &Handle, v: &VifPlan, pid: u32) -> Result<(), Netwo
         .link()
         .set(
             LinkUnspec::new_with_index(peer_index)
-                .setns_by_pid(pid)
+                .setns_by_fd(ns.as_raw_fd())
                 .build(),
         )
         .execute()
@@ -347,4 +465,48 @@ async fn delete_defaults(handle: &Handle, filter: RouteMessage) -> Result<(), Ne
             .map_err(|e| err("deleting Docker's default route", e))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ID: &str = "7ea7c990d43f7e9523de17be643cd2bd47a99de816a003deb411f23a15fb3f34";
+    const OTHER: &str = "31c9d79ceb5bd54bff813bdeed74d7eefd5b0dc61fec9fbab21bcd4d71b3e973";
+
+    #[test]
+    fn only_the_containers_own_cgroup_proves_its_process() {
+        let v1 = format!("9:name=systemd:/docker/{ID}\n4:memory:/docker/{ID}\n0::/docker/{ID}\n");
+        assert!(in_container_cgroup(&v1, ID));
+        assert!(in_container_cgroup(
+            &format!("0::/system.slice/docker-{ID}.scope\n"),
+            ID
+        ));
+        assert!(in_container_cgroup(
+            &format!("0::/docker/{ID}/init.scope\n"),
+            ID
+        ));
+        // Hybrid hosts: a unified line without a container says nothing.
+        assert!(in_container_cgroup(
+            &format!("4:memory:/docker/{ID}\n0::/\n"),
+            ID
+        ));
+        // A stranger's process that got the pid: a host service, a user's
+        // session, another container, or one naming a cgroup after ours.
+        for stranger in [
+            "0::/system.slice/ssh.service\n".to_string(),
+            "0::/user.slice/user-1000.slice/session-3.scope\n".to_string(),
+            "0::/\n".to_string(),
+            String::new(),
+            format!("0::/docker/{OTHER}\n"),
+            format!("0::/docker/{OTHER}/{ID}\n"),
+            format!("4:memory:/docker/{ID}\n1:cpu:/docker/{OTHER}\n"),
+        ] {
+            assert!(!in_container_cgroup(&stranger, ID), "{stranger:?}");
+        }
+        assert!(
+            !in_container_cgroup(&v1, "7ea7c990d43f"),
+            "a short id proves nothing"
+        );
+    }
 }

@@ -115,8 +115,10 @@ impl Drop for ImageCleanup {
     }
 }
 
-/// Removes the instance's container whatever happened in the test, and the
-/// images committed from it (resizes, snapshots: they carry its uuid label).
+/// Removes the instance's container whatever happened in the test, its
+/// config drive in the default directory (a failed test must not leave user
+/// data behind), and the images committed from it (resizes, snapshots: they
+/// carry its uuid label).
 pub struct Cleanup(pub String);
 
 impl Drop for Cleanup {
@@ -124,6 +126,10 @@ impl Drop for Cleanup {
         let _ = Command::new("docker")
             .args(["rm", "-f", &format!("nova-{}", self.0)])
             .output();
+        if uuid::Uuid::parse_str(&self.0).is_ok() {
+            let _ =
+                std::fs::remove_dir_all(Path::new("/var/lib/novadock/config-drive").join(&self.0));
+        }
         let filter = format!("label=org.openstack.nova.instance-uuid={}", self.0);
         let Ok(out) = Command::new("docker")
             .args(["images", "-a", "-q", "--filter", &filter])

@@ -41,20 +41,42 @@ novadock_docker_storage() {
 # The host's own services are not the tenants' business: no container opens
 # a connection to the host over Docker's bridge (what the host opens and
 # the replies still pass; containers reach beyond the host as before).
-# Idempotent; the same iptables Docker uses.
+# Idempotent; the same iptables Docker uses. IPv6 gets the same rules with
+# ip6tables, where it is installed (and, for DOCKER-USER, where dockerd made
+# the chain: "ip6tables": true): a bridge given IPv6 later, or a container
+# that gets a link-local address, is then closed already.
 novadock_docker_host_firewall() {
-    local bridge=${1:-docker0} uplink
-    iptables -C INPUT -i "$bridge" -m conntrack --ctstate NEW -j DROP 2>/dev/null \
-        || iptables -I INPUT -i "$bridge" -m conntrack --ctstate NEW -j DROP
+    local bridge=${1:-docker0} uplink uplink6
+    novadock_firewall_rule iptables INPUT -i "$bridge" -m conntrack --ctstate NEW -j DROP
     # Nor through the host into its other networks (Neutron's provider
     # bridges, other Docker bridges): what leaves the bridge goes out the
     # uplink (the default route's device) only. DOCKER-USER is dockerd's
     # chain for the operator's own rules.
     uplink=$(ip -4 route show default | awk '{print $5; exit}')
     if [ -n "$uplink" ] && iptables -L DOCKER-USER -n >/dev/null 2>&1; then
-        iptables -C DOCKER-USER -i "$bridge" ! -o "$uplink" -j DROP 2>/dev/null \
-            || iptables -I DOCKER-USER -i "$bridge" ! -o "$uplink" -j DROP
+        novadock_firewall_rule iptables DOCKER-USER -i "$bridge" ! -o "$uplink" -j DROP
     fi
+    command -v ip6tables >/dev/null 2>&1 && ip6tables -L INPUT -n >/dev/null 2>&1 || return 0
+    novadock_firewall_rule ip6tables INPUT -i "$bridge" -m conntrack --ctstate NEW -j DROP
+    # IPv6's own default route, else IPv4's uplink (usually the same device).
+    uplink6=$(ip -6 route show default | awk '{print $5; exit}')
+    uplink6=${uplink6:-$uplink}
+    if ip6tables -L DOCKER-USER -n >/dev/null 2>&1; then
+        if [ -n "$uplink6" ]; then
+            novadock_firewall_rule ip6tables DOCKER-USER -i "$bridge" ! -o "$uplink6" -j DROP
+        else
+            # No uplink at all: nothing from the bridge is forwarded.
+            novadock_firewall_rule ip6tables DOCKER-USER -i "$bridge" -j DROP
+        fi
+    fi
+}
+
+# novadock_firewall_rule TOOL CHAIN RULE...: inserts RULE first in CHAIN
+# unless it is there (TOOL is iptables or ip6tables).
+novadock_firewall_rule() {
+    local tool=$1 chain=$2
+    shift 2
+    "$tool" -C "$chain" "$@" 2>/dev/null || "$tool" -I "$chain" "$@"
 }
 
 # Whether Docker's default bridge keeps containers apart (--icc=false). A
