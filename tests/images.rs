@@ -5,6 +5,12 @@ mod common;
 
 use common::*;
 use tokio::net::{TcpListener, TcpStream, UnixStream};
+use tokio::sync::Mutex;
+
+/// A prune with no minimum age takes every unused cache image of the shared
+/// engine, another test's fresh snapshot too: the tests that prune so take
+/// turns.
+static PRUNING: Mutex<()> = Mutex::const_new(());
 
 fn images_with_tag(tag: &str) -> bool {
     run(
@@ -17,6 +23,7 @@ fn images_with_tag(tag: &str) -> bool {
 
 #[tokio::test]
 async fn a_docker_save_tarball_is_stored_read_back_and_deleted() {
+    let _turn = PRUNING.lock().await;
     let svc = serve(compute().await).await;
     let id = new_uuid();
     let tar = docker_save(TEST_IMAGE);
@@ -134,6 +141,7 @@ async fn a_corrupt_tarball_is_refused_and_nothing_is_tagged() {
 
 #[tokio::test]
 async fn snapshots_and_the_cache_prune() {
+    let _turn = PRUNING.lock().await;
     let c = compute().await;
     let uuid = new_uuid();
     let _g = Cleanup(uuid.clone());

@@ -10,9 +10,8 @@ import sys
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from report import atomics, workloads  # noqa: E402
+import matplotlib.pyplot as plt
+from report import atomics, workloads
 
 SHOWN = ("nova.boot_server", "nova.delete_server", "nova.stop_server",
          "nova.start_server", "nova.soft_reboot_server", "nova.reboot_server")

@@ -7,12 +7,13 @@ mod events;
 pub mod glance_facade;
 mod images;
 mod migration;
+mod request_log;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::extract::rejection::JsonRejection;
 use axum::http::{StatusCode, Uri, header};
-use axum::middleware::map_response;
+use axum::middleware::{from_fn, map_response};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
@@ -94,6 +95,7 @@ pub fn router(compute: Compute) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(map_response(json_errors))
+        .layer(from_fn(request_log::log_requests))
         .with_state(compute)
 }
 

@@ -83,7 +83,8 @@ impl Engine {
     }
 
     /// The images whose references match `pattern` (`repo:*`), or every
-    /// image without one.
+    /// image without one. With a pattern, each image's `repo_tags` holds only
+    /// its matching tags (Docker's answer), not all of them.
     pub async fn list_images(
         &self,
         pattern: Option<String>,

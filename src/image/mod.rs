@@ -205,10 +205,9 @@ impl Images {
     /// loaded at least `min_age_seconds` ago. Images Glance's novadock store
     /// keeps on this host are Glance's data, not cache: they stay.
     pub async fn prune(&self, min_age_seconds: u64) -> Result<Vec<String>, Error> {
-        let images = self
-            .docker
-            .list_images(Some(format!("{}:*", naming::GLANCE_REPOSITORY)))
-            .await?;
+        // Unfiltered: filtered by reference, Docker answers only each image's
+        // matching tags, and the store mark below would never be seen.
+        let images = self.docker.list_images(None).await?;
         let used: Vec<String> = self
             .docker
             .list_containers(Vec::new())
