@@ -4,8 +4,9 @@ API, in scheduling and dispatch, in the compute manager before the driver
 (Neutron's port binding), in the novadock service's spawn (create, then
 start with its VIFs plugged), waiting for Neutron's network-vif-plugged,
 and in the compute manager after. Prints the median and p90 of each part,
-separately for boots with and without a Nova network.
-Usage: breakdown.py LOG_DIR [SINCE as 'YYYY-MM-DD HH:MM:SS']"""
+separately for boots with and without a Nova network; then the service's
+own time for each kind of request (stop, start, reboot, delete...).
+Usage: breakdown.py LOG_DIR [SINCE [UNTIL], UTC, as 'YYYY-MM-DD HH:MM:SS']"""
 
 import re
 import statistics
@@ -30,13 +31,17 @@ def read(path):
         return f.readlines()
 
 
-def main(log_dir, since=None):
-    floor = datetime.strptime(since, "%Y-%m-%d %H:%M:%S").replace(
-        tzinfo=UTC).timestamp() if since else 0
+def utc(text):
+    return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC).timestamp()
+
+
+def main(log_dir, since=None, until=None):
+    floor = utc(since) if since else 0
+    ceiling = utc(until) if until else float("inf")
     boots = {}
     for line in read(f"{log_dir}/nova-compute.log"):
         t, i, r = nova_time(line), INSTANCE.search(line), REQ.search(line)
-        if t is None or i is None or t < floor:
+        if t is None or i is None or not floor <= t < ceiling:
             continue
         b = boots.setdefault(i.group(1), {})
         if "Claim successful" in line:
@@ -85,7 +90,33 @@ def main(log_dir, since=None):
             v = sorted(v)
             p90 = v[min(len(v) - 1, int(0.9 * len(v)))]
             print(f"| {k} | {statistics.median(v):.3f} | {p90:.3f} |")
+    service_requests(log_dir, floor, ceiling)
+
+
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+REQUEST = re.compile(r'^(\S+)Z .*request method=(\w+) path="?([^" ]+)"? status=(\d+) ms=(\d+)')
+
+
+def service_requests(log_dir, floor, ceiling):
+    """The novadock service's own time per kind of request (its INFO log
+    line per action): its share of what each Nova operation waits for."""
+    times = {}
+    for line in read(f"{log_dir}/novadock.log"):
+        m = REQUEST.match(line)
+        if not m:
+            continue
+        t = datetime.fromisoformat(m.group(1)).replace(tzinfo=UTC).timestamp()
+        if not floor <= t < ceiling:
+            continue
+        route = f"{m.group(2)} {UUID.sub('{uuid}', m.group(3))}"
+        times.setdefault(route, []).append(int(m.group(5)) / 1000)
+    print("\nthe novadock service's time per request: seconds, median / p90")
+    print("| request | n | median | p90 |\n|---|---|---|---|")
+    for route, v in sorted(times.items()):
+        v = sorted(v)
+        p90 = v[min(len(v) - 1, int(0.9 * len(v)))]
+        print(f"| {route} | {len(v)} | {statistics.median(v):.3f} | {p90:.3f} |")
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:3])
+    main(*sys.argv[1:4])
