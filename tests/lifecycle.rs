@@ -310,9 +310,9 @@ async fn os_command_line_and_console_output() {
             .into();
     c.spawn(&req(r)).await.expect("spawn");
     // The command is still writing when the boot returns: wait for its last
-    // line (up to two minutes: 3000 lines take a while on a loaded machine).
+    // line (up to a minute: 3000 lines take a while on a loaded machine).
     let mut out = String::new();
-    for _ in 0..1200 {
+    for _ in 0..600 {
         out = c.console_output(&uuid).await.expect("console");
         if out.contains("to-stderr") && out.contains("line 02999") {
             break;

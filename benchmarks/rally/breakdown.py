@@ -16,6 +16,10 @@ from datetime import UTC, datetime
 NOVA_TS = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+) ")
 REQ = re.compile(r"\[None (req-[0-9a-f-]+) ")
 INSTANCE = re.compile(r"\[instance: ([0-9a-f-]{36})\]")
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+SPAWNED = re.compile(r'^(\S+)Z .*spawned instance="?([0-9a-f-]{36})"? created_ms=(\d+) '
+                     r"total_ms=(\d+) vifs=(\d+)")
+REQUEST = re.compile(r'^(\S+)Z .*request method=(\w+) path="?([^" ]+)"? status=(\d+) ms=(\d+)')
 
 
 def nova_time(line):
@@ -29,6 +33,16 @@ def nova_time(line):
 def read(path):
     with open(path, errors="replace") as f:
         return f.readlines()
+
+
+def service_time(stamp):
+    """The service's log timestamp (RFC 3339 without its Z) in Unix seconds."""
+    return datetime.fromisoformat(stamp).replace(tzinfo=UTC).timestamp()
+
+
+def median_p90(values):
+    v = sorted(values)
+    return statistics.median(v), v[min(len(v) - 1, int(0.9 * len(v)))]
 
 
 def utc(text):
@@ -56,12 +70,11 @@ def main(log_dir, since=None, until=None):
         if r and '"POST /v2.1/servers"' in line and " time: " in line:
             end = nova_time(line)
             api[r.group(1)] = (end - float(line.rsplit(" time: ", 1)[1]), end)
-    spawned = re.compile(r'^(\S+)Z .*spawned instance="?([0-9a-f-]{36})"? created_ms=(\d+) '
-                         r"total_ms=(\d+) vifs=(\d+)")
-    for line in read(f"{log_dir}/novadock.log"):
-        m = spawned.match(line)
+    service_log = read(f"{log_dir}/novadock.log")
+    for line in service_log:
+        m = SPAWNED.match(line)
         if m and m.group(2) in boots:
-            end = datetime.fromisoformat(m.group(1)).replace(tzinfo=UTC).timestamp()
+            end = service_time(m.group(1))
             boots[m.group(2)]["spawn"] = (end - int(m.group(4)) / 1000, end, int(m.group(5)))
     parts = {}
     for b in boots.values():
@@ -87,25 +100,20 @@ def main(log_dir, since=None, until=None):
         print(f"\n{kind} ({n} boots): seconds, median / p90")
         print("| part | median | p90 |\n|---|---|---|")
         for k, v in rows.items():
-            v = sorted(v)
-            p90 = v[min(len(v) - 1, int(0.9 * len(v)))]
-            print(f"| {k} | {statistics.median(v):.3f} | {p90:.3f} |")
-    service_requests(log_dir, floor, ceiling)
+            median, p90 = median_p90(v)
+            print(f"| {k} | {median:.3f} | {p90:.3f} |")
+    service_requests(service_log, floor, ceiling)
 
 
-UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-REQUEST = re.compile(r'^(\S+)Z .*request method=(\w+) path="?([^" ]+)"? status=(\d+) ms=(\d+)')
-
-
-def service_requests(log_dir, floor, ceiling):
+def service_requests(service_log, floor, ceiling):
     """The novadock service's own time per kind of request (its INFO log
     line per action): its share of what each Nova operation waits for."""
     times = {}
-    for line in read(f"{log_dir}/novadock.log"):
+    for line in service_log:
         m = REQUEST.match(line)
         if not m:
             continue
-        t = datetime.fromisoformat(m.group(1)).replace(tzinfo=UTC).timestamp()
+        t = service_time(m.group(1))
         if not floor <= t < ceiling:
             continue
         route = f"{m.group(2)} {UUID.sub('{uuid}', m.group(3))}"
@@ -113,9 +121,8 @@ def service_requests(log_dir, floor, ceiling):
     print("\nthe novadock service's time per request: seconds, median / p90")
     print("| request | n | median | p90 |\n|---|---|---|---|")
     for route, v in sorted(times.items()):
-        v = sorted(v)
-        p90 = v[min(len(v) - 1, int(0.9 * len(v)))]
-        print(f"| {route} | {len(v)} | {statistics.median(v):.3f} | {p90:.3f} |")
+        median, p90 = median_p90(v)
+        print(f"| {route} | {len(v)} | {median:.3f} | {p90:.3f} |")
 
 
 if __name__ == "__main__":
