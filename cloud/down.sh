@@ -11,6 +11,8 @@ CLOUD_REPO=$(cd "$(dirname "$0")/.." && pwd)
 . "$CLOUD_REPO/cloud/lib/common.sh"
 # shellcheck source=cloud/lib/system.sh
 . "$CLOUD_REPO/cloud/lib/system.sh"
+# shellcheck source=cloud/lib/computes.sh
+. "$CLOUD_REPO/cloud/lib/computes.sh"
 purge=false
 [ "${1:-}" = --purge ] && purge=true
 
@@ -70,6 +72,13 @@ if $purge; then
         -- --if-exists del-br "$CLOUD_BRIDGE" 2>/dev/null || true
     ip link del "$CLOUD_GW_DEV" 2>/dev/null || true
 fi
+# The extra compute hosts' engines (up.sh --computes), all that were made.
+for ((i = 2; i <= CLOUD_MAX_COMPUTES; i++)); do
+    if $purge && [ -f "/var/lib/novadock-docker-$i.btrfs" ] && ! cloud_alive "dockerd-$i"; then
+        cloud_start_docker_host "$i"
+    fi
+    cloud_down_extra_host "$i" "$purge"
+done
 cloud_stop_ovn
 if $purge; then
     # OVN's databases are the cloud's own (Neutron's ports and ACLs).

@@ -5,7 +5,7 @@ the cloud's openrc.
 
     bootstrap.py identity   service project, users, roles, catalog
     bootstrap.py resources  flavor m1.tiny, network private (shared) + subnet
-    bootstrap.py compute    waits for the compute host, then discovers it
+    bootstrap.py compute    waits for the compute hosts, then discovers them
     bootstrap.py image      uploads busybox (public) with `docker save | openstack image create`
     bootstrap.py demo       boots the server "demo" and waits for ACTIVE
 """
@@ -103,8 +103,11 @@ def wait(what, seconds, check):
 
 
 def compute(conn):
-    host = os.environ["CLOUD_COMPUTE_HOST"]
+    for host in os.environ["CLOUD_COMPUTE_HOSTS"].split():
+        compute_host(conn, host)
 
+
+def compute_host(conn, host):
     def service_up():
         return any(
             s.host == host and s.state == "up"
@@ -122,7 +125,11 @@ def compute(conn):
 
     # Ports on this host are bound only while its agent (or chassis) is alive.
     wait(f"Neutron's {kind} on {host} alive", 120, agent_alive)
-    if any(h.name == host for h in conn.compute.hypervisors()):
+
+    def known():
+        return any(h.name == host for h in conn.compute.hypervisors())
+
+    if known():
         return
 
     def discovered():
@@ -137,7 +144,7 @@ def compute(conn):
             check=True,
             capture_output=True,
         )
-        return any(True for _ in conn.compute.hypervisors())
+        return known()
 
     wait(f"hypervisor {host} discovered", 120, discovered)
 

@@ -179,6 +179,9 @@ cloud_supervise() {
     if ! cloud_supervised "$name" && [ -s "$CLOUD_RUN/$name.pid" ]; then cloud_stop "$name"; fi
     # supervisord splits the command as a shell does and expands %(...)s.
     for a in "$@"; do cmd+="$(printf '%q' "$a") "; done
+    # The stamp goes into the environment: supervisord compares parsed
+    # definitions, and a comment alone would not restart the program.
+    [ -z "${CLOUD_PROGRAM_STAMP:-}" ] || env+=("NOVADOCK_CLOUD_STAMP=$CLOUD_PROGRAM_STAMP")
     for a in "${env[@]}"; do envline+="${envline:+,}${a%%=*}=\"${a#*=}\""; done
     [ -z "$envline" ] || envline="environment = ${envline//%/%%}"
     cloud_write "$CLOUD_SUPERVISOR_DIR/programs/$name.conf" <<EOF2

@@ -75,15 +75,26 @@ network_vlan_ranges = $CLOUD_PHYSNET:1000:1999
 [securitygroup]
 enable_security_group = true
 EOF2
+    cloud_ovs_agent_ini "$e/neutron/plugins/ml2/openvswitch_agent.ini" "" "$CLOUD_BRIDGE" \
+        "$CLOUD_PROVIDER_BRIDGE" 6633 neutron-openvswitch-agent
+}
+
+# cloud_ovs_agent_ini FILE HOST INT_BRIDGE PROVIDER_BRIDGE OF_PORT PROGRAM:
+# an Open vSwitch agent's configuration (HOST empty: the machine's name).
+# Each agent of the machine has its own bridges and OpenFlow port.
+cloud_ovs_agent_ini() {
+    local file=$1 host=$2 br=$3 ex=$4 of_port=$5 program=$6 e=$CLOUD_ETC section
     {
+        if [ -n "$host" ]; then printf '[DEFAULT]\nhost = %s\n' "$host"; fi
         cat <<EOF2
 [ovs]
-integration_bridge = $CLOUD_BRIDGE
-bridge_mappings = $CLOUD_PHYSNET:$CLOUD_PROVIDER_BRIDGE
+integration_bridge = $br
+bridge_mappings = $CLOUD_PHYSNET:$ex
 # The userspace datapath (no kernel module on these machines).
 datapath_type = netdev
 ovsdb_connection = $CLOUD_OVSDB
 of_listen_address = 127.0.0.1
+of_listen_port = $of_port
 [agent]
 tunnel_types =
 report_interval = 10
@@ -99,12 +110,11 @@ enable_security_group = true
 EOF2
         # Each of neutron's privsep contexts starts its helper from the venv
         # (the default, "sudo privsep-helper", finds neither).
-        local section
         for section in privsep privsep_ovs_vsctl privsep_namespace privsep_conntrack privsep_link privsep_dhcp_release; do
             printf '[%s]\nhelper_command = %s --config-file %s --config-file %s\n' "$section" \
-                "$CLOUD_VENV/bin/privsep-helper" "$e/neutron/neutron.conf" "$e/neutron/plugins/ml2/openvswitch_agent.ini"
+                "$CLOUD_VENV/bin/privsep-helper" "$e/neutron/neutron.conf" "$file"
         done
-    } | cloud_write "$e/neutron/plugins/ml2/openvswitch_agent.ini" neutron-openvswitch-agent
+    } | cloud_write "$file" "$program"
 }
 
 cloud_configure() {
@@ -190,7 +200,8 @@ lock_path = $CLOUD_DATA/locks
 EOF2
         cloud_auth_section keystone_authtoken neutron
         cloud_auth_section nova nova
-    } | cloud_write "$e/neutron/neutron.conf" neutron neutron-rpc-server neutron-openvswitch-agent
+    } | cloud_write "$e/neutron/neutron.conf" neutron neutron-rpc-server neutron-openvswitch-agent \
+        neutron-openvswitch-agent-{2..4}
     cloud_configure_neutron_backend
     cloud_write "$e/nova/api-paste.ini" nova-api <"$CLOUD_VENV/etc/nova/api-paste.ini"
     {
@@ -201,7 +212,8 @@ my_ip = 127.0.0.1
 transport_url = $(cloud_rabbit_url)
 state_path = $CLOUD_DATA/nova
 periodic_fuzzy_delay = 0
-allow_resize_to_same_host = true
+# One host: a resize stays on it. Several: Nova's default, a resize moves.
+allow_resize_to_same_host = $([ "${CLOUD_COMPUTES:-1}" = 1 ] && echo true || echo false)
 # A boot waits for Neutron's network-vif-plugged (the agent has wired the
 # port): a port that is never wired fails the boot (Nova's defaults).
 vif_plugging_timeout = 300
@@ -257,7 +269,7 @@ EOF2
         fi
         novadock_nova_ini "$CLOUD_SOCKET" "" "$CLOUD_OVSDB" "$CLOUD_FACADE"
     } | cloud_write "$e/nova/nova.conf" novadock nova-api nova-conductor nova-scheduler nova-compute \
-        nova-serialproxy
+        nova-serialproxy novadock-{2..4} nova-compute-{2..4}
 
     cloud_write "$e/openrc" <<EOF2
 # source this file, then: openstack server list

@@ -27,7 +27,10 @@ pub fn capabilities() -> BTreeMap<&'static str, bool> {
     BTreeMap::from([
         ("has_imagecache", true),
         ("supports_evacuate", true),
-        ("supports_migrate_to_same_host", true),
+        // A cold migration is asked for to leave the host (maintenance, a
+        // full host): with this true Nova's scheduler may pick the same
+        // host again. A resize may stay (allow_resize_to_same_host).
+        ("supports_migrate_to_same_host", false),
         ("supports_attach_interface", true),
         ("supports_device_tagging", false),
         ("supports_tagged_attach_interface", false),

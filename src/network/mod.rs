@@ -231,20 +231,25 @@ impl Network {
     ) -> Result<(), Error> {
         // Cleanup goes on without Open vSwitch (a host with no Neutron VIFs
         // may run none): the VIFs Nova names still leave the host.
-        let mut names = match self.ovs.instance_ports(instance_uuid).await {
-            Ok(n) => n,
+        let (mut names, ovs_answers) = match self.ovs.instance_ports(instance_uuid).await {
+            Ok(n) => (n, true),
             Err(e) => {
                 tracing::warn!(
                     instance = instance_uuid,
                     "cannot ask OVS for the instance's ports: {e}"
                 );
-                Vec::new()
+                (Vec::new(), false)
             }
         };
         for v in vifs {
-            if !names.contains(&v.devname) {
-                names.push(v.devname.clone());
+            // A name another host's port holds is that host's link (an
+            // instance evacuated onto it, both hosts on one switch).
+            if names.contains(&v.devname)
+                || (ovs_answers && self.ovs.is_foreign_port(&v.devname).await.unwrap_or(false))
+            {
+                continue;
             }
+            names.push(v.devname.clone());
         }
         for n in names {
             self.unplug_one(&n).await;

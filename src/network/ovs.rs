@@ -96,29 +96,62 @@ impl Ovs {
         .map(|_| ())
     }
 
-    /// Names of the OVS interfaces that belong to the instance: OVS itself
-    /// remembers them, so cleanup needs nothing else.
-    pub async fn instance_ports(&self, instance_uuid: &str) -> Result<Vec<String>, NetworkError> {
-        self.find(&format!("external_ids:vm-uuid={instance_uuid}"))
-            .await
+    /// `external_ids:novadock-host="<owner>"`: the condition that keeps a
+    /// search to this host's own ports (on a switch several hosts share, an
+    /// evacuated instance has a port of each).
+    fn owned(&self) -> String {
+        format!(
+            "external_ids:novadock-host=\"{}\"",
+            self.owner.replace(['"', '\\'], "")
+        )
     }
 
-    /// `ovs-vsctl find Interface CONDITION`, `columns` as bare CSV lines.
-    async fn find_columns(&self, columns: &str, condition: &str) -> Result<String, NetworkError> {
-        self.vsctl(&[
+    /// Names of this host's OVS interfaces of the instance: OVS itself
+    /// remembers them, so cleanup needs nothing else.
+    pub async fn instance_ports(&self, instance_uuid: &str) -> Result<Vec<String>, NetworkError> {
+        self.find_all(&[
+            format!("external_ids:vm-uuid={instance_uuid}"),
+            self.owned(),
+        ])
+        .await
+    }
+
+    /// Whether an interface of this name is another host's port (the name is
+    /// Nova's, the same for an instance on every host).
+    pub async fn is_foreign_port(&self, name: &str) -> Result<bool, NetworkError> {
+        let found = self
+            .interfaces_with_ids(&[format!("name={}", name.replace(['"', '\\'], ""))])
+            .await?;
+        Ok(found
+            .iter()
+            .any(|(_, ids)| ids.get("novadock-host").is_some_and(|h| *h != self.owner)))
+    }
+
+    /// `ovs-vsctl find Interface CONDITION...` (all of them), `columns` as
+    /// bare CSV lines.
+    async fn find_columns(
+        &self,
+        columns: &str,
+        conditions: &[String],
+    ) -> Result<String, NetworkError> {
+        let mut args: Vec<String> = vec![
             "--format=csv".into(),
             "--data=bare".into(),
             "--no-headings".into(),
             format!("--columns={columns}"),
             "find".into(),
             "Interface".into(),
-            condition.to_string(),
-        ])
-        .await
+        ];
+        args.extend(conditions.iter().cloned());
+        self.vsctl(&args).await
     }
 
     pub async fn find(&self, condition: &str) -> Result<Vec<String>, NetworkError> {
-        let out = self.find_columns("name", condition).await?;
+        self.find_all(&[condition.to_string()]).await
+    }
+
+    async fn find_all(&self, conditions: &[String]) -> Result<Vec<String>, NetworkError> {
+        let out = self.find_columns("name", conditions).await?;
         Ok(out
             .lines()
             .map(|l| l.trim().trim_matches('"').to_string())
@@ -129,9 +162,9 @@ impl Ovs {
     /// OVS interfaces matching `condition`, each with its external_ids.
     async fn interfaces_with_ids(
         &self,
-        condition: &str,
+        conditions: &[String],
     ) -> Result<Vec<(String, HashMap<String, String>)>, NetworkError> {
-        let out = self.find_columns("name,external_ids", condition).await?;
+        let out = self.find_columns("name,external_ids", conditions).await?;
         Ok(out
             .lines()
             .filter_map(|line| {
@@ -150,25 +183,24 @@ impl Ovs {
     /// Every OVS interface that names an instance: (name, vm-uuid).
     /// This host's ports and their instances.
     pub async fn own_ports_with_vm_uuid(&self) -> Result<Vec<(String, String)>, NetworkError> {
-        let found = self
-            .interfaces_with_ids(&format!(
-                "external_ids:novadock-host=\"{}\"",
-                self.owner.replace(['"', '\\'], "")
-            ))
-            .await?;
+        let found = self.interfaces_with_ids(&[self.owned()]).await?;
         Ok(found
             .into_iter()
             .filter_map(|(name, mut ids)| Some((name, ids.remove("vm-uuid")?)))
             .collect())
     }
 
-    /// The instance's OVS interfaces with the MAC each carries: (name, mac).
+    /// This host's OVS interfaces of the instance with the MAC each carries:
+    /// (name, mac).
     pub async fn instance_port_macs(
         &self,
         instance_uuid: &str,
     ) -> Result<Vec<(String, String)>, NetworkError> {
         let found = self
-            .interfaces_with_ids(&format!("external_ids:vm-uuid={instance_uuid}"))
+            .interfaces_with_ids(&[
+                format!("external_ids:vm-uuid={instance_uuid}"),
+                self.owned(),
+            ])
             .await?;
         Ok(found
             .into_iter()
