@@ -16,7 +16,7 @@ use crate::docker::containers::Commit;
 use crate::docker::{EngineError, naming};
 use crate::error::Error;
 use crate::image::engine;
-use crate::model::{FetchedImage, InstanceInfo, SpawnRequest};
+use crate::model::{FetchedImage, InstanceInfo, SpawnRequest, VifEntry};
 
 impl Compute {
     /// True when `dest` (Nova's destination host address) is this host.
@@ -135,7 +135,7 @@ impl Compute {
     pub async fn revert_migration(
         &self,
         uuid: &str,
-        network_info: &[serde_json::Value],
+        network_info: &[VifEntry],
         power_on: bool,
     ) -> Result<InstanceInfo, Error> {
         let aside = self.docker().inspect_container(&aside_name(uuid)).await;
