@@ -467,6 +467,16 @@ async fn malformed_vifs_get_json_errors() {
             "InvalidInput",
             "network_info[0] is not a VIF: missing field `id`",
         ),
+        // Checked before the resize's commit: no resize is in progress, but
+        // the VIFs are looked at first.
+        (
+            "POST",
+            format!("{instance}/finish-migration"),
+            spawn_with(json!([{}])),
+            400,
+            "InvalidInput",
+            "network_info[0] is not a VIF: missing field `id`",
+        ),
         (
             "POST",
             format!("{instance}/interfaces"),

@@ -81,6 +81,9 @@ impl Compute {
     /// Boots the resized instance: the old filesystem, the new flavor.
     pub async fn finish_migration(&self, req: &SpawnRequest) -> Result<InstanceInfo, Error> {
         let uuid = &req.instance.uuid;
+        // Checked before the commit, which spawn would otherwise follow
+        // with the refusal of a VIF it cannot plug.
+        self.network().plan(&req.network_info)?;
         let n = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
@@ -141,9 +144,10 @@ impl Compute {
         let aside = self.docker().inspect_container(&aside_name(uuid)).await;
         match aside {
             Ok(_) => {
+                // Checked before the new container goes, not after.
+                let vifs = self.network().plan(network_info)?;
                 // The new container only: destroy would take the old one too.
                 self.remove_container(uuid).await?;
-                let vifs = self.network().plan(network_info)?;
                 self.network().unplug_instance(uuid, &vifs).await?;
                 self.docker()
                     .rename_container(&aside_name(uuid), &naming::container_name(uuid))
