@@ -24,7 +24,7 @@ use crate::config::FacadeAuth;
 use crate::docker::{Engine, naming};
 use crate::image::catalog::CatalogImage;
 use crate::image::glance::Glance;
-use crate::image::{catalog, engine};
+use crate::image::{catalog, copies};
 use crate::keystone::{Caller, Keystone, KeystoneError};
 use crate::model::GlanceAccess;
 use crate::ttl_cache::TtlCache;
@@ -314,7 +314,7 @@ async fn file(State(f): State<Facade>, headers: HeaderMap, Path(id): Path<String
         Ok(i) => Response::builder()
             .header(header::CONTENT_TYPE, "application/octet-stream")
             // Saved by its name, so `docker load` brings the tag back too.
-            .body(Body::from_stream(engine::save(
+            .body(Body::from_stream(copies::save(
                 &f.docker,
                 i.name.as_deref().unwrap_or(&i.docker_id),
             )))

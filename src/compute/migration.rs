@@ -15,7 +15,7 @@ use super::move_state::aside_name;
 use crate::docker::containers::Commit;
 use crate::docker::{EngineError, naming};
 use crate::error::Error;
-use crate::image::engine;
+use crate::image::copies;
 use crate::model::{FetchedImage, InstanceInfo, SpawnRequest, VifEntry};
 
 impl Compute {
@@ -68,7 +68,7 @@ impl Compute {
             }
             Err(e) => return Err(e.into()),
         };
-        engine::tag_in(
+        copies::tag_in(
             self.docker(),
             &image.docker_id,
             naming::MIGRATION_REPOSITORY,
