@@ -59,8 +59,9 @@ fn parse_ip(port: &str, address: Option<&str>) -> Result<Option<IpAddr>, Network
     }
 }
 
-fn address(ip: &Option<VifIp>) -> Option<&str> {
-    ip.as_ref().and_then(|i| i.address.as_deref())
+/// A gateway's address; a null gateway or address is none.
+fn address(ip: Option<&VifIp>) -> Option<&str> {
+    ip.and_then(|i| i.address.as_deref())
 }
 
 /// The VIF's interface name in the container, counting from eth1.
@@ -153,7 +154,7 @@ pub fn plan(entry: &VifEntry, index: usize, default_bridge: &str) -> Result<VifP
                 plan.addresses.push((addr, prefix));
             }
         }
-        match parse_ip(&port, address(&subnet.gateway))? {
+        match parse_ip(&port, address(subnet.gateway.as_ref()))? {
             Some(IpAddr::V4(g)) if plan.gateway4.is_none() => plan.gateway4 = Some(g),
             Some(IpAddr::V6(g)) if plan.gateway6.is_none() => plan.gateway6 = Some(g),
             _ => {}
@@ -164,7 +165,7 @@ pub fn plan(entry: &VifEntry, index: usize, default_bridge: &str) -> Result<VifP
             };
             let (dest, rp) =
                 parse_cidr(rc).ok_or_else(|| bad(&port, format!("route {rc:?} is not a CIDR")))?;
-            if let Some(gw) = parse_ip(&port, address(&r.gateway))? {
+            if let Some(gw) = parse_ip(&port, address(r.gateway.as_ref()))? {
                 plan.routes.push((dest, rp, gw));
             }
         }
