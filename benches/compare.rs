@@ -291,7 +291,8 @@ impl Raw {
             .and_then(|s| s.pid)
             .filter(|p| *p > 0)
             .ok_or(format!("{name} has no pid"))?;
-        let plan = novadock::network::vif::plan(vif, 0, BRIDGE).map_err(|e| e.to_string())?;
+        let plan = novadock::network::vif::plan(&vif.clone().into(), 0, BRIDGE)
+            .map_err(|e| e.to_string())?;
         let dev = plan.devname.clone();
         self.created
             .lock()

@@ -1,9 +1,10 @@
 //! Wire types of the driver API (api/openapi.json), shared by the HTTP layer
-//! and the compute layer. Unknown fields are refused, as the spec says.
+//! and the compute layer. Unknown fields are refused, as the spec says,
+//! except inside Nova's VIFs (Nova's own format, which carries more).
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -66,6 +67,111 @@ pub struct SpawnImage {
     pub local: Option<String>,
 }
 
+/// One VIF of Nova's network_info (`nova.network.model.VIF` as JSON): the
+/// fields the service reads. The rest of what Nova sends (active,
+/// vnic_type, profile, the network's id and label, each IP's type...) is
+/// ignored, not typed: a type would refuse a VIF for a part nobody reads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Vif {
+    /// The Neutron port id.
+    pub id: String,
+    /// The MAC address.
+    pub address: Option<String>,
+    #[serde(rename = "type")]
+    pub vif_type: Option<String>,
+    /// The host end's name: `tap` + the port id's first 11 characters.
+    pub devname: Option<String>,
+    pub ovs_interfaceid: Option<String>,
+    #[serde(default)]
+    pub details: VifDetails,
+    pub network: Option<VifNetwork>,
+}
+
+/// Neutron's binding:vif_details, as far as they change the plugging.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct VifDetails {
+    pub ovs_hybrid_plug: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct VifNetwork {
+    /// The OVS bridge (br-int).
+    pub bridge: Option<String>,
+    #[serde(default)]
+    pub subnets: Vec<VifSubnet>,
+    #[serde(default)]
+    pub meta: VifNetworkMeta,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct VifNetworkMeta {
+    pub mtu: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VifSubnet {
+    pub cidr: Option<String>,
+    pub gateway: Option<VifIp>,
+    #[serde(default)]
+    pub ips: Vec<VifIp>,
+    #[serde(default)]
+    pub routes: Vec<VifRoute>,
+    #[serde(default)]
+    pub dns: Vec<VifIp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VifIp {
+    pub address: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VifRoute {
+    pub cidr: Option<String>,
+    pub gateway: Option<VifIp>,
+}
+
+/// One entry of network_info as the request gave it. An entry that does
+/// not read as a `Vif` is kept with the reason instead of failing the whole
+/// body: the operations that plug refuse it as InvalidInput naming its
+/// index (src/network/vif.rs), and destroy skips it and still cleans up,
+/// since it cannot have been plugged.
+#[derive(Debug, Clone, PartialEq)]
+pub enum VifEntry {
+    Vif(Vif),
+    Unreadable {
+        value: serde_json::Value,
+        reason: String,
+    },
+}
+
+impl From<serde_json::Value> for VifEntry {
+    fn from(value: serde_json::Value) -> Self {
+        match Vif::deserialize(&value) {
+            Ok(vif) => VifEntry::Vif(vif),
+            Err(e) => VifEntry::Unreadable {
+                reason: e.to_string(),
+                value,
+            },
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for VifEntry {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        serde_json::Value::deserialize(d).map(VifEntry::from)
+    }
+}
+
+impl Serialize for VifEntry {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            VifEntry::Vif(vif) => vif.serialize(s),
+            VifEntry::Unreadable { value, .. } => value.serialize(s),
+        }
+    }
+}
+
 fn default_true() -> bool {
     true
 }
@@ -77,7 +183,7 @@ pub struct SpawnRequest {
     pub flavor: SpawnFlavor,
     pub image: SpawnImage,
     #[serde(default)]
-    pub network_info: Vec<serde_json::Value>,
+    pub network_info: Vec<VifEntry>,
     #[serde(default = "default_true")]
     pub power_on: bool,
     /// Given when the image may have to come from Glance.
@@ -104,7 +210,7 @@ pub struct RebootRequest {
     pub kind: RebootType,
     pub timeout: Option<u64>,
     #[serde(default)]
-    pub network_info: Vec<serde_json::Value>,
+    pub network_info: Vec<VifEntry>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -219,7 +325,7 @@ pub struct CpuStats {
 #[serde(deny_unknown_fields)]
 pub struct DestroyRequest {
     #[serde(default)]
-    pub network_info: Vec<serde_json::Value>,
+    pub network_info: Vec<VifEntry>,
     /// Keep a resize's set-aside container: Nova destroys the new instance
     /// before reverting to the old one, which may be on this same host.
     #[serde(default)]
@@ -230,13 +336,13 @@ pub struct DestroyRequest {
 #[serde(deny_unknown_fields)]
 pub struct NetworkInfoRequest {
     #[serde(default)]
-    pub network_info: Vec<serde_json::Value>,
+    pub network_info: Vec<VifEntry>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AttachInterfaceRequest {
-    pub vif: serde_json::Value,
+    pub vif: VifEntry,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -338,7 +444,7 @@ pub struct MigrationImages {
 #[serde(deny_unknown_fields)]
 pub struct RevertRequest {
     #[serde(default)]
-    pub network_info: Vec<serde_json::Value>,
+    pub network_info: Vec<VifEntry>,
     #[serde(default = "default_true")]
     pub power_on: bool,
 }
@@ -375,4 +481,64 @@ pub struct Diagnostics {
 pub struct PlugResult {
     /// Container interfaces that were missing and are now plugged.
     pub plugged: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_vif_reads_with_what_nova_adds_and_omits() {
+        let entry: VifEntry = serde_json::from_value(json!({
+            "id": "p1", "address": "fa:16:3e:00:00:01", "type": "ovs",
+            "active": true, "vnic_type": "normal", "profile": {},
+            "details": {"port_filter": true},
+            "network": {"id": "n", "label": "private", "meta": {"mtu": 1450},
+                        "subnets": [{"cidr": "198.18.1.0/24", "version": 4,
+                                     "ips": [{"address": "198.18.1.10", "type": "fixed"}]}]}
+        }))
+        .expect("an entry always reads");
+        let VifEntry::Vif(vif) = entry else {
+            panic!("a VIF: {entry:?}")
+        };
+        assert_eq!(vif.devname, None);
+        assert_eq!(vif.details.ovs_hybrid_plug, None);
+        let network = vif.network.expect("network");
+        assert_eq!(network.meta.mtu, Some(1450));
+        assert!(network.subnets[0].routes.is_empty());
+        assert_eq!(
+            network.subnets[0].ips[0].address.as_deref(),
+            Some("198.18.1.10")
+        );
+    }
+
+    #[test]
+    fn what_is_not_a_vif_is_kept_with_the_reason() {
+        let req: NetworkInfoRequest =
+            serde_json::from_value(json!({"network_info": [{}, 5, {"id": "p", "address": 7}]}))
+                .expect("the body reads");
+        let reasons: Vec<&str> = req
+            .network_info
+            .iter()
+            .map(|e| match e {
+                VifEntry::Unreadable { reason, .. } => reason.as_str(),
+                VifEntry::Vif(v) => panic!("not a VIF: {v:?}"),
+            })
+            .collect();
+        assert_eq!(reasons[0], "missing field `id`");
+        assert!(
+            reasons[1].starts_with("invalid type: integer `5`"),
+            "{reasons:?}"
+        );
+        assert!(
+            reasons[2].starts_with("invalid type: integer `7`"),
+            "{reasons:?}"
+        );
+        // Written back as it came.
+        assert_eq!(
+            serde_json::to_value(&req.network_info[1]).expect("json"),
+            json!(5)
+        );
+    }
 }

@@ -368,6 +368,165 @@ async fn bad_requests_get_json_errors() {
     assert_eq!(request(s, "GET", "/v1/version", None).await.status, 200);
 }
 
+/// VIFs that are not VIFs: refused as InvalidInput before anything is
+/// touched, by every route that plugs; destroy skips them (they cannot have
+/// been plugged) and cleans up the rest. No Open vSwitch needed: nothing is
+/// plugged.
+#[tokio::test]
+async fn malformed_vifs_get_json_errors() {
+    let spec = spec();
+    let svc = serve(compute().await).await;
+    let s = &svc.socket;
+    let error_schema = json!({"$ref": "#/components/schemas/Error"});
+    let uuid = new_uuid();
+    let _g = Cleanup(uuid.clone());
+    let mut no_id = vif(42, 10);
+    no_id.as_object_mut().expect("object").remove("id");
+    let mut bad_mac = vif(42, 10);
+    bad_mac["address"] = json!("not-a-mac");
+    let mut bad_mtu = vif(42, 10);
+    bad_mtu["network"]["meta"]["mtu"] = json!("1400");
+    let spawn_with = |nwinfo: Value| {
+        let mut b = spawn_request(&uuid);
+        b["network_info"] = nwinfo;
+        Some(b.to_string())
+    };
+    let instance = format!("/v1/instances/{uuid}");
+    // Method, path, body, then the answer: status, code, part of the message.
+    type Case<'a> = (&'a str, String, Option<String>, u16, &'a str, &'a str);
+    let cases: Vec<Case> = vec![
+        (
+            "POST",
+            "/v1/instances".into(),
+            spawn_with(json!([no_id])),
+            400,
+            "InvalidInput",
+            "network_info[0] is not a VIF: missing field `id`",
+        ),
+        (
+            "POST",
+            "/v1/instances".into(),
+            spawn_with(json!([vif(42, 10), 5])),
+            400,
+            "InvalidInput",
+            "network_info[1] is not a VIF: invalid type: integer `5`",
+        ),
+        (
+            "POST",
+            "/v1/instances".into(),
+            spawn_with(json!([bad_mtu])),
+            400,
+            "InvalidInput",
+            "network_info[0] is not a VIF: invalid type: string \"1400\"",
+        ),
+        (
+            "POST",
+            "/v1/instances".into(),
+            spawn_with(json!([bad_mac])),
+            400,
+            "InvalidInput",
+            "\"not-a-mac\" is not a MAC address",
+        ),
+        (
+            "POST",
+            "/v1/instances".into(),
+            spawn_with(json!({"id": "x"})),
+            400,
+            "BadRequest",
+            "network_info",
+        ),
+        (
+            "POST",
+            format!("{instance}/power-on"),
+            Some(json!({"network_info": [{}]}).to_string()),
+            400,
+            "InvalidInput",
+            "network_info[0] is not a VIF: missing field `id`",
+        ),
+        (
+            "POST",
+            format!("{instance}/reboot"),
+            Some(json!({"type": "HARD", "network_info": [null]}).to_string()),
+            400,
+            "InvalidInput",
+            "network_info[0] is not a VIF: invalid type: null",
+        ),
+        (
+            "POST",
+            format!("{instance}/plug"),
+            Some(json!({"network_info": [{"id": 7}]}).to_string()),
+            400,
+            "InvalidInput",
+            "network_info[0] is not a VIF: invalid type: integer `7`",
+        ),
+        (
+            "POST",
+            format!("{instance}/revert-migration"),
+            Some(json!({"network_info": [{}]}).to_string()),
+            400,
+            "InvalidInput",
+            "network_info[0] is not a VIF: missing field `id`",
+        ),
+        // Checked before the resize's commit: no resize is in progress, but
+        // the VIFs are looked at first.
+        (
+            "POST",
+            format!("{instance}/finish-migration"),
+            spawn_with(json!([{}])),
+            400,
+            "InvalidInput",
+            "network_info[0] is not a VIF: missing field `id`",
+        ),
+        (
+            "POST",
+            format!("{instance}/interfaces"),
+            Some(json!({"vif": {}}).to_string()),
+            404,
+            "InstanceNotFound",
+            "has no container",
+        ),
+    ];
+    for (method, path, body, status, code, message) in cases {
+        let r = request(s, method, &path, body.as_deref()).await;
+        assert_eq!(r.status, status, "{method} {path}: {}", r.raw);
+        assert_eq!(r.body["error"]["code"], code, "{method} {path}: {}", r.raw);
+        let text = r.body["error"]["message"].as_str().unwrap_or_default();
+        assert!(text.contains(message), "{method} {path}: {}", r.raw);
+        validate(&spec, &error_schema, &r.body, "error").expect("error body follows the spec");
+    }
+    assert!(docker_inspect(&format!("nova-{uuid}")).is_none());
+    // Destroy skips what is not a VIF and still removes the instance.
+    let r = request(s, "POST", "/v1/instances", spawn_with(json!([])).as_deref()).await;
+    assert_eq!(r.status, 201, "{}", r.raw);
+    let r = request(
+        s,
+        "POST",
+        &format!("{instance}/interfaces"),
+        Some(&json!({"vif": {"id": null}}).to_string()),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_str()),
+        (400, Some("InvalidInput")),
+        "{}",
+        r.raw
+    );
+    assert!(
+        r.raw.contains("is not a VIF: invalid type: null"),
+        "{}",
+        r.raw
+    );
+    let r = request(
+        s,
+        "DELETE",
+        &instance,
+        Some(&json!({"network_info": [{}, "x", no_id]}).to_string()),
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.raw);
+    assert!(docker_inspect(&format!("nova-{uuid}")).is_none());
+}
+
 #[tokio::test]
 async fn the_socket_is_group_accessible_only() {
     let svc = serve(compute().await).await;

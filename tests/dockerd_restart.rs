@@ -90,10 +90,15 @@ async fn instances_and_their_network_outlive_a_dockerd_restart() {
     // Had the host rebooted instead, power_on plugs everything again.
     c.power_off(&uuid, 0, 0).await.expect("off");
     assert_eq!(
-        c.power_on(&uuid, &nwinfo).await.expect("on").power_state,
+        c.power_on(&uuid, &nova_vifs(&nwinfo))
+            .await
+            .expect("on")
+            .power_state,
         PowerState::Running
     );
     assert!(probe.ping("198.18.30.10"));
-    c.destroy(&uuid, &nwinfo).await.expect("destroy");
+    c.destroy(&uuid, &nova_vifs(&nwinfo))
+        .await
+        .expect("destroy");
     assert!(!host_link_exists(v["devname"].as_str().expect("devname")));
 }

@@ -129,7 +129,7 @@ async fn a_container_is_confined_to_its_disk_and_its_user_namespace() {
     assert!(listed.status.success(), "the snapshot is in the engine");
 
     for uuid in [&a, &b] {
-        c.destroy(uuid, std::slice::from_ref(&v))
+        c.destroy(uuid, &nova_vifs(std::slice::from_ref(&v)))
             .await
             .expect("destroy");
     }

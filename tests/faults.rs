@@ -316,7 +316,7 @@ async fn dockerd_stopped_during_a_burst_of_spawns_loses_nothing() {
             ),
         }
         // Nova destroys a failed spawn, and every instance at the end.
-        c.destroy(uuid, std::slice::from_ref(v))
+        c.destroy(uuid, &nova_vifs(std::slice::from_ref(v)))
             .await
             .unwrap_or_else(|e| panic!("destroy {uuid}: {e}"));
     }

@@ -274,7 +274,7 @@ async fn a_reverted_migration_to_another_host_brings_the_instance_back() {
     assert!(docker_inspect_image(&format!("novadock-glance:{glance_id}")).is_none());
 
     let info = c
-        .revert_migration(&uuid, std::slice::from_ref(&v), true)
+        .revert_migration(&uuid, &nova_vifs(std::slice::from_ref(&v)), true)
         .await
         .expect("revert");
     assert_eq!(info.power_state, PowerState::Running);
@@ -282,7 +282,7 @@ async fn a_reverted_migration_to_another_host_brings_the_instance_back() {
         exec(&uuid, "cat /sys/class/net/eth1/address").trim(),
         v["address"].as_str().expect("mac")
     );
-    c.destroy(&uuid, &[v]).await.expect("destroy");
+    c.destroy(&uuid, &[v.into()]).await.expect("destroy");
 }
 
 #[tokio::test]

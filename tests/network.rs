@@ -171,21 +171,26 @@ async fn connectivity_survives_stop_start_and_both_reboots() {
     assert!(gone, "the veth goes with the namespace");
     assert!(!probe.ping("198.18.14.10"));
     assert_eq!(
-        c.power_on(&uuid, &nwinfo).await.expect("on").power_state,
+        c.power_on(&uuid, &nova_vifs(&nwinfo))
+            .await
+            .expect("on")
+            .power_state,
         PowerState::Running
     );
     assert!(probe.ping("198.18.14.10"), "after stop/start");
 
-    c.reboot(&uuid, RebootType::Soft, Some(5), &nwinfo)
+    c.reboot(&uuid, RebootType::Soft, Some(5), &nova_vifs(&nwinfo))
         .await
         .expect("soft");
     assert!(probe.ping("198.18.14.10"), "after a soft reboot");
-    c.reboot(&uuid, RebootType::Hard, None, &nwinfo)
+    c.reboot(&uuid, RebootType::Hard, None, &nova_vifs(&nwinfo))
         .await
         .expect("hard");
     assert!(probe.ping("198.18.14.10"), "after a hard reboot");
     assert_eq!(exec(&uuid, "ls /sys/class/net | grep -c eth1").trim(), "1");
-    c.destroy(&uuid, &nwinfo).await.expect("destroy");
+    c.destroy(&uuid, &nova_vifs(&nwinfo))
+        .await
+        .expect("destroy");
     assert!(!host_link_exists(&devname(&v)));
 }
 
@@ -213,7 +218,7 @@ async fn an_isolated_port_talks_only_once_the_agent_wires_it() {
     vsctl(&["clear", "Port", &dev, "tag"]);
     assert!(probe.ping("198.18.31.10"), "once wired");
 
-    c.reboot(&uuid, RebootType::Hard, None, &nwinfo)
+    c.reboot(&uuid, RebootType::Hard, None, &nova_vifs(&nwinfo))
         .await
         .expect("hard");
     assert_eq!(
@@ -221,7 +226,9 @@ async fn an_isolated_port_talks_only_once_the_agent_wires_it() {
         "4095",
         "a replugged port waits for the agent again"
     );
-    c.destroy(&uuid, &nwinfo).await.expect("destroy");
+    c.destroy(&uuid, &nova_vifs(&nwinfo))
+        .await
+        .expect("destroy");
 }
 
 #[tokio::test]
@@ -235,7 +242,10 @@ async fn interfaces_attach_and_detach_on_a_running_instance() {
         .expect("spawn");
     let probe = Probe::new(16);
     let v2 = vif(16, 10);
-    let attached = c.attach_interface(&uuid, &v2).await.expect("attach");
+    let attached = c
+        .attach_interface(&uuid, &v2.clone().into())
+        .await
+        .expect("attach");
     assert_eq!(attached.ifname, "eth2");
     assert_eq!(
         exec(&uuid, "cat /sys/class/net/eth2/address").trim(),
@@ -412,7 +422,7 @@ async fn a_running_instance_missing_a_vif_gets_it_back() {
         .await
         .expect("spawn");
     assert!(
-        c.ensure_plugged(&uuid, &nwinfo)
+        c.ensure_plugged(&uuid, &nova_vifs(&nwinfo))
             .await
             .expect("check")
             .is_empty(),
@@ -423,7 +433,10 @@ async fn a_running_instance_missing_a_vif_gets_it_back() {
     run("ip", &["link", "del", &devname(&v2)]);
     vsctl(&["del-port", &devname(&v1)]);
     let probe = Probe::new(23);
-    let plugged = c.ensure_plugged(&uuid, &nwinfo).await.expect("plug");
+    let plugged = c
+        .ensure_plugged(&uuid, &nova_vifs(&nwinfo))
+        .await
+        .expect("plug");
     assert_eq!(plugged, vec!["eth2".to_string()]);
     assert_eq!(
         exec(&uuid, "cat /sys/class/net/eth2/address").trim(),
@@ -439,7 +452,7 @@ async fn a_running_instance_missing_a_vif_gets_it_back() {
     let mut bad = vif(24, 10);
     bad["type"] = "binding_failed".into();
     assert!(matches!(
-        c.ensure_plugged(&uuid, &[bad]).await,
+        c.ensure_plugged(&uuid, &[bad.into()]).await,
         Err(novadock::error::Error::InvalidInput(_))
     ));
     c.destroy(&uuid, &[]).await.expect("destroy");

@@ -158,7 +158,7 @@ async fn open_vswitch_restarted_under_running_instances_loses_nothing() {
         c.get_info(&uuid).await.expect("info").power_state,
         PowerState::Running
     );
-    c.destroy(&uuid, std::slice::from_ref(&v))
+    c.destroy(&uuid, &nova_vifs(std::slice::from_ref(&v)))
         .await
         .expect("destroy");
     let dev = v["devname"].as_str().expect("devname");

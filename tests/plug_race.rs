@@ -96,7 +96,7 @@ impl Drop for Stranger {
 }
 
 fn plan() -> vif::VifPlan {
-    vif::plan(&vif(40, 7), 0, "br-int").expect("plan")
+    vif::plan(&vif(40, 7).into(), 0, "br-int").expect("plan")
 }
 
 #[tokio::test]

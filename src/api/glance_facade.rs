@@ -9,7 +9,6 @@
 //! project's resize or a move's filesystem.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
@@ -21,33 +20,16 @@ use axum::routing::get;
 use serde_json::{Value, json};
 
 use crate::config::FacadeAuth;
-use crate::docker::{Engine, naming};
-use crate::image::catalog::CatalogImage;
-use crate::image::glance::Glance;
-use crate::image::{catalog, engine};
-use crate::keystone::{Caller, Keystone, KeystoneError};
-use crate::model::GlanceAccess;
-use crate::ttl_cache::TtlCache;
+use crate::docker::Engine;
+use crate::image::catalog::{Catalog, Viewer};
+use crate::keystone::{Keystone, KeystoneError};
 
-/// How long Glance's answer on whether a caller may see an image is reused.
-const VISIBILITY_TTL: Duration = Duration::from_secs(60);
-const VISIBILITY_MAX: usize = 16384;
-
+/// The facade's HTTP side: who asks (Keystone) and Glance's API shape. What
+/// each caller may see, and the data, come from the image module's Catalog.
 #[derive(Clone)]
 pub struct Facade {
-    docker: Engine,
+    catalog: Catalog,
     keystone: Option<Keystone>,
-    glance: Glance,
-    /// Glance's URL when nova.conf names it; else the token's catalog.
-    glance_endpoint: Option<String>,
-    /// (token, Glance id) -> may see, and when Glance said so.
-    visible: TtlCache<(String, String), bool>,
-}
-
-/// Who is asking: everyone (noauth) or a validated token's owner.
-enum Asker {
-    Anyone,
-    Token(String, Caller),
 }
 
 impl Facade {
@@ -61,18 +43,16 @@ impl Facade {
             FacadeAuth::NoAuth => None,
         };
         Ok(Facade {
-            docker,
+            catalog: Catalog::new(docker, glance_endpoint).map_err(|e| e.to_string())?,
             keystone,
-            // Visibility checks are small answers: Glance has 15 s.
-            glance: Glance::new(Duration::from_secs(15)).map_err(|e| e.to_string())?,
-            glance_endpoint,
-            visible: TtlCache::new(VISIBILITY_TTL, VISIBILITY_MAX),
         })
     }
 
-    async fn asker(&self, headers: &HeaderMap) -> Result<Asker, Response> {
+    /// Who is asking, from the request's token: without Keystone
+    /// (noauth) everyone sees everything, as does an admin.
+    async fn viewer(&self, headers: &HeaderMap) -> Result<Viewer, Response> {
         let Some(keystone) = &self.keystone else {
-            return Ok(Asker::Anyone);
+            return Ok(Viewer::Everyone);
         };
         let token = headers
             .get("x-auth-token")
@@ -80,7 +60,11 @@ impl Facade {
             .filter(|t| !t.is_empty())
             .ok_or_else(|| unauthorized("This server could not verify that you are authorized to access the document you requested."))?;
         match keystone.validate(token).await {
-            Ok(caller) => Ok(Asker::Token(token.to_string(), caller)),
+            Ok(caller) if caller.admin => Ok(Viewer::Everyone),
+            Ok(caller) => Ok(Viewer::User {
+                token: token.to_string(),
+                glance_endpoint: caller.glance_endpoint,
+            }),
             Err(KeystoneError::Unauthorized) => Err(unauthorized(
                 "The request you have made requires authentication.",
             )),
@@ -90,83 +74,6 @@ impl Facade {
             )),
         }
     }
-
-    /// The image as the asker may see it, if at all: as Glance would answer
-    /// them. Others see only the tags of the Glance images Glance shows
-    /// them (projects that uploaded the same bytes share one engine image,
-    /// and its other tags name their private images).
-    async fn view(&self, asker: &Asker, image: CatalogImage) -> Option<CatalogImage> {
-        let (token, caller) = match asker {
-            Asker::Anyone => return Some(image),
-            Asker::Token(_, c) if c.admin => return Some(image),
-            Asker::Token(t, c) => (t, c),
-        };
-        let endpoint = self
-            .glance_endpoint
-            .clone()
-            .or_else(|| caller.glance_endpoint.clone())?;
-        let mut seen_ids = Vec::new();
-        for id in glance_ids(&image) {
-            let key = (token.clone(), id.clone());
-            let seen = match self.visible.get(&key) {
-                Some(v) => v,
-                None => {
-                    let access = GlanceAccess {
-                        endpoint: endpoint.clone(),
-                        token: token.clone(),
-                    };
-                    let v = self.glance.image(&access, &id).await.is_ok();
-                    self.visible.insert(key, v);
-                    v
-                }
-            };
-            if seen {
-                seen_ids.push(id);
-            }
-        }
-        let tags: Vec<String> = seen_ids
-            .iter()
-            .map(|id| naming::glance_image_reference(id))
-            .collect();
-        let name = tags.first().cloned();
-        if tags.is_empty() {
-            return None;
-        }
-        Some(CatalogImage {
-            tags,
-            name,
-            ..image
-        })
-    }
-
-    /// The engine's images the asker may see.
-    async fn images(&self, asker: &Asker) -> Result<Vec<CatalogImage>, Response> {
-        let all = catalog::list(&self.docker).await.map_err(engine_down)?;
-        let mut out = Vec::with_capacity(all.len());
-        for i in all {
-            if let Some(v) = self.view(asker, i).await {
-                out.push(v);
-            }
-        }
-        Ok(out)
-    }
-}
-
-/// The Glance ids the service's own tags give the image (cache and store).
-fn glance_ids(image: &CatalogImage) -> Vec<String> {
-    let prefixes = [
-        format!("{}:", naming::GLANCE_REPOSITORY),
-        format!("{}:", naming::GLANCE_STORE_REPOSITORY),
-    ];
-    let mut ids: Vec<String> = image
-        .tags
-        .iter()
-        .filter_map(|t| prefixes.iter().find_map(|p| t.strip_prefix(p.as_str())))
-        .map(String::from)
-        .collect();
-    ids.sort();
-    ids.dedup();
-    ids
 }
 
 fn unauthorized(message: &str) -> Response {
@@ -221,13 +128,13 @@ async fn list(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let asker = match f.asker(&headers).await {
-        Ok(a) => a,
+    let viewer = match f.viewer(&headers).await {
+        Ok(v) => v,
         Err(r) => return r,
     };
-    let mut images = match f.images(&asker).await {
+    let mut images = match f.catalog.images(&viewer).await {
         Ok(i) => i,
-        Err(r) => return r,
+        Err(e) => return engine_down(e),
     };
     // Every image is public and active: other filters match nothing.
     let matches = |key: &str, want: &str| q.get(key).is_none_or(|v| v == want);
@@ -284,42 +191,39 @@ async fn list(
     Json(body).into_response()
 }
 
-/// The image, if the asker may see it; Glance's 404 otherwise, which does
-/// not tell whether it exists.
-async fn find(f: &Facade, headers: &HeaderMap, id: &str) -> Result<CatalogImage, Response> {
-    let asker = f.asker(headers).await?;
-    let images = catalog::list(&f.docker).await.map_err(engine_down)?;
-    let not_found = || {
-        glance_error(
-            StatusCode::NOT_FOUND,
-            &format!("No image found with ID {id}"),
-        )
-    };
-    let image = images
-        .into_iter()
-        .find(|i| i.id == id)
-        .ok_or_else(not_found)?;
-    f.view(&asker, image).await.ok_or_else(not_found)
+/// Glance's 404 for an image the asker may not see, which does not tell
+/// whether it exists.
+fn not_found(id: &str) -> Response {
+    glance_error(
+        StatusCode::NOT_FOUND,
+        &format!("No image found with ID {id}"),
+    )
 }
 
 async fn show(State(f): State<Facade>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    match find(&f, &headers, &id).await {
-        Ok(i) => Json(i.to_glance()).into_response(),
-        Err(r) => r,
+    let viewer = match f.viewer(&headers).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    match f.catalog.image(&viewer, &id).await {
+        Ok(Some(i)) => Json(i.to_glance()).into_response(),
+        Ok(None) => not_found(&id),
+        Err(e) => engine_down(e),
     }
 }
 
 async fn file(State(f): State<Facade>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    match find(&f, &headers, &id).await {
-        Ok(i) => Response::builder()
+    let viewer = match f.viewer(&headers).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    match f.catalog.data(&viewer, &id).await {
+        Ok(Some(data)) => Response::builder()
             .header(header::CONTENT_TYPE, "application/octet-stream")
-            // Saved by its name, so `docker load` brings the tag back too.
-            .body(Body::from_stream(engine::save(
-                &f.docker,
-                i.name.as_deref().unwrap_or(&i.docker_id),
-            )))
+            .body(Body::from_stream(data))
             .unwrap_or_else(|_| Response::new(Body::empty())),
-        Err(r) => r,
+        Ok(None) => not_found(&id),
+        Err(e) => engine_down(e),
     }
 }
 

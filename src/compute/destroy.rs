@@ -4,15 +4,12 @@
 use super::Compute;
 use crate::docker::naming;
 use crate::error::Error;
+use crate::model::VifEntry;
 
 impl Compute {
     /// Idempotent: a missing container is already destroyed. The VIFs go
     /// too, whether or not the container was still there.
-    pub async fn destroy(
-        &self,
-        uuid: &str,
-        network_info: &[serde_json::Value],
-    ) -> Result<(), Error> {
+    pub async fn destroy(&self, uuid: &str, network_info: &[VifEntry]) -> Result<(), Error> {
         self.destroy_keeping(uuid, network_info, false).await
     }
 
@@ -21,7 +18,7 @@ impl Compute {
     pub async fn destroy_keeping(
         &self,
         uuid: &str,
-        network_info: &[serde_json::Value],
+        network_info: &[VifEntry],
         keep_resize: bool,
     ) -> Result<(), Error> {
         // Unpluggable entries cannot have been plugged: skip them, keep the rest.

@@ -4,13 +4,13 @@
 
 use super::{Compute, running_process};
 use crate::error::Error;
-use crate::model::AttachedInterface;
+use crate::model::{AttachedInterface, VifEntry};
 
 impl Compute {
     pub async fn attach_interface(
         &self,
         uuid: &str,
-        vif_json: &serde_json::Value,
+        vif: &VifEntry,
     ) -> Result<AttachedInterface, Error> {
         let c = self.inspect(uuid).await?;
         let target = running_process(&c).ok_or_else(|| {
@@ -18,7 +18,7 @@ impl Compute {
                 "instance {uuid} is not running: cannot attach an interface"
             ))
         })?;
-        let plan = self.network().attach(uuid, &target, vif_json).await?;
+        let plan = self.network().attach(uuid, &target, vif).await?;
         Ok(AttachedInterface {
             port_id: plan.port_id,
             ifname: plan.ifname,
@@ -38,7 +38,7 @@ impl Compute {
     pub async fn ensure_plugged(
         &self,
         uuid: &str,
-        network_info: &[serde_json::Value],
+        network_info: &[VifEntry],
     ) -> Result<Vec<String>, Error> {
         let vifs = self.network().plan(network_info)?;
         let c = self.inspect(uuid).await?;

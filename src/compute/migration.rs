@@ -15,8 +15,8 @@ use super::move_state::aside_name;
 use crate::docker::containers::Commit;
 use crate::docker::{EngineError, naming};
 use crate::error::Error;
-use crate::image::engine;
-use crate::model::{FetchedImage, InstanceInfo, SpawnRequest};
+use crate::image::copies;
+use crate::model::{FetchedImage, InstanceInfo, SpawnRequest, VifEntry};
 
 impl Compute {
     /// True when `dest` (Nova's destination host address) is this host.
@@ -68,7 +68,7 @@ impl Compute {
             }
             Err(e) => return Err(e.into()),
         };
-        engine::tag_in(
+        copies::tag_in(
             self.docker(),
             &image.docker_id,
             naming::MIGRATION_REPOSITORY,
@@ -81,6 +81,9 @@ impl Compute {
     /// Boots the resized instance: the old filesystem, the new flavor.
     pub async fn finish_migration(&self, req: &SpawnRequest) -> Result<InstanceInfo, Error> {
         let uuid = &req.instance.uuid;
+        // Checked before the commit, which spawn would otherwise follow
+        // with the refusal of a VIF it cannot plug.
+        self.network().plan(&req.network_info)?;
         let n = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
@@ -135,15 +138,16 @@ impl Compute {
     pub async fn revert_migration(
         &self,
         uuid: &str,
-        network_info: &[serde_json::Value],
+        network_info: &[VifEntry],
         power_on: bool,
     ) -> Result<InstanceInfo, Error> {
         let aside = self.docker().inspect_container(&aside_name(uuid)).await;
         match aside {
             Ok(_) => {
+                // Checked before the new container goes, not after.
+                let vifs = self.network().plan(network_info)?;
                 // The new container only: destroy would take the old one too.
                 self.remove_container(uuid).await?;
-                let vifs = self.network().plan(network_info)?;
                 self.network().unplug_instance(uuid, &vifs).await?;
                 self.docker()
                     .rename_container(&aside_name(uuid), &naming::container_name(uuid))

@@ -7,7 +7,7 @@
 use super::Compute;
 use crate::docker::{EngineError, naming};
 use crate::error::Error;
-use crate::image::engine;
+use crate::image::copies;
 
 /// Where the old container waits while a resize is unconfirmed.
 pub fn aside_name(uuid: &str) -> String {
@@ -34,16 +34,16 @@ impl Compute {
             .map(String::from)
             .collect();
         let in_use = match &image.id {
-            Some(id) => engine::in_use(self.docker(), id).await?,
+            Some(id) => copies::in_use(self.docker(), id).await?,
             None => true,
         };
         if !in_use {
             for id in &ids {
-                engine::remove(self.docker(), &naming::glance_image_reference(id)).await?;
+                copies::remove(self.docker(), &naming::glance_image_reference(id)).await?;
             }
         }
         // Never the image's last tag while it is in use: its Glance tag stays.
-        engine::remove(self.docker(), &reference).await?;
+        copies::remove(self.docker(), &reference).await?;
         Ok(ids)
     }
 
@@ -81,7 +81,7 @@ impl Compute {
             .await?;
         for image in images {
             for tag in image.repo_tags.iter().filter(|t| t.starts_with(&prefix)) {
-                match engine::remove(self.docker(), tag).await {
+                match copies::remove(self.docker(), tag).await {
                     // Untagged; a parent of a later resize's image goes with it.
                     Ok(()) => removed += 1,
                     // In use by the instance's container (or its set-aside one).

@@ -7,7 +7,7 @@ use super::{Compute, info, label, power_state, stop_signal};
 use crate::docker::container_spec::SUSPENDED_CPU_SHARES;
 use crate::docker::{Container, EngineError, naming};
 use crate::error::Error;
-use crate::model::{InstanceInfo, PowerState, RebootType};
+use crate::model::{InstanceInfo, PowerState, RebootType, VifEntry};
 
 /// Longest grace period a stop honours (a day): a larger one is a mistake,
 /// and would overflow the clock.
@@ -30,7 +30,7 @@ impl Compute {
         uuid: &str,
         kind: RebootType,
         timeout: Option<u64>,
-        network_info: &[serde_json::Value],
+        network_info: &[VifEntry],
     ) -> Result<InstanceInfo, Error> {
         let vifs = self.network().plan(network_info)?;
         self.thaw(uuid).await?;
@@ -107,7 +107,7 @@ impl Compute {
     pub async fn power_on(
         &self,
         uuid: &str,
-        network_info: &[serde_json::Value],
+        network_info: &[VifEntry],
     ) -> Result<InstanceInfo, Error> {
         let vifs = self.network().plan(network_info)?;
         let c = self.inspect(uuid).await?;

@@ -1,11 +1,167 @@
-//! The engine's images as Glance v2 images, for the read-only facade:
-//! stable ids (uuid v5 of the Docker image id) and the fields Nova, the
-//! openstack client and Horizon read.
+//! The engine's images as Glance v2 images, for the read-only facade
+//! (src/api/glance_facade.rs): stable ids (uuid v5 of the Docker image id),
+//! the fields Nova, the openstack client and Horizon read, and `Catalog`,
+//! the facade's one door: which images a viewer may see, and their data.
 
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::Stream;
 use serde_json::{Value, json};
 
+use super::copies;
+use super::glance::Glance;
 use crate::docker::{Engine, naming};
 use crate::error::Error;
+use crate::model::GlanceAccess;
+use crate::ttl_cache::TtlCache;
+
+/// How long Glance's answer on whether a viewer may see an image is reused.
+const VISIBILITY_TTL: Duration = Duration::from_secs(60);
+const VISIBILITY_MAX: usize = 16384;
+
+/// Who looks at the catalog.
+pub enum Viewer {
+    /// Every image of the engine: the facade without authentication, or an
+    /// admin's token.
+    Everyone,
+    /// Only the engine's copies of the Glance images that Glance shows this
+    /// token: never engine-only images such as another project's resize or
+    /// a move's filesystem.
+    User {
+        token: String,
+        /// Glance's URL from the token's catalog.
+        glance_endpoint: Option<String>,
+    },
+}
+
+/// The engine's images as the facade serves them, each viewer seeing what
+/// Glance would show them.
+#[derive(Clone)]
+pub struct Catalog {
+    docker: Engine,
+    glance: Glance,
+    /// Glance's URL when nova.conf names it; else the token's catalog.
+    glance_endpoint: Option<String>,
+    /// (token, Glance id) -> may see, and when Glance said so.
+    visible: TtlCache<(String, String), bool>,
+}
+
+impl Catalog {
+    pub fn new(docker: Engine, glance_endpoint: Option<String>) -> Result<Catalog, Error> {
+        Ok(Catalog {
+            docker,
+            // Visibility checks are small answers: Glance has 15 s.
+            glance: Glance::new(Duration::from_secs(15))?,
+            glance_endpoint,
+            visible: TtlCache::new(VISIBILITY_TTL, VISIBILITY_MAX),
+        })
+    }
+
+    /// The engine's images the viewer may see, newest first.
+    pub async fn images(&self, viewer: &Viewer) -> Result<Vec<CatalogImage>, Error> {
+        let all = list(&self.docker).await?;
+        let mut out = Vec::with_capacity(all.len());
+        for i in all {
+            if let Some(v) = self.view(viewer, i).await {
+                out.push(v);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The image of facade id `id`, if the viewer may see it: None does not
+    /// tell whether it exists.
+    pub async fn image(&self, viewer: &Viewer, id: &str) -> Result<Option<CatalogImage>, Error> {
+        let Some(image) = list(&self.docker).await?.into_iter().find(|i| i.id == id) else {
+            return Ok(None);
+        };
+        Ok(self.view(viewer, image).await)
+    }
+
+    /// The `docker save` data of the image of facade id `id`, if the viewer
+    /// may see it. Saved by its name, so `docker load` brings the tag back too.
+    pub async fn data(
+        &self,
+        viewer: &Viewer,
+        id: &str,
+    ) -> Result<Option<impl Stream<Item = Result<Bytes, std::io::Error>> + Send + use<>>, Error>
+    {
+        let Some(image) = self.image(viewer, id).await? else {
+            return Ok(None);
+        };
+        let reference = image.name.as_deref().unwrap_or(&image.docker_id);
+        Ok(Some(copies::save(&self.docker, reference)))
+    }
+
+    /// The image as the viewer may see it, if at all: as Glance would answer
+    /// them. A user sees only the tags of the Glance images Glance shows
+    /// them (projects that uploaded the same bytes share one engine image,
+    /// and its other tags name their private images).
+    async fn view(&self, viewer: &Viewer, image: CatalogImage) -> Option<CatalogImage> {
+        let (token, endpoint) = match viewer {
+            Viewer::Everyone => return Some(image),
+            Viewer::User {
+                token,
+                glance_endpoint,
+            } => (
+                token,
+                self.glance_endpoint
+                    .clone()
+                    .or_else(|| glance_endpoint.clone())?,
+            ),
+        };
+        let mut seen_ids = Vec::new();
+        for id in glance_ids(&image) {
+            let key = (token.clone(), id.clone());
+            let seen = match self.visible.get(&key) {
+                Some(v) => v,
+                None => {
+                    let access = GlanceAccess {
+                        endpoint: endpoint.clone(),
+                        token: token.clone(),
+                    };
+                    let v = self.glance.image(&access, &id).await.is_ok();
+                    self.visible.insert(key, v);
+                    v
+                }
+            };
+            if seen {
+                seen_ids.push(id);
+            }
+        }
+        let tags: Vec<String> = seen_ids
+            .iter()
+            .map(|id| naming::glance_image_reference(id))
+            .collect();
+        let name = tags.first().cloned();
+        if tags.is_empty() {
+            return None;
+        }
+        Some(CatalogImage {
+            tags,
+            name,
+            ..image
+        })
+    }
+}
+
+/// The Glance ids the service's own tags give the image (cache and store).
+fn glance_ids(image: &CatalogImage) -> Vec<String> {
+    let prefixes = [
+        format!("{}:", naming::GLANCE_REPOSITORY),
+        format!("{}:", naming::GLANCE_STORE_REPOSITORY),
+    ];
+    let mut ids: Vec<String> = image
+        .tags
+        .iter()
+        .filter_map(|t| prefixes.iter().find_map(|p| t.strip_prefix(p.as_str())))
+        .map(String::from)
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
 
 pub fn facade_id(docker_id: &str) -> String {
     uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, docker_id.as_bytes()).to_string()
@@ -55,7 +211,7 @@ impl CatalogImage {
 }
 
 /// Every image of the engine, newest first.
-pub async fn list(docker: &Engine) -> Result<Vec<CatalogImage>, Error> {
+async fn list(docker: &Engine) -> Result<Vec<CatalogImage>, Error> {
     let images = docker.list_images(None).await?;
     let mut out: Vec<CatalogImage> = images
         .into_iter()

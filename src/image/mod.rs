@@ -2,8 +2,8 @@
 //! per image per host, the glance_store backend's operations, the cache.
 
 pub mod catalog;
+pub mod copies;
 pub mod digest;
-pub mod engine;
 pub mod glance;
 pub mod tarball;
 
@@ -83,7 +83,7 @@ impl Images {
         }
         let lock = self.lock_for(glance_id);
         let _held = lock.lock().await;
-        if let Some(docker_id) = engine::local(&self.docker, glance_id).await? {
+        if let Some(docker_id) = copies::local(&self.docker, glance_id).await? {
             return Ok(FetchedImage {
                 glance_id: glance_id.to_string(),
                 docker_id,
@@ -96,17 +96,17 @@ impl Images {
             _ => ("md5".to_string(), meta.checksum.clone()),
         };
         let data = self.glance.download(access, glance_id).await?;
-        let loaded = engine::load(&self.docker, data, Some(Hasher::new(&algo)?)).await?;
+        let loaded = copies::load(&self.docker, data, Some(Hasher::new(&algo)?)).await?;
         if let (Some(want), Some(got)) = (&expected, &loaded.digest)
             && !want.eq_ignore_ascii_case(got)
         {
             // Never tagged, so never used; removed unless an older copy shares it.
-            engine::remove_if_untagged(&self.docker, &loaded.docker_id).await;
+            copies::remove_if_untagged(&self.docker, &loaded.docker_id).await;
             return Err(Error::ImageUnacceptable(format!(
                 "image {glance_id}: the {algo} of the downloaded data is {got}, Glance says {want}"
             )));
         }
-        engine::tag(&self.docker, &loaded.docker_id, glance_id).await?;
+        copies::tag(&self.docker, &loaded.docker_id, glance_id).await?;
         tracing::info!(
             image = glance_id,
             bytes = loaded.bytes,
@@ -128,7 +128,7 @@ impl Images {
         Hasher::new(algo)?;
         let lock = self.lock_for(glance_id);
         let _held = lock.lock().await;
-        if let Some(docker_id) = engine::local(&self.docker, glance_id).await? {
+        if let Some(docker_id) = copies::local(&self.docker, glance_id).await? {
             // Glance writes an image's data once; the engine has it already
             // when it is this host's snapshot, committed under that id.
             let mut data = Box::pin(data);
@@ -137,26 +137,26 @@ impl Images {
                     Error::ImageUnavailable(format!("the image data stopped arriving: {e}"))
                 })?;
             }
-            engine::tag_stored(&self.docker, &docker_id, glance_id).await?;
+            copies::tag_stored(&self.docker, &docker_id, glance_id).await?;
             return self.describe(glance_id, algo).await;
         }
-        let loaded = engine::load(&self.docker, data, None).await?;
-        engine::tag(&self.docker, &loaded.docker_id, glance_id).await?;
-        engine::tag_stored(&self.docker, &loaded.docker_id, glance_id).await?;
+        let loaded = copies::load(&self.docker, data, None).await?;
+        copies::tag(&self.docker, &loaded.docker_id, glance_id).await?;
+        copies::tag_stored(&self.docker, &loaded.docker_id, glance_id).await?;
         self.describe(glance_id, algo).await
     }
 
     /// Size and digests of the stored image's tarball.
     pub async fn describe(&self, glance_id: &str, algo: &str) -> Result<StoredImage, Error> {
         multihash_algo(algo)?;
-        let docker_id = engine::local(&self.docker, glance_id)
+        let docker_id = copies::local(&self.docker, glance_id)
             .await?
             .ok_or_else(|| {
                 Error::ImageNotFound(format!("image {glance_id} is not stored on this host"))
             })?;
         let reference = naming::glance_image_reference(glance_id);
         let (size, checksum, multihash) =
-            engine::save_digests(&self.docker, &reference, algo).await?;
+            copies::save_digests(&self.docker, &reference, algo).await?;
         Ok(StoredImage {
             glance_id: glance_id.to_string(),
             docker_id,
@@ -172,12 +172,12 @@ impl Images {
         &self,
         glance_id: &str,
     ) -> Result<impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static, Error> {
-        if engine::local(&self.docker, glance_id).await?.is_none() {
+        if copies::local(&self.docker, glance_id).await?.is_none() {
             return Err(Error::ImageNotFound(format!(
                 "image {glance_id} is not stored on this host"
             )));
         }
-        Ok(engine::save(
+        Ok(copies::save(
             &self.docker,
             &naming::glance_image_reference(glance_id),
         ))
@@ -188,8 +188,8 @@ impl Images {
     /// image, it keeps running, and the image stays as cache (pruned once
     /// unused) rather than failing the delete half-way.
     pub async fn delete(&self, glance_id: &str) -> Result<(), Error> {
-        engine::remove(&self.docker, &naming::glance_store_reference(glance_id)).await?;
-        match engine::remove(&self.docker, &naming::glance_image_reference(glance_id)).await {
+        copies::remove(&self.docker, &naming::glance_store_reference(glance_id)).await?;
+        match copies::remove(&self.docker, &naming::glance_image_reference(glance_id)).await {
             Ok(()) | Err(Error::InstanceInvalidState(_)) => Ok(()),
             Err(e) => Err(e),
         }
@@ -239,7 +239,7 @@ impl Images {
                 if now - loaded_at < min_age_seconds as i64 {
                     continue;
                 }
-                match engine::remove(&self.docker, tag).await {
+                match copies::remove(&self.docker, tag).await {
                     Ok(()) => removed.push(glance_id.to_string()),
                     Err(e) => tracing::warn!(image = glance_id, "not pruned: {e}"),
                 }

@@ -19,6 +19,7 @@ use ovs::Ovs;
 use vif::VifPlan;
 
 use crate::error::Error;
+use crate::model::VifEntry;
 pub use error::NetworkError;
 
 #[derive(Debug, Clone)]
@@ -48,14 +49,15 @@ impl Network {
     pub async fn own_ports(&self) -> Result<Vec<(String, String)>, Error> {
         Ok(self.ovs.own_ports_with_vm_uuid().await?)
     }
+
     /// Every VIF of network_info checked, in order; nothing is touched.
-    pub fn plan(&self, network_info: &[serde_json::Value]) -> Result<Vec<VifPlan>, Error> {
+    pub fn plan(&self, network_info: &[VifEntry]) -> Result<Vec<VifPlan>, Error> {
         Ok(vif::plan_all(network_info, &self.default_bridge)?)
     }
 
     /// The VIFs of network_info that could have been plugged: an entry that
     /// cannot be planned never was, so unplugging skips it and goes on.
-    pub fn plan_pluggable(&self, network_info: &[serde_json::Value]) -> Vec<VifPlan> {
+    pub fn plan_pluggable(&self, network_info: &[VifEntry]) -> Vec<VifPlan> {
         network_info
             .iter()
             .enumerate()
@@ -88,7 +90,7 @@ impl Network {
         &self,
         instance_uuid: &str,
         target: &ContainerProcess,
-        vif_json: &serde_json::Value,
+        vif: &VifEntry,
     ) -> Result<VifPlan, Error> {
         let taken = netlink::container_links(target).await?;
         let next = taken
@@ -96,7 +98,7 @@ impl Network {
             .filter_map(|n| n.strip_prefix("eth")?.parse::<usize>().ok())
             .max()
             .unwrap_or(0);
-        let plan = vif::plan(vif_json, next, &self.default_bridge)?;
+        let plan = vif::plan(vif, next, &self.default_bridge)?;
         if self
             .ovs
             .find(&format!("external_ids:iface-id={}", plan.iface_id))

@@ -1,67 +1,11 @@
-//! Nova's network_info, VIF by VIF, turned into what gets plugged: names,
-//! MAC, addresses, routes, MTU and DNS, checked before anything is touched.
+//! Nova's network_info, VIF by VIF as the request model read it
+//! (src/model.rs `VifEntry`), turned into what gets plugged: names, MAC,
+//! addresses, routes, MTU and DNS, checked before anything is touched.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use serde::Deserialize;
-
 use super::error::NetworkError;
-
-#[derive(Debug, Deserialize)]
-struct Vif {
-    id: String,
-    address: Option<String>,
-    #[serde(rename = "type")]
-    vif_type: Option<String>,
-    devname: Option<String>,
-    ovs_interfaceid: Option<String>,
-    #[serde(default)]
-    details: VifDetails,
-    network: Option<Network>,
-}
-
-/// Neutron's binding:vif_details, as far as they change the plugging.
-#[derive(Debug, Default, Deserialize)]
-struct VifDetails {
-    ovs_hybrid_plug: Option<bool>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct Network {
-    bridge: Option<String>,
-    #[serde(default)]
-    subnets: Vec<Subnet>,
-    #[serde(default)]
-    meta: NetworkMeta,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct NetworkMeta {
-    mtu: Option<u32>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Subnet {
-    cidr: Option<String>,
-    gateway: Option<Ip>,
-    #[serde(default)]
-    ips: Vec<Ip>,
-    #[serde(default)]
-    routes: Vec<Route>,
-    #[serde(default)]
-    dns: Vec<Ip>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Ip {
-    address: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Route {
-    cidr: Option<String>,
-    gateway: Option<Ip>,
-}
+use crate::model::{VifEntry, VifIp, VifNetwork};
 
 /// One VIF, ready to plug.
 #[derive(Debug, Clone, PartialEq)]
@@ -105,8 +49,8 @@ fn parse_cidr(text: &str) -> Option<(IpAddr, u8)> {
     (prefix <= max).then_some((ip, prefix))
 }
 
-fn parse_ip(port: &str, ip: &Option<Ip>) -> Result<Option<IpAddr>, NetworkError> {
-    match ip.as_ref().and_then(|i| i.address.as_deref()) {
+fn parse_ip(port: &str, address: Option<&str>) -> Result<Option<IpAddr>, NetworkError> {
+    match address {
         None | Some("") => Ok(None),
         Some(a) => a
             .parse()
@@ -115,20 +59,26 @@ fn parse_ip(port: &str, ip: &Option<Ip>) -> Result<Option<IpAddr>, NetworkError>
     }
 }
 
+/// A gateway's address; a null gateway or address is none.
+fn address(ip: Option<&VifIp>) -> Option<&str> {
+    ip.and_then(|i| i.address.as_deref())
+}
+
 /// The VIF's interface name in the container, counting from eth1.
 pub fn ifname(index: usize) -> String {
     format!("eth{}", index + 1)
 }
 
-/// Parses one VIF of network_info; `index` 0 becomes eth1.
-pub fn plan(
-    value: &serde_json::Value,
-    index: usize,
-    default_bridge: &str,
-) -> Result<VifPlan, NetworkError> {
-    let vif: Vif = serde_json::from_value(value.clone()).map_err(|e| {
-        NetworkError::InvalidVif(format!("network_info[{index}] is not a VIF: {e}"))
-    })?;
+/// Checks one VIF of network_info; `index` 0 becomes eth1.
+pub fn plan(entry: &VifEntry, index: usize, default_bridge: &str) -> Result<VifPlan, NetworkError> {
+    let vif = match entry {
+        VifEntry::Vif(vif) => vif,
+        VifEntry::Unreadable { reason, .. } => {
+            return Err(NetworkError::InvalidVif(format!(
+                "network_info[{index}] is not a VIF: {reason}"
+            )));
+        }
+    };
     let port = vif.id.clone();
     let vif_type = vif.vif_type.as_deref().unwrap_or("unbound");
     if vif_type != "ovs" {
@@ -171,7 +121,8 @@ pub fn plan(
             format!("devname {devname:?} is not a tap interface name (tap + port id)"),
         ));
     }
-    let network = vif.network.unwrap_or_default();
+    let no_network = VifNetwork::default();
+    let network = vif.network.as_ref().unwrap_or(&no_network);
     let bridge = network
         .bridge
         .clone()
@@ -199,16 +150,11 @@ pub fn plan(
         let (_, prefix) =
             parse_cidr(cidr).ok_or_else(|| bad(&port, format!("subnet {cidr:?} is not a CIDR")))?;
         for ip in &subnet.ips {
-            if let Some(addr) = parse_ip(
-                &port,
-                &Some(Ip {
-                    address: ip.address.clone(),
-                }),
-            )? {
+            if let Some(addr) = parse_ip(&port, ip.address.as_deref())? {
                 plan.addresses.push((addr, prefix));
             }
         }
-        match parse_ip(&port, &subnet.gateway)? {
+        match parse_ip(&port, address(subnet.gateway.as_ref()))? {
             Some(IpAddr::V4(g)) if plan.gateway4.is_none() => plan.gateway4 = Some(g),
             Some(IpAddr::V6(g)) if plan.gateway6.is_none() => plan.gateway6 = Some(g),
             _ => {}
@@ -219,17 +165,13 @@ pub fn plan(
             };
             let (dest, rp) =
                 parse_cidr(rc).ok_or_else(|| bad(&port, format!("route {rc:?} is not a CIDR")))?;
-            if let Some(gw) = parse_ip(&port, &r.gateway)? {
+            if let Some(gw) = parse_ip(&port, address(r.gateway.as_ref()))? {
                 plan.routes.push((dest, rp, gw));
             }
         }
         for d in &subnet.dns {
-            if let Some(a) = parse_ip(
-                &port,
-                &Some(Ip {
-                    address: d.address.clone(),
-                }),
-            )? && !plan.dns.contains(&a)
+            if let Some(a) = parse_ip(&port, d.address.as_deref())?
+                && !plan.dns.contains(&a)
             {
                 plan.dns.push(a);
             }
@@ -240,7 +182,7 @@ pub fn plan(
 
 /// Every VIF of network_info, in order.
 pub fn plan_all(
-    network_info: &[serde_json::Value],
+    network_info: &[VifEntry],
     default_bridge: &str,
 ) -> Result<Vec<VifPlan>, NetworkError> {
     network_info
@@ -254,6 +196,11 @@ pub fn plan_all(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// The request edge's reading of a VIF's JSON, then the plan.
+    fn plan(v: &serde_json::Value, index: usize, bridge: &str) -> Result<VifPlan, NetworkError> {
+        super::plan(&VifEntry::from(v.clone()), index, bridge)
+    }
 
     pub fn vif() -> serde_json::Value {
         json!({

@@ -237,6 +237,11 @@ pub fn vif(net: u8, host: u8) -> Value {
     })
 }
 
+/// network_info as the service's request model reads it.
+pub fn nova_vifs(values: &[Value]) -> Vec<novadock::model::VifEntry> {
+    values.iter().cloned().map(Into::into).collect()
+}
+
 fn rand_byte() -> u8 {
     uuid::Uuid::new_v4().as_bytes()[0]
 }

@@ -1,5 +1,8 @@
-//! Images in the Docker engine: `docker load` from a stream with the bytes
-//! hashed on the way, `docker save` as a stream, tags and removal.
+//! The engine's copies of Glance images: `docker load` from a stream with
+//! the bytes hashed on the way, `docker save` as a stream, the service's
+//! tags (`novadock-glance:<id>` and the other repositories of
+//! docker/naming.rs) and removal. Built on the gateway (src/docker/), which
+//! knows the engine's API; this file knows what the service's images mean.
 
 use std::sync::{Arc, Mutex};
 
