@@ -51,7 +51,12 @@ if $purge; then
     cloud_log "removing ${#instances[@]} instances' containers, ${#images[@]} images, OVS ports and state"
     # The engine too may not run (stopped above if the cloud started it).
     command -v dockerd >/dev/null && cloud_start_docker
-    for u in "${instances[@]}"; do docker rm -f "nova-$u" >/dev/null 2>&1 || true; done
+    for u in "${instances[@]}"; do
+        docker rm -f "nova-$u" >/dev/null 2>&1 || true
+        # Its config drive (user data, admin password): the service keeps
+        # it beside the container, and only the service would remove it.
+        if [[ $u =~ ^[0-9a-f-]+$ ]]; then rm -rf "/var/lib/novadock/config-drive/$u"; fi
+    done
     # Also those of a cloud whose database is gone: the containers of the
     # cloud's compute host (the tests' hosts have other names).
     for c in $(docker ps -aq --filter "label=org.openstack.nova.host=$(hostname)" 2>/dev/null); do

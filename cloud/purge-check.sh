@@ -11,6 +11,8 @@ CLOUD_REPO=$(cd "$(dirname "$0")/.." && pwd)
 . "$CLOUD_REPO/cloud/lib/common.sh"
 # shellcheck source=cloud/lib/system.sh
 . "$CLOUD_REPO/cloud/lib/system.sh"
+# shellcheck source=cloud/lib/computes.sh
+. "$CLOUD_REPO/cloud/lib/computes.sh"
 
 mapfile -t instances < <(cloud_mysql -N -e "SELECT uuid FROM nova.instances WHERE deleted = 0")
 mapfile -t images < <(cloud_mysql -N -e "SELECT id FROM glance.images WHERE deleted = 0")
@@ -18,7 +20,8 @@ mapfile -t ports < <(ovs-vsctl --timeout=10 list-ports "$CLOUD_BRIDGE" | grep '^
 if [ ${#instances[@]} = 0 ] || [ ${#images[@]} = 0 ] || [ ${#ports[@]} = 0 ]; then
     cloud_fail "purge-check needs a cloud with instances, images and ports (run cloud/run-e2e.sh first)"
 fi
-echo "purge-check: ${#instances[@]} instances, ${#images[@]} images, ${#ports[@]} ports"
+computes=$(cloud_computes)
+echo "purge-check: ${#instances[@]} instances, ${#images[@]} images, ${#ports[@]} ports, $computes compute hosts"
 
 "$CLOUD_REPO/cloud/down.sh"
 cloud_mysql -e 'select 1' >/dev/null 2>&1 && cloud_fail "the database server still runs after down.sh"
@@ -43,6 +46,20 @@ records=$(ovsdb-tool query /etc/openvswitch/conf.db \
     '["Open_vSwitch",{"op":"select","table":"Port","where":[],"columns":["name"]}]')
 for p in "${ports[@]}"; do
     case $records in *"\"$p\""*) left "OVS port $p" ;; esac
+done
+for u in "${instances[@]}"; do
+    if [ -e "/var/lib/novadock/config-drive/$u" ]; then left "config drive of $u"; fi
+done
+# The extra compute hosts (cloud/up.sh --computes): engine, bridges, drives.
+bridges=$(ovsdb-tool query /etc/openvswitch/conf.db \
+    '["Open_vSwitch",{"op":"select","table":"Bridge","where":[],"columns":["name"]}]')
+for ((i = 2; i <= computes; i++)); do
+    if cloud_alive "dockerd-$i"; then left "dockerd of host $i"; fi
+    if ip link show "$(cloud_host_docker_bridge "$i")" >/dev/null 2>&1; then left "bridge $(cloud_host_docker_bridge "$i")"; fi
+    for b in "$(cloud_host_int_bridge "$i")" "$(cloud_host_ex_bridge "$i")"; do
+        case $bridges in *"\"$b\""*) left "OVS bridge $b" ;; esac
+    done
+    if [ -e "/var/lib/novadock/config-drive-$i" ]; then left "config drives of host $i"; fi
 done
 if [ -e "$CLOUD_ETC" ]; then left "$CLOUD_ETC"; fi
 cloud_stop dockerd

@@ -59,6 +59,8 @@ if ! cloud/horizon_test/run.sh; then
 fi
 step "OpenStack's own API tests on that cloud: Tempest's tempest.api.compute.servers (exclusions: cloud/tempest/exclude.txt)"
 cloud/tempest/run.sh
+step "a second compute host on that cloud (cloud/up.sh --computes 2): the scheduler's spread, migrate, resize and evacuate between the hosts"
+NOVADOCK_BIN="$PWD/target/debug/novadock" cloud/run-e2e-multihost.sh
 step "the cloud's processes stopped as a reboot stops them, then cloud/down.sh --purge: nothing of it is left"
 cloud/purge-check.sh
 step "the same cloud on ML2/OVN (DevStack's default backend): the end-to-end and the Neutron tests again"
