@@ -410,6 +410,38 @@ async fn vifs_of_instances_without_a_container_are_removed_at_start() {
     c.destroy(&uuid, &[]).await.expect("destroy");
 }
 
+/// Two hosts on one switch (the one-machine cloud's `--computes 2`): an
+/// instance evacuated away has a port of the same name on the new host,
+/// which took the name over; the old host's destroy, once it is back, must
+/// leave that port alone.
+#[tokio::test]
+async fn a_destroy_leaves_another_hosts_port_of_the_instance() {
+    let c = compute().await;
+    let uuid = new_uuid();
+    let _g = Cleanup(uuid.clone());
+    let v = vif(23, 10);
+    c.spawn(&req(with_vifs(&uuid, std::slice::from_ref(&v))))
+        .await
+        .expect("spawn");
+    let port = devname(&v);
+    // What the evacuation's plug on the other host leaves in OVS.
+    vsctl(&[
+        "set",
+        "Interface",
+        &port,
+        "external_ids:novadock-host=the-other-host",
+    ]);
+    c.destroy(&uuid, &nova_vifs(std::slice::from_ref(&v)))
+        .await
+        .expect("destroy");
+    assert_eq!(
+        vsctl(&["--if-exists", "get", "Interface", &port, "name"]),
+        port,
+        "the other host's port was removed"
+    );
+    vsctl(&["del-port", &port]);
+}
+
 #[tokio::test]
 async fn a_running_instance_missing_a_vif_gets_it_back() {
     let c = compute().await;

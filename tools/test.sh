@@ -7,6 +7,12 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n=== %s\n' "$*"; }
 
+# What the tests need (Docker engine, Open vSwitch, the venvs): installed
+# when missing, seconds when there, so that this one command runs on a
+# fresh machine.
+step "setup (tools/setup-dev.sh)"
+tools/setup-dev.sh
+
 step "cargo fmt --check"
 cargo fmt --check
 step "cargo clippy -D warnings"

@@ -12,21 +12,16 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 CLOUD_REPO=$(cd "$HERE/../.." && pwd)
 # shellcheck source=cloud/lib/common.sh
 . "$CLOUD_REPO/cloud/lib/common.sh"
-RALLY_VENV=$CLOUD_DIR/rally-venv
+# shellcheck source=benchmarks/rally/lib.sh
+. "$HERE/lib.sh"
 OUT=$CLOUD_REPO/target/rally
 FAKE_HOST=novadock-fake-bench
 FAKE_AZ=fake-az
-mkdir -p "$OUT"
 
 [ -f "$CLOUD_ETC/openrc" ] || cloud_fail "no cloud: run cloud/up.sh first"
 # shellcheck disable=SC1091
 . "$CLOUD_ETC/openrc"
-if ! "$RALLY_VENV/bin/python" -c "import rally_openstack" 2>/dev/null; then
-    cloud_log "rally: installing rally-openstack==4.1.0 into $RALLY_VENV"
-    python3 -m venv "$RALLY_VENV"
-    "$RALLY_VENV/bin/pip" install -q --upgrade pip
-    "$RALLY_VENV/bin/pip" install -q rally-openstack==4.1.0
-fi
+rally_setup "$OUT"
 
 # The fake host: the cloud's nova.conf, its own host name and state (Nova
 # keeps a compute node's uuid in state_path).
@@ -58,19 +53,7 @@ openstack aggregate create --zone "$FAKE_AZ" rally-fake >/dev/null
 openstack aggregate add host rally-fake "$FAKE_HOST" >/dev/null
 
 net_id=$(openstack network show private -f value -c id)
-conf=$OUT/rally.conf
-{
-    cat "$HERE/rally.conf"
-    printf '[database]\nconnection = sqlite:///%s/rally.sqlite\n' "$OUT"
-} >"$conf"
-rally() { "$RALLY_VENV/bin/rally" --config-file "$conf" "$@"; }
-rm -f "$OUT/rally.sqlite"
-rally db create >/dev/null
-rally env create --from-sysenv --name novadock-cloud >/dev/null
 args=$(printf '{"net_id": "%s", "fake_az": "%s", "times_c1": %s, "times_c5": %s, "bounce_times": %s}' \
     "$net_id" "$FAKE_AZ" "${TIMES_C1:-20}" "${TIMES_C5:-30}" "${BOUNCE_TIMES:-10}")
-cloud_log "rally: running $HERE/task.yaml ($args)"
-rally --plugin-paths "$HERE/plugins" task start "$HERE/task.yaml" --task-args "$args" | tee "$OUT/task.log" | grep -E "^(Task|  )" | tail -5 || true
-rally task report --json --out "$OUT/report.json" >/dev/null
-rally task report --html-static --out "$OUT/report.html" >/dev/null
+rally_task "$HERE/task.yaml" "$args" "$OUT" report
 "$RALLY_VENV/bin/python" "$HERE/report.py" "$OUT/report.json" | tee "$OUT/table.md"
