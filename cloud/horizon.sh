@@ -43,16 +43,16 @@ horizon_install() {
     rm -f "$pins"
 }
 
-# The Engine Images panel (cloud/horizon_novadock), reinstalled from a copy
+# The Engine Images panel (horizon_novadock), reinstalled from a copy
 # when it changed, as the cloud's other packages are, and enabled in Horizon.
 horizon_install_plugin() {
     local build pkg sum
     pkg=$(horizon_dashboard_dir)
-    sum=$(cd "$CLOUD_REPO/cloud/horizon_novadock" && find . -name '*.py' -o -name '*.toml' | sort | xargs cat | sha256sum | cut -d' ' -f1)
+    sum=$(cd "$CLOUD_REPO/horizon_novadock" && find . -name '*.py' -o -name '*.toml' | sort | xargs cat | sha256sum | cut -d' ' -f1)
     if [ "$(cat "$CLOUD_RUN/horizon-plugin.sum" 2>/dev/null)" != "$sum" ]; then
-        cloud_log "installing the Engine Images panel (cloud/horizon_novadock)"
+        cloud_log "installing the Engine Images panel (horizon_novadock)"
         build=$(mktemp -d)
-        cp -r "$CLOUD_REPO/cloud/horizon_novadock" "$build/"
+        cp -r "$CLOUD_REPO/horizon_novadock" "$build/"
         "$CLOUD_VENV/bin/pip" install -q --no-deps --force-reinstall "$build/horizon_novadock" \
             >>"$CLOUD_LOG/horizon-pip.log" 2>&1 \
             || { rm -rf "$build"; tail -20 "$CLOUD_LOG/horizon-pip.log" >&2; cloud_fail "pip could not install horizon_novadock"; }

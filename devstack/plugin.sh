@@ -49,7 +49,7 @@ function install_novadock {
         novadock_install_systemd_service '$NOVADOCK_DIR' '$NOVADOCK_BIN' '$NOVA_CPU_CONF'"
     novadock_install_shims "$NOVADOCK_DIR" pip_install pip_install
     if is_service_enabled horizon; then
-        pip_install "$NOVADOCK_DIR/cloud/horizon_novadock"
+        pip_install "$NOVADOCK_DIR/horizon_novadock"
     fi
 }
 

@@ -31,7 +31,7 @@ cargo test --locked --test dockerd_restart -- --ignored
 step "cargo test: Open vSwitch restart (restarts the tests' switch)"
 cargo test --locked --test ovs_restart -- --ignored
 step "ruff"
-.venv/bin/ruff check novadock_client nova_shim glance_backend benchmarks cloud
+.venv/bin/ruff check novadock_client nova_shim glance_backend horizon_novadock benchmarks cloud
 shellcheck -x tools/*.sh tools/lib/*.sh cloud/*.sh cloud/lib/*.sh cloud/tempest/*.sh cloud/horizon_test/*.sh
 step "DevStack plugin (cannot run here: DevStack clones from the internet)"
 bash -n devstack/plugin.sh && bash -n devstack/settings

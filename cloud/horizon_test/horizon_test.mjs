@@ -3,7 +3,7 @@
 // with its address, read its console log, type a command into its Console
 // tab (the serial console: a shell in the container), stop, start, reboot, pause,
 // suspend, snapshot (seen in Images), delete; and the engine's images
-// (Admin > Compute > Engine Images, cloud/horizon_novadock). One line per step; exits 1 at
+// (Admin > Compute > Engine Images, horizon_novadock). One line per step; exits 1 at
 // the first failure, with a screenshot and the page's alerts.
 //
 // Environment: HORIZON_URL (http://127.0.0.1:8080), HORIZON_USER (admin),

@@ -51,13 +51,13 @@ novadock_horizon_console_serial() {
         || printf 'X_FRAME_OPTIONS = "SAMEORIGIN"\n' >>"$1"
 }
 
-# Horizon's Engine Images panel (cloud/horizon_novadock, installed into
+# Horizon's Engine Images panel (horizon_novadock, installed into
 # Horizon's environment): enabled in the openstack_dashboard package at
 # DASHBOARD_DIR, with the setting that maps this host to its service's
 # Glance facade appended to LOCAL_SETTINGS unless there. Args: REPO
 # DASHBOARD_DIR LOCAL_SETTINGS HOST FACADE_LISTEN.
 novadock_horizon_enable() {
-    install -m 0644 "$1"/cloud/horizon_novadock/horizon_novadock/enabled/_2095_*.py "$2/local/enabled/"
+    install -m 0644 "$1"/horizon_novadock/horizon_novadock/enabled/_2095_*.py "$2/local/enabled/"
     grep -q '^NOVADOCK_GLANCE_FACADES' "$3" 2>/dev/null \
         || printf '\n# Admin > Compute > Engine Images: compute host -> its Glance facade.\nNOVADOCK_GLANCE_FACADES = {"%s": "http://%s"}\n' \
             "$4" "$5" >>"$3"
