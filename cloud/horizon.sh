@@ -17,6 +17,8 @@ CLOUD_REPO=$(cd "$(dirname "$0")/.." && pwd)
 . "$CLOUD_REPO/cloud/lib/services.sh"
 # shellcheck source=cloud/lib/novadock.sh
 . "$CLOUD_REPO/cloud/lib/novadock.sh"
+# shellcheck source=cloud/lib/computes.sh
+. "$CLOUD_REPO/cloud/lib/computes.sh"
 
 # The 2026.2 release, as nova 34.0.0 and keystone 30.0.0.
 HORIZON_VERSION=27.0.0
@@ -62,6 +64,16 @@ horizon_install_plugin() {
     fi
     # local_settings.py already names the facade (horizon_configure).
     novadock_horizon_enable "$CLOUD_REPO" "$pkg" "$HORIZON_ETC/local_settings.py" "$(hostname)" "$CLOUD_FACADE"
+}
+
+# Each compute host's facade (cloud/lib/computes.sh: host I listens on
+# 127.0.0.I), as a Python dict's items.
+horizon_facades() {
+    local i sep=""
+    for ((i = 1; i <= $(cloud_computes); i++)); do
+        printf '%s"%s": "http://127.0.0.%s:%s"' "$sep" "$(cloud_host_name "$i")" "$i" "${CLOUD_FACADE##*:}"
+        sep=", "
+    done
 }
 
 horizon_configure() {
@@ -119,7 +131,7 @@ X_FRAME_OPTIONS = "SAMEORIGIN"
 
 # Admin > Compute > Engine Images: compute host -> its novadock service's
 # Glance facade ([novadock] glance_facade_listen).
-NOVADOCK_GLANCE_FACADES = {"$(hostname)": "http://$CLOUD_FACADE"}
+NOVADOCK_GLANCE_FACADES = {$(horizon_facades)}
 EOF2
     # Horizon reads openstack_dashboard/local/local_settings.py only (as
     # Debian's package does, a link to the file under etc/).
