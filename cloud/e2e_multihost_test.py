@@ -229,10 +229,17 @@ class MultiHost:
             for s in ss:
                 check(self.container(host, s.id) == [f"nova-{s.id}", "running"],
                       f"{s.name} has no running container on {host}")
-        # Each host's hypervisor reports its own share.
-        hyp = {h.name: h for h in self.conn.compute.hypervisors(details=True)}
+        # Each host is its own resource provider, holding what its own
+        # servers use (every server here is an m1.tiny, "demo" too).
         for host in self.hosts:
-            check(host in hyp, f"no hypervisor {host}: {sorted(hyp)}")
+            rps = list(self.conn.placement.resource_providers(name=host))
+            check(len(rps) == 1, f"resource providers named {host}: {rps}")
+            usages = self.conn.placement.get(
+                f"/resource_providers/{rps[0].id}/usages").json()["usages"]
+            on_host = list(self.conn.compute.servers(all_projects=True, compute_host=host))
+            want = len(on_host) * self.tiny.ram
+            check(usages.get("MEMORY_MB") == want,
+                  f"{host}: placement holds {usages} for {len(on_host)} servers (want {want} MB)")
         for s in servers:
             self.conn.compute.delete_server(s)
         for s in servers:
