@@ -28,6 +28,7 @@ if cloud_alive rabbitmq; then
     HOME=$CLOUD_DATA/rabbitmq epmd -kill >/dev/null 2>&1 || true
 fi
 rm -f "$CLOUD_RUN/rabbitmq.pid"
+cloud_stop memcached
 
 instances=() images=()
 # The databases outlive the processes (a reboot, a new session): the server

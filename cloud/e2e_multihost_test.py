@@ -86,6 +86,7 @@ class MultiHost:
             security_group_id=self.sg.id, direction="ingress", ethertype="IPv4",
             protocol="icmp")
         self.servers = []
+        self.cleanup = []  # callables, run in reverse after the servers' deletion
         self.cut_cable = None
         self.stopped_compute = None
         self.forced_down = None
@@ -104,22 +105,49 @@ class MultiHost:
                 self.conn.compute.wait_for_delete(s, wait=120)
             except Exception as e:  # noqa: BLE001 - reported, the rest goes on
                 print(f"cleanup: {s.id} not deleted: {e}", file=sys.stderr)
+        for undo in reversed(self.cleanup):
+            try:
+                undo()
+            except Exception as e:  # noqa: BLE001 - reported, the rest goes on
+                print(f"cleanup: {e}", file=sys.stderr)
         self.conn.network.delete_security_group(self.sg, ignore_missing=True)
         self.conn.compute.delete_flavor(self.small, ignore_missing=True)
 
     # -- helpers --------------------------------------------------------------
 
-    def boot(self, name, host=None, **kw):
+    def boot(self, name, host=None, conn=None, sg=None, **kw):
         # An admin may name the host ("nova:<host>"), as for a host's evacuation.
         if host:
             kw["availability_zone"] = f"nova:{host}"
-        server = self.conn.compute.create_server(
+        server = (conn or self.conn).compute.create_server(
             name=name, image_id=self.image.id, flavor_id=self.tiny.id,
             networks=[{"uuid": self.net.id}],
-            security_groups=[{"name": "default"}, {"name": self.sg.name}],
+            security_groups=[{"name": "default"}, {"name": (sg or self.sg).name}],
             metadata={"E2E_RUN": RUN, "ROLE": name}, **kw)
         self.servers.append(server)
         return server
+
+    def member(self):
+        """A project of its own and its member (not admin), with a group
+        that lets ICMP in: whose servers the admin moves."""
+        idp = self.conn.identity
+        project = idp.create_project(name=f"e2e-mh-{RUN}", domain_id="default")
+        self.cleanup.append(lambda: idp.delete_project(project))
+        password = uuid.uuid4().hex
+        user = idp.create_user(name=f"e2e-mh-{RUN}", password=password,
+                               default_project_id=project.id, domain_id="default")
+        self.cleanup.append(lambda: idp.delete_user(user))
+        idp.assign_project_role_to_user(project, user, idp.find_role("member", ignore_missing=False))
+        auth = self.conn.config.get_auth_args()
+        conn = openstack.connect(
+            auth_url=auth["auth_url"], project_name=project.name, username=user.name,
+            password=password, user_domain_name="Default", project_domain_name="Default",
+            region_name=self.conn.config.get_region_name())
+        sg = conn.network.create_security_group(name=f"e2e-mh-member-{RUN}", description="ICMP")
+        self.cleanup.append(lambda: self.conn.network.delete_security_group(sg.id, ignore_missing=True))
+        conn.network.create_security_group_rule(
+            security_group_id=sg.id, direction="ingress", ethertype="IPv4", protocol="icmp")
+        return conn, sg
 
     def wait_status(self, server, status, timeout=STATUS_TIMEOUT):
         def probe():
@@ -246,8 +274,12 @@ class MultiHost:
             self.conn.compute.wait_for_delete(s, wait=120)
             self.servers = [x for x in self.servers if x.id != s.id]
 
-    def _migrate(self, name, confirm):
-        server = self.wait_status(self.boot(name), "ACTIVE")
+    def _migrate(self, name, confirm, owner=None):
+        """The admin migrates; the confirm or revert is the owner's (a
+        project member's, when given), as in a cloud where the admin moves
+        servers off a host and their users confirm."""
+        conn, sg = owner or (self.conn, self.sg)
+        server = self.wait_status(self.boot(name, conn=conn, sg=sg), "ACTIVE")
         source = server.compute_host
         self.write_marker(server, source)
         before = self.snapshot(server)
@@ -256,16 +288,18 @@ class MultiHost:
         dest = server.compute_host
         check(dest != source, f"migrated to the same host {dest}")
         if confirm:
-            self.conn.compute.confirm_server_resize(server)
+            conn.compute.confirm_server_resize(server)
             server = self.wait_status(server, "ACTIVE")
             self.assert_moved(server, before, dest, source)
         else:
-            self.conn.compute.revert_server_resize(server)
+            conn.compute.revert_server_resize(server)
             server = self.wait_status(server, "ACTIVE")
             self.assert_moved(server, before, source, dest)
 
     def test_migrate_and_confirm(self):
-        self._migrate(f"e2e-mh-migrate-{RUN}", confirm=True)
+        # A member's server: the filesystem's Glance image belongs to the
+        # server's project, so the member's confirm deletes it.
+        self._migrate(f"e2e-mh-migrate-{RUN}", confirm=True, owner=self.member())
 
     def test_migrate_and_revert(self):
         self._migrate(f"e2e-mh-revert-{RUN}", confirm=False)

@@ -52,6 +52,7 @@ cloud_start_ovs
 [ "$CLOUD_NEUTRON_BACKEND" = ovn ] && cloud_start_ovn
 cloud_plug_gateway
 cloud_start_rabbitmq
+cloud_start_memcached
 cloud_start_mariadb
 cloud_install_python "$CLOUD_REPO"
 cloud_build_novadock "$CLOUD_REPO"

@@ -45,6 +45,8 @@ OSC_VERSION=10.5.0
 CLOUD_DATABASES=(keystone placement glance nova_api nova nova_cell0 neutron)
 
 declare -A CLOUD_PORTS=([keystone]=5000 [glance]=9292 [placement]=8778 [nova-api]=8774 [neutron]=9696)
+# memcached, the services' shared token cache (127.0.0.1).
+CLOUD_MEMCACHED_PORT=11211
 # nova-serialproxy's websocket port (Nova's default), on 127.0.0.1.
 CLOUD_SERIALPROXY_PORT=6083
 
@@ -79,7 +81,7 @@ cloud_alive() {
     kill -0 "$pid" 2>/dev/null || return 1
     cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
     # (gunicorn renames itself: "gunicorn: master [cloud_wsgi:application]".)
-    case $cmd in *"$CLOUD_DIR"* | *cloud_wsgi* | *mariadbd* | *dockerd* | *beam*) return 0 ;; esac
+    case $cmd in *"$CLOUD_DIR"* | *cloud_wsgi* | *mariadbd* | *dockerd* | *beam* | memcached*) return 0 ;; esac
     return 1
 }
 
@@ -278,7 +280,7 @@ cloud_secrets() {
     (
         umask 077
         local v
-        for v in ADMIN_PASSWORD SERVICE_PASSWORD DB_PASSWORD RABBIT_PASSWORD; do
+        for v in ADMIN_PASSWORD SERVICE_PASSWORD DB_PASSWORD RABBIT_PASSWORD MEMCACHE_SECRET_KEY; do
             grep -q "^$v=" "$f" 2>/dev/null \
                 || echo "$v=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')" >>"$f"
         done

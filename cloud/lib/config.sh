@@ -21,6 +21,14 @@ password = $SERVICE_PASSWORD
 region_name = $CLOUD_REGION
 service_token_roles_required = true
 EOS
+    # keystonemiddleware's token cache, shared by the services (system.sh).
+    if [ "$1" = keystone_authtoken ]; then
+        cat <<EOS
+memcached_servers = 127.0.0.1:$CLOUD_MEMCACHED_PORT
+memcache_security_strategy = ENCRYPT
+memcache_secret_key = $MEMCACHE_SECRET_KEY
+EOS
+    fi
 }
 
 # ML2's configuration for the chosen backend (and the OVS agent's).

@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # The cloud's one venv ($CLOUD_VENV): OpenStack from PyPI at pinned
-# versions, gunicorn, and novadock's three Python packages.
+# versions, gunicorn, python-memcached (keystonemiddleware's token cache),
+# and novadock's three Python packages.
 
 cloud_venv_has() {
     "$CLOUD_VENV/bin/python" - "$@" <<'PY' 2>/dev/null
@@ -18,7 +19,7 @@ cloud_install_python() {
     local repo=$1 build
     local pins=("keystone==$KEYSTONE_VERSION" "openstack-placement==$PLACEMENT_VERSION"
         "glance==$GLANCE_VERSION" "neutron==$NEUTRON_VERSION" "nova==$NOVA_VERSION"
-        "python-openstackclient==$OSC_VERSION" gunicorn PyMySQL)
+        "python-openstackclient==$OSC_VERSION" gunicorn PyMySQL python-memcached)
     [ -x "$CLOUD_VENV/bin/python" ] || python3 -m venv "$CLOUD_VENV" || cloud_fail "python3 -m venv failed"
     if ! cloud_venv_has "${pins[@]}"; then
         cloud_log "installing OpenStack into $CLOUD_VENV (a few minutes)"
@@ -45,7 +46,8 @@ cloud_install_python() {
     # an earlier cloud installed.
     "$CLOUD_VENV/bin/pip" uninstall -q -y neutron-novadock >>"$CLOUD_LOG/pip.log" 2>&1 || true
     echo "$sum" >"$CLOUD_RUN/python-packages.sum"
-    touch "$CLOUD_RUN/nova-compute.changed" "$CLOUD_RUN/glance.changed" "$CLOUD_RUN/neutron.changed"
+    touch "$CLOUD_RUN/nova-compute.changed" "$CLOUD_RUN/glance.changed" "$CLOUD_RUN/neutron.changed" \
+        "$CLOUD_RUN"/nova-compute-{2..4}.changed
 }
 
 # The novadock service binary: a release build of the checkout, or

@@ -4,7 +4,7 @@
 # runs; what the cloud starts gets a PID file in $CLOUD_RUN (down.sh stops
 # exactly those).
 
-CLOUD_APT_PACKAGES=(docker.io openvswitch-switch rabbitmq-server mariadb-server busybox-static ethtool btrfs-progs
+CLOUD_APT_PACKAGES=(docker.io openvswitch-switch rabbitmq-server mariadb-server memcached busybox-static ethtool btrfs-progs
     supervisor python3-venv iproute2 iputils-ping curl ovn-central ovn-host)
 
 cloud_install_packages() {
@@ -178,6 +178,18 @@ cloud_stop_ovn() {
         "$ctl" stop_northd >/dev/null 2>&1 || true
         rm -f "$CLOUD_RUN/ovn-northd.ours"
     fi
+}
+
+# memcached on 127.0.0.1 only (no UDP): the services' keystonemiddleware
+# share one token cache, so a token is validated with Keystone once, not
+# once per service (what operators run; DevStack too). Its entries are
+# encrypted and signed with a key of the cloud's (config.sh): a local user
+# who can reach the port cannot forge a validation.
+cloud_start_memcached() {
+    cloud_alive memcached && return 0
+    cloud_log "starting memcached"
+    cloud_spawn memcached memcached -l 127.0.0.1 -p "$CLOUD_MEMCACHED_PORT" -U 0 -m 64 -u memcache
+    cloud_wait 30 memcached bash -c "exec 3<>/dev/tcp/127.0.0.1/$CLOUD_MEMCACHED_PORT"
 }
 
 cloud_start_rabbitmq() {

@@ -457,13 +457,16 @@ class DockerDriver(driver.ComputeDriver):
         if moved["same_host"]:
             return ""
         # To another host the filesystem travels as a private Glance image;
-        # disk_info tells the destination which.
+        # disk_info tells the destination which. It belongs to the
+        # instance's project, as its snapshots do: an admin migrates, the
+        # project's member confirms, and the confirm deletes the image.
         try:
             image = glance.API().create(context, {
                 "name": f"{instance.uuid}-migration",
                 "container_format": "docker",
                 "disk_format": "raw",
                 "visibility": "private",
+                "owner": instance.project_id,
                 "properties": {"novadock_migration_of": instance.uuid},
             })
             self._api.export_migration_image(instance.uuid, image["id"])
