@@ -10,6 +10,8 @@ set -euo pipefail
 CLOUD_REPO=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=cloud/lib/common.sh
 . "$CLOUD_REPO/cloud/lib/common.sh"
+# shellcheck source=cloud/lib/computes.sh
+. "$CLOUD_REPO/cloud/lib/computes.sh"
 TEMPEST_VERSION=47.0.0
 VENV=$CLOUD_DIR/tempest-venv
 WORK=$CLOUD_DIR/tempest
@@ -35,6 +37,9 @@ if ! openstack image show busybox-alt >/dev/null 2>&1; then
     docker save novadock-cloud/busybox:latest | openstack image create --container-format docker \
         --disk-format raw --public busybox-alt >/dev/null
 fi
+# Cold migration between hosts (cloud/up.sh --computes 2 or more).
+computes=$(cloud_computes)
+cold_migration=$([ "$computes" -ge 2 ] && echo true || echo false)
 image=$(openstack image show busybox -f value -c id)
 image_alt=$(openstack image show busybox-alt -f value -c id)
 flavor=$(openstack flavor show m1.tiny -f value -c id)
@@ -67,7 +72,7 @@ image_ref_alt = $image_alt
 flavor_ref = $flavor
 flavor_ref_alt = $flavor_alt
 fixed_network_name = private
-min_compute_nodes = 1
+min_compute_nodes = $computes
 # Every API microversion this Nova has: the tests of later ones (tags,
 # instance actions, device tags, ...) run too.
 min_microversion = 2.1
@@ -82,15 +87,15 @@ snapshot = true
 console_output = true
 interface_attach = true
 config_drive = true
-# Not claimed (see exclude.txt for single tests): no guest agent, one host,
-# no graphical console, no rescue, no shelve. The serial console is real
+cold_migration = $cold_migration
+# Not claimed (see exclude.txt for single tests): no guest agent, no live
+# migration, no graphical console, no rescue, no shelve. The serial console is real
 # (a shell in the container through nova-serialproxy); tempest's only
 # serial-console test is a live migration's, which this cloud does not claim.
 change_password = false
 rescue = false
 shelve = false
 shelve_migrate = false
-cold_migration = false
 live_migration = false
 vnc_console = false
 spice_console = false
