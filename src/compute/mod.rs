@@ -15,6 +15,7 @@ mod destroy;
 pub mod diagnostics;
 pub mod events;
 pub mod exec_reaper;
+pub mod holdback;
 pub mod interfaces;
 pub mod migration;
 pub mod move_state;
@@ -49,6 +50,8 @@ pub struct Compute {
     config: Config,
     network: Network,
     states: Arc<state::States>,
+    /// The transitions as `/v1/events` streams them, STOPPED held back.
+    lifecycle: Arc<holdback::Holdback>,
     images: Images,
     /// The Nova host this service serves: its containers carry it as a label.
     host: String,
@@ -75,6 +78,7 @@ impl Compute {
             n.nova_default_route,
         );
         let host = config.nova.host_name();
+        let lifecycle = Arc::new(holdback::Holdback::new(n.lifecycle_event_delay));
         Ok(Compute {
             images: Images::new(
                 docker.clone(),
@@ -84,6 +88,7 @@ impl Compute {
             config,
             network,
             states: Arc::new(state::States::default()),
+            lifecycle,
             host,
             features: Arc::new(tokio::sync::OnceCell::new()),
             disk_limits_refused: Arc::new(std::sync::atomic::AtomicBool::new(false)),
@@ -123,6 +128,17 @@ impl Compute {
 
     pub fn states(&self) -> &state::States {
         &self.states
+    }
+
+    /// A reader of the lifecycle transitions as Nova hears them: STOPPED
+    /// held back `lifecycle_event_delay` (holdback.rs). Inside the runtime.
+    pub fn lifecycle_events(&self) -> tokio::sync::broadcast::Receiver<holdback::Feed> {
+        self.lifecycle.subscribe(&self.states)
+    }
+
+    /// At shutdown: every lifecycle stream ends, held STOPPED events dropped.
+    pub fn close_lifecycle_events(&self) {
+        self.lifecycle.close();
     }
 
     pub fn network(&self) -> &Network {
