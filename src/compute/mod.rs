@@ -5,7 +5,8 @@
 //! (resize and cold migration) with move_state.rs (what a move keeps
 //! between steps), interfaces.rs (hot-plug, ensure_plugged), snapshot.rs,
 //! console.rs, serial_console.rs (interactive consoles, with
-//! terminal_size.rs and exec_reaper.rs), diagnostics.rs, resources.rs, reconcile.rs and events.rs.
+//! terminal_size.rs and exec_reaper.rs), diagnostics.rs, resources.rs, reconcile.rs and events.rs
+//! (with holdback.rs, the lifecycle stream as Nova hears it).
 //! This file holds the handle and the reads: inspect, list, get_info,
 //! refresh. Every answer comes from Docker or the host itself.
 
