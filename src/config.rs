@@ -130,6 +130,17 @@ impl std::str::FromStr for OsloBool {
 /// exits at once needs, measured in docs/benchmarks-spawn.md.
 pub const DEFAULT_STARTUP_CHECK_SECONDS: f64 = 0.02;
 
+/// `[novadock] lifecycle_event_delay`'s default, in seconds: the option the
+/// Python driver declared (`FloatOpt`, default 15.0, min 0.0) before the
+/// service took the hold-back over, kept as it was.
+pub const DEFAULT_LIFECYCLE_EVENT_DELAY: f64 = 15.0;
+
+/// The longest hold-back the service keeps a timer for: a larger (or
+/// infinite) delay means "never", and a deadline this far stays clear of
+/// the clock's overflow.
+const LIFECYCLE_EVENT_DELAY_MAX: std::time::Duration =
+    std::time::Duration::from_secs(100 * 365 * 24 * 3600);
+
 /// Taken from Docker's default capability set (which keeps 14): raw sockets
 /// (forged packets on the tenant network), device nodes, audit writes, and
 /// changing file or process capabilities.
@@ -189,6 +200,10 @@ pub struct NovadockConfig {
     /// What a serial console session runs in the container (argv), unless
     /// the instance's image property `novadock_console_command` says otherwise.
     pub console_command: Vec<String>,
+    /// How long a STOPPED lifecycle event is held back on `/v1/events`
+    /// (dropped if the instance has another transition meanwhile); zero
+    /// sends it at once. See compute/holdback.rs.
+    pub lifecycle_event_delay: std::time::Duration,
 }
 
 /// Nova's own `[serial_console]` options (nova/conf/serial_console.py),
@@ -268,10 +283,10 @@ pub const NOVADOCK_KEYS: &[&str] = &[
     "glance_facade_auth_url",
     "allow_local_images",
     "console_command",
+    "lifecycle_event_delay",
     // Read by the Python driver only.
     "api_timeout",
     "action_timeout",
-    "lifecycle_event_delay",
     "config_drive",
 ];
 
@@ -313,6 +328,22 @@ impl Config {
                 "must be between 0 and 60",
             ));
         }
+        // oslo.config's FloatOpt with min=0.0: any float from 0 up, inf too.
+        let lifecycle_event_delay = match raw
+            .parsed::<f64>(s, "lifecycle_event_delay")?
+            .unwrap_or(DEFAULT_LIFECYCLE_EVENT_DELAY)
+        {
+            d if d.is_nan() || d < 0.0 => {
+                return Err(invalid(
+                    "lifecycle_event_delay",
+                    &d.to_string(),
+                    "must be a number of seconds, at least 0",
+                ));
+            }
+            d => std::time::Duration::try_from_secs_f64(d)
+                .unwrap_or(LIFECYCLE_EVENT_DELAY_MAX)
+                .min(LIFECYCLE_EVENT_DELAY_MAX),
+        };
         let cap_drop = match raw.get(s, "cap_drop") {
             None => DEFAULT_CAP_DROP.iter().map(|c| c.to_string()).collect(),
             Some(v) => list(v)
@@ -434,6 +465,7 @@ impl Config {
                 .filter(|v| !v.is_empty())
                 .unwrap_or("br-int")
                 .to_string(),
+            lifecycle_event_delay,
         };
         let d = "DEFAULT";
         let nova = NovaConfig {
@@ -669,6 +701,42 @@ mod tests {
         // [DEFAULT] enabled is some other option's, not the console's.
         let c = Config::from_raw(&raw(&["[DEFAULT]\nenabled = true\n"])).expect("valid");
         assert!(!c.serial_console.enabled);
+    }
+
+    #[test]
+    fn lifecycle_event_delay_is_the_python_options_float() {
+        use std::time::Duration;
+        let delay =
+            |text: &str| Config::from_raw(&raw(&[text])).map(|c| c.novadock.lifecycle_event_delay);
+        assert_eq!(delay("").expect("default"), Duration::from_secs(15));
+        for (v, want) in [
+            ("0", Duration::ZERO),
+            ("0.25", Duration::from_millis(250)),
+            ("3600", Duration::from_secs(3600)),
+            ("", Duration::from_secs(15)),
+        ] {
+            assert_eq!(
+                delay(&format!("[novadock]\nlifecycle_event_delay = {v}\n")).expect(v),
+                want,
+                "{v}"
+            );
+        }
+        // Larger than any timer: held for good, without overflowing a clock.
+        for v in ["1e300", "inf"] {
+            assert_eq!(
+                delay(&format!("[novadock]\nlifecycle_event_delay = {v}\n")).expect(v),
+                LIFECYCLE_EVENT_DELAY_MAX
+            );
+        }
+        for v in ["-1", "nan", "soon"] {
+            let err = delay(&format!("[novadock]\nlifecycle_event_delay = {v}\n")).expect_err(v);
+            assert!(err.to_string().contains("lifecycle_event_delay"), "{err}");
+        }
+        let r = raw(&["[novadock]\nlifecycle_event_delay = 3\n"]);
+        assert!(
+            Config::unknown_keys(&r).is_empty(),
+            "the service's own option"
+        );
     }
 
     #[test]

@@ -129,8 +129,10 @@ class NovadockHost:
     """``novadock serve`` for one Nova host (``[DEFAULT] host``)."""
 
     def __init__(self, name, engine, switch, my_ip, docker_network="bridge",
-                 netns=None):
+                 netns=None, lifecycle_event_delay=None):
         self.name = name
+        # The service holds STOPPED back this long (None: its default, 15 s).
+        self.lifecycle_event_delay = lifecycle_event_delay
         self.my_ip = my_ip
         self.docker_network = docker_network
         self.engine = engine
@@ -160,7 +162,10 @@ class NovadockHost:
             f"config_drive_dir = {self.tmpdir}/config-drive\n"
             f"docker_url = {self.engine.url}\n"
             f"docker_network = {self.docker_network}\n"
-            f"ovsdb_connection = {self.switch.db}\n", encoding="utf-8")
+            f"ovsdb_connection = {self.switch.db}\n"
+            + ("" if self.lifecycle_event_delay is None else
+               f"lifecycle_event_delay = {self.lifecycle_event_delay}\n"),
+            encoding="utf-8")
         argv = [self.binary, "serve", "--config-file", self.conf_path]
         if self.netns:
             # `ip netns exec` execs the service: the PID stays the service's.
@@ -291,8 +296,12 @@ def get_hosts():
             hosts = {
                 "host1": NovadockHost("host1", Engine(HOST1_DOCKER), _host1_switch(),
                                       "127.0.0.11", docker_network="none"),
+                # host2 holds STOPPED back only 1 s (host1 the default
+                # 15 s): its tests wait for SHUTOFF from the event, or
+                # would see a STOPPED a dockerd restart made up.
                 "host2": NovadockHost("host2", Engine(url2), _host2_switch(),
-                                      "127.0.0.12", netns=HOST2_NETNS),
+                                      "127.0.0.12", netns=HOST2_NETNS,
+                                      lifecycle_event_delay=1),
             }
             started = []
             atexit.register(lambda: [h.stop() for h in started])

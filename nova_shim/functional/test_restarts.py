@@ -185,8 +185,8 @@ class DockerdRestartTest(RestartTestCase):
     CAST_AS_CALL = False
 
     def test_dockerd_restart_keeps_servers(self):
-        # Short: a STOPPED the restart made up would reach Nova in the test.
-        self.flags(lifecycle_event_delay=1, group="novadock")
+        # host2's service holds STOPPED back 1 s (functional/hosts.py): a
+        # STOPPED the restart made up would reach Nova in the test.
         host = "host2"
         running = self._boot(host=host, name="running")
         shutoff = self._boot(host=host, name="shutoff")
@@ -209,7 +209,7 @@ class DockerdRestartTest(RestartTestCase):
         self.wait_driver_state(host, shutoff, power_state.SHUTDOWN)
         self.computes[host].manager._sync_power_states(
             nova_context.get_admin_context())
-        # Longer than lifecycle_event_delay: any event has been handled.
+        # Longer than host2's lifecycle_event_delay: any event has been handled.
         time.sleep(3)
         running = self._status(running, "ACTIVE", power_state.RUNNING)
         shutoff = self._status(shutoff, "SHUTOFF", power_state.SHUTDOWN)

@@ -27,6 +27,8 @@ SERIAL_PORT_RANGE = "37000:37999"
 START_OVS = REPO / "tools" / "start-ovs.sh"
 DEFAULT_OVSDB = "unix:/run/novadock-test-ovs/db.sock"
 OVS_BRIDGE = "br-int"
+# Seconds the service holds a STOPPED lifecycle event back.
+LIFECYCLE_EVENT_DELAY = 1.0
 
 ServiceError = testing.SetupError
 
@@ -40,7 +42,9 @@ class NovadockService(testing.Service):
         super().__init__(
             binary or os.environ.get("NOVADOCK_BIN") or DEFAULT_BIN, TEST_HOST,
             # The tests boot the engine's test image without a Glance.
-            {"allow_local_images": "true"},
+            {"allow_local_images": "true",
+             # The service holds STOPPED back; short, for the tests.
+             "lifecycle_event_delay": str(LIFECYCLE_EVENT_DELAY)},
             # Ports apart from the Rust tests' and the cloud's (10000:20000).
             sections={"serial_console": {
                 "enabled": "true", "port_range": SERIAL_PORT_RANGE}})

@@ -105,8 +105,14 @@ pub async fn serve(
     compute: Compute,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let streams = compute.clone();
     axum::serve(listener, router(compute))
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            // The event streams never end by themselves: the graceful
+            // shutdown would wait for them forever.
+            streams.close_lifecycle_events();
+        })
         .await
 }
 

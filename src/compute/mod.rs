@@ -5,7 +5,8 @@
 //! (resize and cold migration) with move_state.rs (what a move keeps
 //! between steps), interfaces.rs (hot-plug, ensure_plugged), snapshot.rs,
 //! console.rs, serial_console.rs (interactive consoles, with
-//! terminal_size.rs and exec_reaper.rs), diagnostics.rs, resources.rs, reconcile.rs and events.rs.
+//! terminal_size.rs and exec_reaper.rs), diagnostics.rs, resources.rs, reconcile.rs and events.rs
+//! (with holdback.rs, the lifecycle stream as Nova hears it).
 //! This file holds the handle and the reads: inspect, list, get_info,
 //! refresh. Every answer comes from Docker or the host itself.
 
@@ -15,6 +16,7 @@ mod destroy;
 pub mod diagnostics;
 pub mod events;
 pub mod exec_reaper;
+pub mod holdback;
 pub mod interfaces;
 pub mod migration;
 pub mod move_state;
@@ -49,6 +51,8 @@ pub struct Compute {
     config: Config,
     network: Network,
     states: Arc<state::States>,
+    /// The transitions as `/v1/events` streams them, STOPPED held back.
+    lifecycle: Arc<holdback::Holdback>,
     images: Images,
     /// The Nova host this service serves: its containers carry it as a label.
     host: String,
@@ -75,6 +79,7 @@ impl Compute {
             n.nova_default_route,
         );
         let host = config.nova.host_name();
+        let lifecycle = Arc::new(holdback::Holdback::new(n.lifecycle_event_delay));
         Ok(Compute {
             images: Images::new(
                 docker.clone(),
@@ -84,6 +89,7 @@ impl Compute {
             config,
             network,
             states: Arc::new(state::States::default()),
+            lifecycle,
             host,
             features: Arc::new(tokio::sync::OnceCell::new()),
             disk_limits_refused: Arc::new(std::sync::atomic::AtomicBool::new(false)),
@@ -123,6 +129,17 @@ impl Compute {
 
     pub fn states(&self) -> &state::States {
         &self.states
+    }
+
+    /// A reader of the lifecycle transitions as Nova hears them: STOPPED
+    /// held back `lifecycle_event_delay` (holdback.rs). Inside the runtime.
+    pub fn lifecycle_events(&self) -> tokio::sync::broadcast::Receiver<holdback::Feed> {
+        self.lifecycle.subscribe(&self.states)
+    }
+
+    /// At shutdown: every lifecycle stream ends, held STOPPED events dropped.
+    pub fn close_lifecycle_events(&self) {
+        self.lifecycle.close();
     }
 
     pub fn network(&self) -> &Network {

@@ -380,6 +380,23 @@ impl EventStream {
         }
     }
 
+    /// Opened and subscribed: the stream's first line is a heartbeat, sent
+    /// once the service listens for this reader.
+    pub async fn open_ready(socket: &Path) -> EventStream {
+        let mut events = EventStream::open(socket).await;
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !events.buf.contains("\"heartbeat\"") {
+            let mut chunk = [0u8; 4096];
+            let n = tokio::time::timeout_at(deadline, events.stream.read(&mut chunk))
+                .await
+                .expect("the event stream's first heartbeat")
+                .expect("read");
+            assert!(n > 0, "the event stream ended before its first line");
+            events.buf.push_str(&String::from_utf8_lossy(&chunk[..n]));
+        }
+        events
+    }
+
     /// The next event line (heartbeats skipped), or None after `limit`.
     pub async fn next(&mut self, limit: std::time::Duration) -> Option<Value> {
         let deadline = tokio::time::Instant::now() + limit;

@@ -1,7 +1,10 @@
 """The ``[novadock]`` options the driver itself reads.
 
 They live in the same nova.conf section as the service's options; oslo.config
-ignores the ones it does not know, the service ignores these.
+ignores the ones it does not know, the service ignores these. Among the
+service's: ``lifecycle_event_delay`` (default 15 seconds), how long the
+service holds a STOPPED lifecycle event back on its event stream, dropped if
+the instance starts again meanwhile; the driver passes events on as they come.
 """
 
 from oslo_config import cfg
@@ -34,14 +37,6 @@ OPTS = [
         min=0.1,
         help="Seconds to wait for the novadock service to finish an action "
         "(spawn, reboot, power off, ...).",
-    ),
-    cfg.FloatOpt(
-        "lifecycle_event_delay",
-        default=15.0,
-        min=0.0,
-        help="Seconds a STOPPED lifecycle event is held back before Nova hears "
-        "it, dropped if the instance starts again meanwhile (a reboot), as "
-        "the libvirt driver does.",
     ),
     cfg.BoolOpt(
         "config_drive",

@@ -1,10 +1,11 @@
 """Lifecycle events: one streaming request to the service's /v1/events,
-turned into nova.virt.event.LifecycleEvent for Nova.
+each line turned into a nova.virt.event.LifecycleEvent for Nova as it comes.
 
-STOPPED is held back for ``[novadock] lifecycle_event_delay`` seconds and
-dropped if the instance starts again meanwhile, as the libvirt driver does
-for reboots. The listener reconnects by itself when the service restarts,
-backing off while it is down and logging each outage once.
+The service decides what Nova hears and when: it holds STOPPED back for
+``[novadock] lifecycle_event_delay`` seconds and drops it if the instance
+starts again meanwhile, as the libvirt driver does for reboots. The listener
+only translates; it reconnects by itself when the service restarts, backing
+off while it is down and logging each outage once.
 """
 
 import json
@@ -44,8 +45,6 @@ class EventListener:
         self._emit = emit
         self._socket_path = socket_path
         self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._delayed = {}
         self._thread = None
         self.connected = threading.Event()
 
@@ -67,10 +66,6 @@ class EventListener:
 
     def stop(self):
         self._stop.set()
-        with self._lock:
-            for timer in self._delayed.values():
-                timer.cancel()
-            self._delayed.clear()
 
     def _run(self, stop):
         delay = RECONNECT_DELAY
@@ -125,34 +120,10 @@ class EventListener:
                 LOG.warning("Missed %s lifecycle events; the power state sync "
                             "will catch up", message.get("missed"))
             return
-        self.dispatch(virtevent.LifecycleEvent(message["uuid"], transition))
-
-    def dispatch(self, event):
-        """Emit now, or hold STOPPED back; any other event of the instance
-        drops a held-back STOPPED."""
-        delay = CONF.novadock.lifecycle_event_delay
-        with self._lock:
-            pending = self._delayed.pop(event.uuid, None)
-            if pending is not None:
-                pending.cancel()
-            if event.transition == virtevent.EVENT_LIFECYCLE_STOPPED and delay > 0:
-                timer = threading.Timer(delay, self._emit_delayed, (event,))
-                timer.daemon = True
-                self._delayed[event.uuid] = timer
-                timer.start()
-                return
-        self._safe_emit(event)
-
-    def _emit_delayed(self, event):
-        with self._lock:
-            if self._delayed.get(event.uuid) is None:
-                return
-            del self._delayed[event.uuid]
-        self._safe_emit(event)
+        self._safe_emit(virtevent.LifecycleEvent(message["uuid"], transition))
 
     def _safe_emit(self, event):
         try:
             self._emit(event)
         except Exception:
             LOG.exception("Handling lifecycle event %s failed", event)
-
