@@ -24,7 +24,7 @@ import uuid
 import openstack
 
 # The e2e suite's own helpers (same folder, run as scripts).
-from e2e_test import Failed, check, ping, run_checks, sh, wait_for
+from e2e_test import Failed, check, new_member, ping, run_checks, sh, wait_for
 
 RUN = uuid.uuid4().hex[:6]
 CLOUD_DIR = os.environ.get("NOVADOCK_CLOUD_DIR", "/opt/novadock-cloud")
@@ -130,19 +130,7 @@ class MultiHost:
     def member(self):
         """A project of its own and its member (not admin), with a group
         that lets ICMP in: whose servers the admin moves."""
-        idp = self.conn.identity
-        project = idp.create_project(name=f"e2e-mh-{RUN}", domain_id="default")
-        self.cleanup.append(lambda: idp.delete_project(project))
-        password = uuid.uuid4().hex
-        user = idp.create_user(name=f"e2e-mh-{RUN}", password=password,
-                               default_project_id=project.id, domain_id="default")
-        self.cleanup.append(lambda: idp.delete_user(user))
-        idp.assign_project_role_to_user(project, user, idp.find_role("member", ignore_missing=False))
-        auth = self.conn.config.get_auth_args()
-        conn = openstack.connect(
-            auth_url=auth["auth_url"], project_name=project.name, username=user.name,
-            password=password, user_domain_name="Default", project_domain_name="Default",
-            region_name=self.conn.config.get_region_name())
+        conn, _ = new_member(self.conn, f"e2e-mh-{RUN}", self.cleanup)
         sg = conn.network.create_security_group(name=f"e2e-mh-member-{RUN}", description="ICMP")
         self.cleanup.append(lambda: self.conn.network.delete_security_group(sg.id, ignore_missing=True))
         conn.network.create_security_group_rule(

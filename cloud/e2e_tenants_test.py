@@ -24,7 +24,7 @@ import uuid
 import openstack
 
 # The e2e suite's own check helpers (same folder, run as scripts).
-from e2e_test import Failed, check, run_checks, wait_for
+from e2e_test import Failed, check, new_member, run_checks, wait_for
 
 RUN = uuid.uuid4().hex[:6]
 CLOUD_DIR = os.environ.get("NOVADOCK_CLOUD_DIR", "/opt/novadock-cloud")
@@ -109,25 +109,12 @@ class Tenants:
         self.cleanup = []  # callables, run in reverse
 
     def project(self, name):
-        idp = self.admin.identity
-        project = idp.create_project(name=f"{name}-{RUN}", domain_id="default")
-        self.cleanup.append(lambda: idp.delete_project(project))
-        password = uuid.uuid4().hex
-        user = idp.create_user(name=f"{name}-{RUN}", password=password,
-                               default_project_id=project.id, domain_id="default")
-        self.cleanup.append(lambda: idp.delete_user(user))
-        member = idp.find_role("member", ignore_missing=False)
-        idp.assign_project_role_to_user(project, user, member)
+        conn, project = new_member(self.admin, f"{name}-{RUN}", self.cleanup)
         # The demo network serves every project (as a shared network would).
         rbac = self.admin.network.create_rbac_policy(
             object_type="network", object_id=self.net.id, action="access_as_shared",
             target_project_id=project.id)
         self.cleanup.append(lambda: self.admin.network.delete_rbac_policy(rbac))
-        auth = self.admin.config.get_auth_args()
-        conn = openstack.connect(
-            auth_url=auth["auth_url"], project_name=project.name, username=user.name,
-            password=password, user_domain_name="Default", project_domain_name="Default",
-            region_name=self.admin.config.get_region_name())
         return conn
 
     def upload(self, conn, name, data, visibility="private"):

@@ -59,6 +59,23 @@ def wait_for(what, seconds, probe):
     raise Failed(f"{what}: not within {seconds}s (last: {last!r})")
 
 
+def new_member(admin, name, cleanup):
+    """A project NAME and its user with the member role only, made as an
+    admin makes them: (a connection as that user, the project). Their
+    removal is appended to CLEANUP (callables)."""
+    idp = admin.identity
+    project = idp.create_project(name=name, domain_id="default")
+    cleanup.append(lambda: idp.delete_project(project))
+    password = uuid.uuid4().hex
+    user = idp.create_user(name=name, password=password, default_project_id=project.id,
+                           domain_id="default")
+    cleanup.append(lambda: idp.delete_user(user))
+    idp.assign_project_role_to_user(project, user, idp.find_role("member", ignore_missing=False))
+    conn = admin.connect_as(username=user.name, password=password, project_name=project.name,
+                            user_domain_name="Default", project_domain_name="Default")
+    return conn, project
+
+
 def container(server_id):
     out = sh("docker", "inspect", f"nova-{server_id}", check_rc=False)
     data = json.loads(out or "[]")

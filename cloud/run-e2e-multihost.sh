@@ -11,12 +11,7 @@ set -euo pipefail
 CLOUD_REPO=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=cloud/lib/common.sh
 . "$CLOUD_REPO/cloud/lib/common.sh"
-on_exit() {
-    local rc=$?
-    [ "$rc" = 0 ] || cloud_log_errors
-    exit "$rc"
-}
-trap on_exit EXIT
+cloud_trap_errors
 
 start=$SECONDS
 "$CLOUD_REPO/cloud/up.sh" --computes 2

@@ -16,13 +16,7 @@ CLOUD_REPO=$(cd "$(dirname "$0")/.." && pwd)
 # databases are left: their cells hold an earlier password); the venv stays.
 cloud_log "run-e2e: purging an earlier cloud's state (cloud/down.sh --purge)"
 "$CLOUD_REPO/cloud/down.sh" --purge
-# On failure the services' last errors go to the output.
-on_exit() {
-    local rc=$?
-    [ "$rc" = 0 ] || cloud_log_errors
-    exit "$rc"
-}
-trap on_exit EXIT
+cloud_trap_errors
 
 start=$SECONDS
 "$CLOUD_REPO/cloud/up.sh"

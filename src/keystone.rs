@@ -326,43 +326,66 @@ mod tests {
         String,
         std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
     ) {
-        use axum::http::{HeaderMap, StatusCode};
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
         let seen = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashMap::<
             String,
             usize,
         >::new()));
-        let counter = seen.clone();
-        let app = axum::Router::new().route(
-            "/v3/auth/tokens",
-            axum::routing::get(move |headers: HeaderMap| {
-                let counter = counter.clone();
-                async move {
-                    let token = headers
-                        .get("x-subject-token")
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or_default()
-                        .to_string();
-                    *counter
-                        .lock()
-                        .expect("counter")
-                        .entry(token.clone())
-                        .or_default() += 1;
-                    match token.as_str() {
-                        "good" => (
-                            StatusCode::OK,
-                            r#"{"token": {"project": {"id": "p1"}, "roles": []}}"#,
-                        ),
-                        "flaky" => (StatusCode::SERVICE_UNAVAILABLE, "{}"),
-                        _ => (StatusCode::NOT_FOUND, r#"{"error": {"code": 404}}"#),
-                    }
-                }
-            }),
-        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let url = format!("http://{}/v3", listener.local_addr().expect("addr"));
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let counter = seen.clone();
+        // HTTP/1.1 by hand (GETs only, kept alive): the service's HTTP
+        // framework stays in api/.
+        tokio::spawn(async move {
+            while let Ok((conn, _)) = listener.accept().await {
+                let counter = counter.clone();
+                tokio::spawn(async move {
+                    let mut conn = BufReader::new(conn);
+                    loop {
+                        let mut token = String::new();
+                        let mut line = String::new();
+                        loop {
+                            line.clear();
+                            match conn.read_line(&mut line).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(_) => {}
+                            }
+                            let l = line.trim_end();
+                            if l.is_empty() {
+                                break;
+                            }
+                            if let Some((k, v)) = l.split_once(':')
+                                && k.eq_ignore_ascii_case("x-subject-token")
+                            {
+                                token = v.trim().to_string();
+                            }
+                        }
+                        *counter
+                            .lock()
+                            .expect("counter")
+                            .entry(token.clone())
+                            .or_default() += 1;
+                        let (status, body) = match token.as_str() {
+                            "good" => (
+                                "200 OK",
+                                r#"{"token": {"project": {"id": "p1"}, "roles": []}}"#,
+                            ),
+                            "flaky" => ("503 Service Unavailable", "{}"),
+                            _ => ("404 Not Found", r#"{"error": {"code": 404}}"#),
+                        };
+                        let response = format!(
+                            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                            body.len()
+                        );
+                        if conn.get_mut().write_all(response.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
         (url, seen)
     }
 

@@ -28,6 +28,20 @@ async fn compute_holding(delay: &str) -> Compute {
     c
 }
 
+/// A new instance, spawned and seen started on the stream.
+async fn spawned(c: &Compute, events: &mut EventStream) -> (String, Cleanup) {
+    let uuid = new_uuid();
+    let guard = Cleanup(uuid.clone());
+    let r: SpawnRequest = serde_json::from_value(spawn_request(&uuid)).expect("request");
+    c.spawn(&r).await.expect("spawn");
+    assert!(
+        events
+            .expect(&uuid, "started", Duration::from_secs(10))
+            .await
+    );
+    (uuid, guard)
+}
+
 /// A transition of the state map, as the Docker event follower makes them,
 /// without a container.
 fn set_state(c: &Compute, uuid: &str, power_state: PowerState) {
@@ -45,15 +59,7 @@ fn set_state(c: &Compute, uuid: &str, power_state: PowerState) {
 #[tokio::test]
 async fn containers_changed_behind_novas_back_are_reported_within_seconds() {
     let (c, _svc, mut events) = followed(compute_holding("0.5").await).await;
-    let uuid = new_uuid();
-    let _g = Cleanup(uuid.clone());
-    let r: SpawnRequest = serde_json::from_value(spawn_request(&uuid)).expect("request");
-    c.spawn(&r).await.expect("spawn");
-    assert!(
-        events
-            .expect(&uuid, "started", Duration::from_secs(10))
-            .await
-    );
+    let (uuid, _g) = spawned(&c, &mut events).await;
 
     let name = format!("nova-{uuid}");
     run("docker", &["pause", &name]);
@@ -255,15 +261,7 @@ async fn a_stop_is_held_back_and_dropped_if_the_instance_starts_again() {
 #[tokio::test]
 async fn a_container_killed_and_started_again_within_the_delay_is_not_reported_stopped() {
     let (c, _svc, mut events) = followed(compute_holding("3").await).await;
-    let uuid = new_uuid();
-    let _g = Cleanup(uuid.clone());
-    let r: SpawnRequest = serde_json::from_value(spawn_request(&uuid)).expect("request");
-    c.spawn(&r).await.expect("spawn");
-    assert!(
-        events
-            .expect(&uuid, "started", Duration::from_secs(10))
-            .await
-    );
+    let (uuid, _g) = spawned(&c, &mut events).await;
     let name = format!("nova-{uuid}");
     run("docker", &["kill", &name]);
     // The service saw it stop (its STOPPED is held), then it starts again.

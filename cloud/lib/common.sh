@@ -108,6 +108,18 @@ cloud_log_errors() {
     done
 }
 
+# cloud_trap_errors: on a failing exit, the services' last errors go to the
+# output (the e2e runners: CI prints only the output).
+cloud_trap_errors() {
+    # shellcheck disable=SC2317  # called by the trap
+    cloud_on_exit() {
+        local rc=$?
+        [ "$rc" = 0 ] || cloud_log_errors
+        exit "$rc"
+    }
+    trap cloud_on_exit EXIT
+}
+
 cloud_http_up() { curl -s --noproxy '*' -o /dev/null --max-time 3 "$1"; }
 
 # cloud_spawn NAME COMMAND...: runs COMMAND in the background with its output
