@@ -222,6 +222,15 @@ EOF2
         || { tail -20 "$CLOUD_LOG/$name.log" >&2; cloud_fail "$name did not start (log: $CLOUD_LOG/$name.log)"; }
 }
 
+# cloud_start_program NAME [VAR=VALUE...] -- COMMAND...: NAME under
+# supervisord (cloud_supervise), restarted first when its configuration
+# changed (cloud_write), "starting NAME" said when it was not running.
+cloud_start_program() {
+    cloud_restart_if_changed "$1"
+    cloud_alive "$1" || cloud_log "starting $1"
+    cloud_supervise "$@"
+}
+
 # cloud_stop NAME: stops NAME: through supervisord (TERM to its process
 # group, KILL after 15 s), or TERM, then KILL after 15 s, to the process of
 # NAME.pid.

@@ -134,26 +134,12 @@ EOF2
 }
 
 cloud_start_host_services() {
-    local i=$1 conf check sock
+    local i=$1 conf
     conf=$(cloud_host_conf "$i")
-    sock=$(cloud_host_socket "$i")
-    cloud_restart_if_changed "novadock-$i"
-    if ! cloud_alive "novadock-$i"; then
-        cloud_log "starting novadock serve of host $i"
-        check=$("$NOVADOCK_BIN" check --config-file "$CLOUD_ETC/nova/nova.conf" --config-file "$conf" 2>&1) \
-            || { printf '%s\n' "$check" >&2; cloud_fail "novadock check of host $i failed: fix the FAIL lines above"; }
-    fi
-    CLOUD_PROGRAM_STAMP="binary $NOVADOCK_BIN $(stat -c %Y "$NOVADOCK_BIN")" \
-        cloud_supervise "novadock-$i" NO_COLOR=1 -- "$NOVADOCK_BIN" serve \
-        --config-file "$CLOUD_ETC/nova/nova.conf" --config-file "$conf"
-    cloud_wait 30 "novadock socket $sock" test -S "$sock"
-    cloud_restart_if_changed "neutron-openvswitch-agent-$i"
-    cloud_alive "neutron-openvswitch-agent-$i" || cloud_log "starting neutron-openvswitch-agent-$i"
-    cloud_supervise "neutron-openvswitch-agent-$i" -- "$CLOUD_VENV/bin/neutron-openvswitch-agent" \
+    cloud_start_novadock "novadock-$i" "$(cloud_host_socket "$i")" "$CLOUD_ETC/nova/nova.conf" "$conf"
+    cloud_start_program "neutron-openvswitch-agent-$i" -- "$CLOUD_VENV/bin/neutron-openvswitch-agent" \
         --config-file "$CLOUD_ETC/neutron/neutron.conf" --config-file "$(cloud_host_agent_ini "$i")"
-    cloud_restart_if_changed "nova-compute-$i"
-    cloud_alive "nova-compute-$i" || cloud_log "starting nova-compute-$i"
-    cloud_supervise "nova-compute-$i" -- "$CLOUD_VENV/bin/nova-compute" \
+    cloud_start_program "nova-compute-$i" -- "$CLOUD_VENV/bin/nova-compute" \
         --config-file "$CLOUD_ETC/nova/nova.conf" --config-file "$conf"
 }
 

@@ -57,26 +57,30 @@ cloud_gunicorn() {
 
 cloud_wait_http() { cloud_wait 120 "$1 ($(cloud_url "$1"))" cloud_http_up "$(cloud_url "$1")/"; }
 
+# cloud_start_novadock [NAME SOCKET CONFIG_FILE...]: a novadock service
+# (default: host 1's, reading nova.conf), supervised, after `novadock check`.
 cloud_start_novadock() {
-    local check
-    mkdir -p "$(dirname "$CLOUD_SOCKET")"
-    cloud_restart_if_changed novadock
-    if ! cloud_alive novadock; then
-        cloud_log "starting novadock serve"
+    local name=${1:-novadock} socket=${2:-$CLOUD_SOCKET} check files=() f
+    shift 2 || true
+    for f in "${@:-$CLOUD_ETC/nova/nova.conf}"; do files+=(--config-file "$f"); done
+    mkdir -p "$(dirname "$socket")"
+    cloud_restart_if_changed "$name"
+    if ! cloud_alive "$name"; then
+        cloud_log "starting $name serve"
         # What novadock check calls a failure (no engine, a bad config, a
         # socket it cannot create) stops the start-up; its warnings are shown.
-        check=$("$NOVADOCK_BIN" check --config-file "$CLOUD_ETC/nova/nova.conf" 2>&1) \
-            || { printf '%s\n' "$check" >&2; cloud_fail "novadock check failed: fix the FAIL lines above"; }
+        check=$("$NOVADOCK_BIN" check "${files[@]}" 2>&1) \
+            || { printf '%s\n' "$check" >&2; cloud_fail "$name check failed: fix the FAIL lines above"; }
         while read -r l; do
-            case $l in WARN*) cloud_log "novadock check: $l" ;; esac
+            case $l in WARN*) cloud_log "$name check: $l" ;; esac
         done <<<"$check"
     fi
     # A rebuilt binary replaces the running one (its mtime is part of the
     # program's definition).
     # NO_COLOR: its log is a file, not a terminal.
     CLOUD_PROGRAM_STAMP="binary $NOVADOCK_BIN $(stat -c %Y "$NOVADOCK_BIN")" \
-        cloud_supervise novadock NO_COLOR=1 -- "$NOVADOCK_BIN" serve --config-file "$CLOUD_ETC/nova/nova.conf"
-    cloud_wait 30 "novadock socket $CLOUD_SOCKET" test -S "$CLOUD_SOCKET"
+        cloud_supervise "$name" NO_COLOR=1 -- "$NOVADOCK_BIN" serve "${files[@]}"
+    cloud_wait 30 "$name socket $socket" test -S "$socket"
 }
 
 cloud_start_keystone() {
@@ -104,21 +108,15 @@ cloud_start_services() {
         # OVN's maintenance tasks (the databases kept in sync with Neutron's)
         # run in a worker of their own when the API runs under a WSGI server.
         cloud_stop_all neutron-openvswitch-agent neutron-rpc-server
-        cloud_restart_if_changed neutron-ovn-maintenance-worker
-        cloud_alive neutron-ovn-maintenance-worker || cloud_log "starting neutron-ovn-maintenance-worker"
-        cloud_supervise neutron-ovn-maintenance-worker -- "$CLOUD_VENV/bin/neutron-ovn-maintenance-worker" \
+        cloud_start_program neutron-ovn-maintenance-worker -- "$CLOUD_VENV/bin/neutron-ovn-maintenance-worker" \
             --config-file "$e/neutron/neutron.conf" --config-file "$e/neutron/plugins/ml2/ml2_conf.ini"
     else
         cloud_stop_all neutron-ovn-maintenance-worker
         # Neutron's RPC server (the agents' side of neutron-server when its
         # API runs under a WSGI server) and the Open vSwitch agent.
-        cloud_restart_if_changed neutron-rpc-server
-        cloud_alive neutron-rpc-server || cloud_log "starting neutron-rpc-server"
-        cloud_supervise neutron-rpc-server -- "$CLOUD_VENV/bin/neutron-rpc-server" \
+        cloud_start_program neutron-rpc-server -- "$CLOUD_VENV/bin/neutron-rpc-server" \
             --config-file "$e/neutron/neutron.conf" --config-file "$e/neutron/plugins/ml2/ml2_conf.ini"
-        cloud_restart_if_changed neutron-openvswitch-agent
-        cloud_alive neutron-openvswitch-agent || cloud_log "starting neutron-openvswitch-agent"
-        cloud_supervise neutron-openvswitch-agent -- "$CLOUD_VENV/bin/neutron-openvswitch-agent" \
+        cloud_start_program neutron-openvswitch-agent -- "$CLOUD_VENV/bin/neutron-openvswitch-agent" \
             --config-file "$e/neutron/neutron.conf" --config-file "$e/neutron/plugins/ml2/openvswitch_agent.ini"
     fi
     pids=()
@@ -126,9 +124,7 @@ cloud_start_services() {
     # console token with nova-compute, then relays to novadock's port).
     for n in conductor scheduler compute serialproxy; do
         (
-            cloud_restart_if_changed "nova-$n"
-            cloud_alive "nova-$n" || cloud_log "starting nova-$n"
-            cloud_supervise "nova-$n" -- "$CLOUD_VENV/bin/nova-$n" --config-file "$e/nova/nova.conf"
+            cloud_start_program "nova-$n" -- "$CLOUD_VENV/bin/nova-$n" --config-file "$e/nova/nova.conf"
         ) &
         pids+=($!)
     done
