@@ -88,6 +88,21 @@ cloud_docker_host_nat() {
         || iptables -t nat -A POSTROUTING -s "$net" ! -o "$br" -j MASQUERADE
 }
 
+# With a purge: every rule that names the host's eth0 bridge (the host
+# firewall's, the forwarding and the NAT above), in iptables and ip6tables.
+cloud_drop_docker_host_rules() {
+    local br=$1 tool table rule args
+    for tool in iptables ip6tables; do
+        command -v "$tool" >/dev/null 2>&1 || continue
+        for table in filter nat; do
+            while read -r rule; do
+                read -ra args <<<"${rule/#-A /-D }"
+                "$tool" -t "$table" "${args[@]}" 2>/dev/null || true
+            done < <("$tool" -t "$table" -S 2>/dev/null | grep -E -- "-[io] $br( |\$)" || true)
+        done
+    done
+}
+
 # The host's bridges: br-int$I for its ports (its agent's), br-ex$I its
 # provider bridge, patched to br-ex as a second machine's NIC would be
 # cabled to the same switch.
@@ -181,6 +196,7 @@ cloud_down_extra_host() {
         rm -rf "/var/lib/novadock/config-drive-$i"
         ovs-vsctl --timeout=10 --no-wait -- --if-exists del-br "$(cloud_host_int_bridge "$i")" \
             -- --if-exists del-br "$(cloud_host_ex_bridge "$i")" 2>/dev/null || true
+        cloud_drop_docker_host_rules "$(cloud_host_docker_bridge "$i")"
         ip link del "$(cloud_host_docker_bridge "$i")" 2>/dev/null || true
     fi
 }
