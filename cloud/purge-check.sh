@@ -53,10 +53,12 @@ done
 # The extra compute hosts (cloud/up.sh --computes): engine, bridges, drives.
 bridges=$(ovsdb-tool query /etc/openvswitch/conf.db \
     '["Open_vSwitch",{"op":"select","table":"Bridge","where":[],"columns":["name"]}]')
+# (Read first: grep -q in a pipe under pipefail can fail on SIGPIPE.)
+rules=$(iptables -S 2>/dev/null || true)
 for ((i = 2; i <= computes; i++)); do
     if cloud_alive "dockerd-$i"; then left "dockerd of host $i"; fi
     if ip link show "$(cloud_host_docker_bridge "$i")" >/dev/null 2>&1; then left "bridge $(cloud_host_docker_bridge "$i")"; fi
-    if iptables -S | grep -qE -- "-[io] $(cloud_host_docker_bridge "$i")( |\$)"; then left "iptables rules of $(cloud_host_docker_bridge "$i")"; fi
+    if grep -qE -- "-[io] $(cloud_host_docker_bridge "$i")( |\$)" <<<"$rules"; then left "iptables rules of $(cloud_host_docker_bridge "$i")"; fi
     for b in "$(cloud_host_int_bridge "$i")" "$(cloud_host_ex_bridge "$i")"; do
         case $bridges in *"\"$b\""*) left "OVS bridge $b" ;; esac
     done
