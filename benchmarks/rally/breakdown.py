@@ -4,8 +4,11 @@ API, in scheduling and dispatch, in the compute manager before the driver
 (Neutron's port binding), in the novadock service's spawn (create, then
 start with its VIFs plugged), waiting for Neutron's network-vif-plugged,
 and in the compute manager after. Prints the median and p90 of each part,
-separately for boots with and without a Nova network; then the service's
-own time for each kind of request (stop, start, reboot, delete...).
+separately for boots with and without a Nova network; the same for the
+boots of Nova's fake driver on the bench's fake host
+(nova-compute-fake-bench.log, benchmarks/rally/run.sh), whose time from
+the claim to built is Nova's own; then the service's own time for each
+kind of request (stop, start, reboot, delete...).
 Usage: breakdown.py LOG_DIR [SINCE [UNTIL], UTC, as 'YYYY-MM-DD HH:MM:SS']"""
 
 import re
@@ -49,11 +52,15 @@ def utc(text):
     return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC).timestamp()
 
 
-def main(log_dir, since=None, until=None):
-    floor = utc(since) if since else 0
-    ceiling = utc(until) if until else float("inf")
+def compute_boots(path, floor, ceiling):
+    """Per instance a nova-compute log built: its claim (and the request
+    that made it), network-vif-plugged, built."""
     boots = {}
-    for line in read(f"{log_dir}/nova-compute.log"):
+    try:
+        lines = read(path)
+    except FileNotFoundError:
+        return boots
+    for line in lines:
         t, i, r = nova_time(line), INSTANCE.search(line), REQ.search(line)
         if t is None or i is None or not floor <= t < ceiling:
             continue
@@ -64,6 +71,14 @@ def main(log_dir, since=None, until=None):
             b["plugged"] = t
         elif "seconds to build instance" in line:
             b["built"] = t
+    return boots
+
+
+def main(log_dir, since=None, until=None):
+    floor = utc(since) if since else 0
+    ceiling = utc(until) if until else float("inf")
+    boots = compute_boots(f"{log_dir}/nova-compute.log", floor, ceiling)
+    fake = compute_boots(f"{log_dir}/nova-compute-fake-bench.log", floor, ceiling)
     api = {}
     for line in read(f"{log_dir}/nova-api.log"):
         r = REQ.search(line)
@@ -77,6 +92,17 @@ def main(log_dir, since=None, until=None):
             end = service_time(m.group(1))
             boots[m.group(2)]["spawn"] = (end - int(m.group(4)) / 1000, end, int(m.group(5)))
     parts = {}
+    for b in fake.values():
+        if {"claim", "built"} <= b.keys() and b.get("req") in api:
+            a0, a1 = api[b["req"]]
+            row = {
+                "Nova API (POST /servers)": a1 - a0,
+                "scheduler, conductor, dispatch": b["claim"] - a1,
+                "compute manager, claim to built": b["built"] - b["claim"],
+                "total, POST to built": b["built"] - a0,
+            }
+            for k, v in row.items():
+                parts.setdefault("Nova's fake driver", {}).setdefault(k, []).append(v)
     for b in boots.values():
         if not {"claim", "built", "spawn"} <= b.keys() or b.get("req") not in api:
             continue
@@ -90,6 +116,7 @@ def main(log_dir, since=None, until=None):
             "novadock service: spawn (create, start, VIFs)": s1 - s0,
             "waiting for Neutron's network-vif-plugged": max(0.0, plugged - s1),
             "compute manager after the driver": b["built"] - max(plugged, s1),
+            "compute manager, claim to built": b["built"] - b["claim"],
             "total, POST to built": b["built"] - a0,
         }
         kind = "with a Nova network" if vifs else "without a network"
