@@ -22,6 +22,8 @@ INSTANCE = re.compile(r"\[instance: ([0-9a-f-]{36})\]")
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 SPAWNED = re.compile(r'^(\S+)Z .*spawned instance="?([0-9a-f-]{36})"? created_ms=(\d+) '
                      r"total_ms=(\d+) vifs=(\d+)")
+STARTED = re.compile(r'^(\S+)Z .*started instance="?([0-9a-f-]{36})"? docker_start_ms=(\d+) '
+                     r"total_ms=(\d+)")
 REQUEST = re.compile(r'^(\S+)Z .*request method=(\w+) path="?([^" ]+)"? status=(\d+) ms=(\d+)')
 
 
@@ -86,11 +88,16 @@ def main(log_dir, since=None, until=None):
             end = nova_time(line)
             api[r.group(1)] = (end - float(line.rsplit(" time: ", 1)[1]), end)
     service_log = read(f"{log_dir}/novadock.log")
+    starts = {}
     for line in service_log:
         m = SPAWNED.match(line)
         if m and m.group(2) in boots:
             end = service_time(m.group(1))
             boots[m.group(2)]["spawn"] = (end - int(m.group(4)) / 1000, end, int(m.group(5)))
+        m = STARTED.match(line)
+        if m:
+            starts.setdefault(m.group(2), []).append((service_time(m.group(1)),
+                                                     int(m.group(3)) / 1000))
     parts = {}
     for b in fake.values():
         if {"claim", "built"} <= b.keys() and b.get("req") in api:
@@ -103,17 +110,21 @@ def main(log_dir, since=None, until=None):
             }
             for k, v in row.items():
                 parts.setdefault("Nova's fake driver", {}).setdefault(k, []).append(v)
-    for b in boots.values():
+    for i, b in boots.items():
         if not {"claim", "built", "spawn"} <= b.keys() or b.get("req") not in api:
             continue
         a0, a1 = api[b["req"]]
         s0, s1, vifs = b["spawn"]
         plugged = b.get("plugged", s1)
+        # Docker's own start call within the spawn (the service's "started"
+        # line; None for a service that does not log it).
+        docker = [d for t, d in starts.get(i, []) if s0 <= t <= s1 + 0.01]
         row = {
             "Nova API (POST /servers)": a1 - a0,
             "scheduler, conductor, dispatch": b["claim"] - a1,
             "compute manager before the driver (port binding)": s0 - b["claim"],
             "novadock service: spawn (create, start, VIFs)": s1 - s0,
+            "of the spawn, Docker's start call": docker[0] if docker else None,
             "waiting for Neutron's network-vif-plugged": max(0.0, plugged - s1),
             "compute manager after the driver": b["built"] - max(plugged, s1),
             "compute manager, claim to built": b["built"] - b["claim"],
@@ -127,9 +138,17 @@ def main(log_dir, since=None, until=None):
         print(f"\n{kind} ({n} boots): seconds, median / p90")
         print("| part | median | p90 |\n|---|---|---|")
         for k, v in rows.items():
+            v = [x for x in v if x is not None]
+            if not v:
+                continue
             median, p90 = median_p90(v)
             print(f"| {k} | {median:.3f} | {p90:.3f} |")
     service_requests(service_log, floor, ceiling)
+    docker = [d for v in starts.values() for t, d in v if floor <= t < ceiling]
+    if docker:
+        median, p90 = median_p90(docker)
+        print(f"\nDocker's start call in the service's starts (spawn, power-on, reboot; "
+              f"{len(docker)}): median {median:.3f} s, p90 {p90:.3f} s")
 
 
 def service_requests(service_log, floor, ceiling):
