@@ -19,6 +19,8 @@ purge=false
 cloud_stop_all horizon nova-serialproxy nova-compute nova-scheduler nova-conductor nova-api neutron-openvswitch-agent neutron-rpc-server \
     neutron-ovn-maintenance-worker neutron glance placement keystone
 cloud_stop_all novadock
+# Before the bridges are purged: a running ovn-controller recreates br-int.
+cloud_stop_ovn
 cloud_stop_supervisor
 if cloud_alive rabbitmq; then
     cloud_log "stopping rabbitmq-server"
@@ -85,7 +87,6 @@ for ((i = 2; i <= CLOUD_MAX_COMPUTES; i++)); do
     fi
     cloud_down_extra_host "$i" "$purge"
 done
-cloud_stop_ovn
 if $purge; then
     # OVN's databases are the cloud's own (Neutron's ports and ACLs).
     rm -f /var/lib/ovn/ovnnb_db.db /var/lib/ovn/ovnsb_db.db /etc/ovn/ovnnb_db.db /etc/ovn/ovnsb_db.db

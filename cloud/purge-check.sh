@@ -55,6 +55,10 @@ bridges=$(ovsdb-tool query /etc/openvswitch/conf.db \
     '["Open_vSwitch",{"op":"select","table":"Bridge","where":[],"columns":["name"]}]')
 # (Read first: grep -q in a pipe under pipefail can fail on SIGPIPE.)
 rules=$(iptables -S 2>/dev/null || true)
+# Host 1's bridges too (on OVN, an ovn-controller left running recreated br-int).
+for b in "$CLOUD_BRIDGE" "$CLOUD_PROVIDER_BRIDGE"; do
+    case $bridges in *"\"$b\""*) left "OVS bridge $b" ;; esac
+done
 for ((i = 2; i <= computes; i++)); do
     if cloud_alive "dockerd-$i"; then left "dockerd of host $i"; fi
     if ip link show "$(cloud_host_docker_bridge "$i")" >/dev/null 2>&1; then left "bridge $(cloud_host_docker_bridge "$i")"; fi
