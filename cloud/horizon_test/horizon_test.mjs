@@ -120,11 +120,16 @@ async function rowAction(action) {
   if (errors.length) throw new Error(`Horizon says: ${errors.join(' | ')}`);
 }
 
-async function transfer(stepTitle, rowName) {
+async function transfer(stepTitle, rowName, again = false) {
   const modal = page.locator('.modal-dialog');
   await modal.locator('.wizard-nav').getByText(stepTitle, { exact: true }).click();
   const allocated = modal.locator('.transfer-allocated tr', { hasText: rowName });
-  if ((await allocated.count()) > 0) return;
+  if ((await allocated.count()) > 0) {
+    if (!again) return;
+    // Listed as chosen but perhaps lost by the wizard: take it back first.
+    await allocated.first().locator('.btn').first().click();
+    await allocated.first().waitFor({ state: 'detached', timeout: 10000 });
+  }
   const available = modal.locator('.transfer-available tr', { hasText: rowName })
     .filter({ has: page.locator('.btn') });
   await available.first().waitFor({ timeout: 30000 });
@@ -221,16 +226,26 @@ try {
     await transfer('Flavor', flavorName);
     await transfer('Networks', networkName);
     const launch = modal.locator('.modal-footer button.finish');
+    let tries = 0;
     await poll('the Launch Instance button', async () => {
       if (await launch.isEnabled()) return true;
       // Horizon rebuilds a step's table when late data (quotas, limits)
       // arrives on a loaded machine, dropping the choice made: make it again,
-      // as a user would.
+      // as a user would; first what was dropped, then each choice taken back
+      // and made again (a row can stay listed as chosen while lost).
+      const again = tries++ > 0;
       for (const [title, row] of [['Source', imageName], ['Flavor', flavorName], ['Networks', networkName]]) {
-        await transfer(title, row);
+        await transfer(title, row, again);
       }
       return launch.isEnabled();
-    }, 60);
+    }, 60).catch(async (err) => {
+      // What the wizard still wants: its steps as listed (a required one
+      // carries a "*"), and the flavor step's state.
+      const steps = (await modal.locator('.wizard-nav li').allInnerTexts()).map((t) => t.replace(/\s+/g, ' ').trim());
+      await modal.locator('.wizard-nav').getByText('Flavor', { exact: true }).click().catch(() => {});
+      await page.screenshot({ path: path.join(artifacts, 'launch-flavor-step.png') }).catch(() => {});
+      throw new Error(`${err.message}; wizard steps: ${JSON.stringify(steps)} (flavor step: launch-flavor-step.png)`);
+    });
     // Toasts Horizon raised while the wizard loaded (not fatal: the launch
     // decides), e.g. about Glance's metadata definitions.
     const toasts = (await page.locator('.alert-danger').allInnerTexts()).map((t) => t.replace(/\s+/g, ' ').trim()).filter(Boolean);
