@@ -76,6 +76,24 @@ def compute_boots(path, floor, ceiling):
     return boots
 
 
+def boot_row(b, api_span, driver):
+    """A boot's parts: Nova's own around the compute host's (`driver`), the
+    same frame for novadock's boots and the fake driver's."""
+    a0, a1 = api_span
+    return {
+        "Nova API (POST /servers)": a1 - a0,
+        "scheduler, conductor, dispatch": b["claim"] - a1,
+        **driver,
+        "compute manager, claim to built": b["built"] - b["claim"],
+        "total, POST to built": b["built"] - a0,
+    }
+
+
+def add(parts, kind, row):
+    for k, v in row.items():
+        parts.setdefault(kind, {}).setdefault(k, []).append(v)
+
+
 def main(log_dir, since=None, until=None):
     floor = utc(since) if since else 0
     ceiling = utc(until) if until else float("inf")
@@ -101,38 +119,24 @@ def main(log_dir, since=None, until=None):
     parts = {}
     for b in fake.values():
         if {"claim", "built"} <= b.keys() and b.get("req") in api:
-            a0, a1 = api[b["req"]]
-            row = {
-                "Nova API (POST /servers)": a1 - a0,
-                "scheduler, conductor, dispatch": b["claim"] - a1,
-                "compute manager, claim to built": b["built"] - b["claim"],
-                "total, POST to built": b["built"] - a0,
-            }
-            for k, v in row.items():
-                parts.setdefault("Nova's fake driver", {}).setdefault(k, []).append(v)
+            add(parts, "Nova's fake driver", boot_row(b, api[b["req"]], {}))
     for i, b in boots.items():
         if not {"claim", "built", "spawn"} <= b.keys() or b.get("req") not in api:
             continue
-        a0, a1 = api[b["req"]]
         s0, s1, vifs = b["spawn"]
         plugged = b.get("plugged", s1)
         # Docker's own start call within the spawn (the service's "started"
         # line; None for a service that does not log it).
         docker = [d for t, d in starts.get(i, []) if s0 <= t <= s1 + 0.01]
-        row = {
-            "Nova API (POST /servers)": a1 - a0,
-            "scheduler, conductor, dispatch": b["claim"] - a1,
+        driver = {
             "compute manager before the driver (port binding)": s0 - b["claim"],
             "novadock service: spawn (create, start, VIFs)": s1 - s0,
             "of the spawn, Docker's start call": docker[0] if docker else None,
             "waiting for Neutron's network-vif-plugged": max(0.0, plugged - s1),
             "compute manager after the driver": b["built"] - max(plugged, s1),
-            "compute manager, claim to built": b["built"] - b["claim"],
-            "total, POST to built": b["built"] - a0,
         }
         kind = "with a Nova network" if vifs else "without a network"
-        for k, v in row.items():
-            parts.setdefault(kind, {}).setdefault(k, []).append(v)
+        add(parts, kind, boot_row(b, api[b["req"]], driver))
     for kind, rows in parts.items():
         n = len(next(iter(rows.values())))
         print(f"\n{kind} ({n} boots): seconds, median / p90")
