@@ -54,22 +54,21 @@ done
 for u in "${instances[@]}"; do
     if [ -e "/var/lib/novadock/config-drive/$u" ]; then left "config drive of $u"; fi
 done
-# The extra compute hosts (cloud/up.sh --computes): engine, bridges, drives.
 bridges=$(ovsdb-tool query /etc/openvswitch/conf.db \
     '["Open_vSwitch",{"op":"select","table":"Bridge","where":[],"columns":["name"]}]')
 # (Read first: grep -q in a pipe under pipefail can fail on SIGPIPE.)
 rules=$(iptables -S 2>/dev/null || true)
+bridge_left() { case $bridges in *"\"$1\""*) left "OVS bridge $1" ;; esac; }
 # Host 1's bridges too (on OVN, an ovn-controller left running recreated br-int).
-for b in "$CLOUD_BRIDGE" "$CLOUD_PROVIDER_BRIDGE"; do
-    case $bridges in *"\"$b\""*) left "OVS bridge $b" ;; esac
-done
+bridge_left "$CLOUD_BRIDGE"
+bridge_left "$CLOUD_PROVIDER_BRIDGE"
+# The extra compute hosts (cloud/up.sh --computes): engine, bridges, drives.
 for ((i = 2; i <= computes; i++)); do
     if cloud_alive "dockerd-$i"; then left "dockerd of host $i"; fi
     if ip link show "$(cloud_host_docker_bridge "$i")" >/dev/null 2>&1; then left "bridge $(cloud_host_docker_bridge "$i")"; fi
     if grep -qE -- "-[io] $(cloud_host_docker_bridge "$i")( |\$)" <<<"$rules"; then left "iptables rules of $(cloud_host_docker_bridge "$i")"; fi
-    for b in "$(cloud_host_int_bridge "$i")" "$(cloud_host_ex_bridge "$i")"; do
-        case $bridges in *"\"$b\""*) left "OVS bridge $b" ;; esac
-    done
+    bridge_left "$(cloud_host_int_bridge "$i")"
+    bridge_left "$(cloud_host_ex_bridge "$i")"
     if [ -e "/var/lib/novadock/config-drive-$i" ]; then left "config drives of host $i"; fi
 done
 if [ -e "$CLOUD_ETC" ]; then left "$CLOUD_ETC"; fi
